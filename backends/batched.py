@@ -1,0 +1,165 @@
+"""The NTM of NTM.md over a batch, written once for any array library.
+
+``BatchedNTM`` holds one method per NTM.md stage, each a few lines of batched math
+against ``self.xp``: a small table of array operations that each backend supplies
+(``backends/torch/ops.py``, ``backends/jax/ops.py``).  The drivers around it differ
+(a Python loop over time and torch.autograd; ``lax.scan``, ``jit`` and ``jax.grad``);
+the math does not, so the two bundled backends cannot drift apart.
+
+It is deliberately *not* the reference: the reference is an independent, unbatched
+numpy program, and the harness compares the two.
+
+Shapes: B batch, heads on the axis after B.  Keys [B, heads, M], scalars per head
+[B, heads], weights [B, heads, N], memory [B, N, M].  Arrays are whatever ``xp`` makes.
+
+A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs``).
+"""
+
+from diffmem.reference.addressing import DELTA, EPS, shift_index
+from diffmem.reference.layout import split_interface
+
+
+class BatchedNTM:
+    def __init__(self, xp, cfg):
+        self.xp = xp
+        self.cfg = cfg
+        # idx[j, i] = (i - shifts[j]) mod N, shared with the reference's definition.
+        self.shift_idx = xp.index_array(shift_index(cfg.shifts, cfg.N))
+
+    # ------------------------------------------------------------ functions
+    def softmax(self, z):
+        xp = self.xp
+        e = xp.exp(z - xp.stop_gradient(xp.max(z, axis=-1, keepdims=True)))
+        return e / xp.sum(e, axis=-1, keepdims=True)
+
+    # ------------------------------------------------------------ state
+    def initial_state(self, params, batch):
+        xp, cfg = self.xp, self.cfg
+
+        def tile(a):  # learned initial values, the same for every sequence
+            return xp.broadcast_to(a[None], (batch,) + tuple(a.shape))
+
+        zeros = xp.zeros_like_shape(params["init.memory"], (batch, cfg.H))
+        return {
+            "memory": tile(params["init.memory"]),
+            "reads": tile(params["init.read"]),
+            "w_write": tile(self.softmax(params["init.write_logits"])),
+            "w_read": tile(self.softmax(params["init.read_logits"])),
+            "h": zeros,
+            "cell": zeros,
+        }
+
+    # ------------------------------------------------------------ 1. controller
+    def controller(self, params, u, state):
+        """Returns (c_t, cell_t); cell_t is None for the feedforward controller."""
+        xp, H = self.xp, self.cfg.H
+        if self.cfg.controller == "feedforward":
+            return xp.tanh(u @ params["controller.weight"].mT + params["controller.bias"]), None
+        z = xp.concat([u, state["h"]], axis=-1) @ params["controller.weight"].mT \
+            + params["controller.bias"]
+        i, f = xp.sigmoid(z[:, :H]), xp.sigmoid(z[:, H:2 * H])
+        g, o = xp.tanh(z[:, 2 * H:3 * H]), xp.sigmoid(z[:, 3 * H:])
+        cell = f * state["cell"] + i * g
+        return o * xp.tanh(cell), cell
+
+    # ------------------------------------------------------------ 2. interface
+    def interface(self, params, c):
+        return c @ params["interface.weight"].mT + params["interface.bias"]
+
+    # ------------------------------------------------------------ 3. head activations
+    def activate_head(self, raw):
+        xp = self.xp
+        head = {
+            "key": raw["key"],
+            "beta": xp.softplus(raw["beta"]),
+            "gate": xp.sigmoid(raw["gate"]),
+            "shift": self.softmax(raw["shift"]),
+            "gamma": 1.0 + xp.softplus(raw["gamma"]),
+        }
+        if "erase" in raw:
+            head["erase"] = xp.sigmoid(raw["erase"])
+            head["add"] = xp.tanh(raw["add"])
+        return head
+
+    # ------------------------------------------------------------ 6. addressing
+    def norm(self, v):
+        xp = self.xp
+        return xp.sqrt(xp.sum(v * v, axis=-1) + DELTA)
+
+    def cosine_similarity(self, key, memory):
+        return (key @ memory.mT) / (self.norm(key)[..., :, None] * self.norm(memory)[..., None, :])
+
+    def content_weights(self, key, beta, memory):
+        return self.softmax(beta[..., None] * self.cosine_similarity(key, memory))
+
+    def gated_weights(self, w_content, gate, w_prev):
+        g = gate[..., None]
+        return g * w_content + (1.0 - g) * w_prev
+
+    def shifted_weights(self, w_gated, shift):
+        gathered = w_gated[..., self.shift_idx]                 # [B, heads, S, N]
+        return self.xp.sum(shift[..., None] * gathered, axis=-2)
+
+    def sharpened_weights(self, w_shifted, gamma):
+        return self.softmax(gamma[..., None] * self.xp.log(w_shifted + EPS))
+
+    def address(self, head, memory, w_prev):
+        w_content = self.content_weights(head["key"], head["beta"], memory)
+        w_gated = self.gated_weights(w_content, head["gate"], w_prev)
+        w_shifted = self.shifted_weights(w_gated, head["shift"])
+        weight = self.sharpened_weights(w_shifted, head["gamma"])
+        return {"w_content": w_content, "w_gated": w_gated, "w_shifted": w_shifted,
+                "weight": weight}
+
+    # ------------------------------------------------------------ 5. / 7. memory
+    def write_memory(self, memory, weight, erase, add):
+        """Mem * PROD_h (1 - w_h e_h^T) + SUM_h w_h a_h^T, all heads at once."""
+        keep = self.xp.prod(1.0 - weight[..., :, :, None] * erase[..., :, None, :], axis=-3)
+        return memory * keep + weight.mT @ add
+
+    def read_memory(self, memory, weight):
+        return weight @ memory
+
+    # ------------------------------------------------------------ 8. output
+    def output(self, params, c, reads):
+        flat = reads.reshape((reads.shape[0], -1))
+        return self.xp.concat([c, flat], axis=-1) @ params["output.weight"].mT \
+            + params["output.bias"]
+
+    # ------------------------------------------------------------ one step
+    def step(self, params, state, x):
+        """x [B, X] -> (next state, record of trace name -> [B, ...])."""
+        xp, cfg = self.xp, self.cfg
+        record = {}
+        u = xp.concat([x, state["reads"].reshape((x.shape[0], -1))], axis=-1)
+        c, cell = self.controller(params, u, state)
+        record["controller"] = c
+        if cell is not None:
+            record["controller_cell"] = cell
+        xi = self.interface(params, c)
+        record["interface"] = xi
+        raw_write, raw_read = split_interface(xi, cfg)
+        write = self.activate_head(raw_write)
+        write.update(self.address(write, state["memory"], state["w_write"]))
+        memory = self.write_memory(state["memory"], write["weight"], write["erase"], write["add"])
+        read = self.activate_head(raw_read)
+        read.update(self.address(read, memory, state["w_read"]))
+        reads = self.read_memory(memory, read["weight"])
+        logits = self.output(params, c, reads)
+
+        record.update({f"write.{k}": v for k, v in write.items()})
+        record["memory"] = memory
+        record.update({f"read.{k}": v for k, v in read.items()})
+        record["reads"] = reads
+        record["logits"] = logits
+        next_state = {"memory": memory, "reads": reads, "w_write": write["weight"],
+                      "w_read": read["weight"], "h": c,
+                      "cell": cell if cell is not None else state["cell"]}
+        return next_state, record
+
+    # ------------------------------------------------------------ loss
+    def loss(self, logits, targets, mask):
+        """Per-sequence loss [B]: logits, targets [B, T, Y], mask [B, T]."""
+        xp = self.xp
+        per_step = xp.sum(xp.softplus(logits) - targets * logits, axis=-1)
+        return xp.sum(mask * per_step, axis=-1)

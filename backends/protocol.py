@@ -1,0 +1,78 @@
+"""The backend protocol of HARNESS.md section 1, and the one loader for backends.
+
+A backend is any object with ``name`` and ``run(config, params, inputs, targets, mask,
+*, want_trace, want_grads) -> Result``, made by a factory ``make_backend(device, dtype)``.
+Backends are found by a short name registered under the entry-point group
+``diffmem.backends`` or by an import path ``package.module:make_backend``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Optional
+
+ENTRY_POINT_GROUP = "diffmem.backends"
+DEVICES_HELP = "'cpu', 'cuda' or 'cuda:N'"
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class Result:
+    """What a backend returns; every field a numpy array (or dict of them).
+
+    ``grads``, ``grad_inputs`` and ``trace`` are None when not asked for or not
+    supported; the harness reports those as "not checked", never as passed.
+    """
+    logits: object                      # [B, T, Y]
+    loss: object                        # [B], per-sequence loss
+    grads: Optional[dict] = None        # name -> param shape, summed over the batch
+    grad_inputs: Optional[object] = None  # [B, T, X]
+    trace: Optional[dict] = None        # NTM.md trace name -> [B, T, ...]
+    extras: dict = field(default_factory=dict)
+
+
+def registered_backends() -> dict:
+    """Short name -> entry point, for every installed backend."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def resolve_factory(name_or_path: str):
+    """A short registered name or ``package.module:factory`` -> the factory callable."""
+    if not isinstance(name_or_path, str) or not name_or_path:
+        raise ValueError(f"backend: expected a registered name or 'package.module:make_backend', "
+                         f"got {name_or_path!r}")
+    if ":" in name_or_path:
+        module_name, _, attr = name_or_path.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"backend {name_or_path!r}: cannot import module {module_name!r}: "
+                             f"{exc}") from exc
+        try:
+            factory = getattr(module, attr)
+        except AttributeError:
+            raise ValueError(f"backend {name_or_path!r}: module {module_name!r} has no "
+                             f"attribute {attr!r}") from None
+    else:
+        known = registered_backends()
+        if name_or_path not in known:
+            raise ValueError(f"backend {name_or_path!r}: not a registered backend "
+                             f"(registered: {sorted(known)}); give a registered name or an "
+                             f"import path 'package.module:make_backend'")
+        try:
+            factory = known[name_or_path].load()
+        except ImportError as exc:
+            raise ValueError(f"backend {name_or_path!r}: its package is not importable ({exc}); "
+                             f"install it, e.g. pip install 'diffmem[{name_or_path}]'") from exc
+    if not callable(factory):
+        raise ValueError(f"backend {name_or_path!r}: {factory!r} is not callable")
+    return factory
+
+
+def load_backend(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
+    """Make a backend by name or import path, for a device and dtype."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
+    return resolve_factory(name_or_path)(device, dtype)

@@ -1,0 +1,5 @@
+"""Sub-commands (being written)."""
+
+
+def add_commands(subparsers):
+    pass
