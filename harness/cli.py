@@ -1,5 +1,9 @@
-"""Sub-commands (being written)."""
+"""The harness's sub-commands: ``check``, ``calibrate`` and ``fixtures generate|verify|list``."""
+
+from .check_commands import add_check_commands
+from .fixture_commands import add_fixture_commands
 
 
 def add_commands(subparsers):
-    pass
+    add_check_commands(subparsers)
+    add_fixture_commands(subparsers)

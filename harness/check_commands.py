@@ -1,0 +1,5 @@
+"""Sub-commands (being written)."""
+
+
+def add_check_commands(subparsers):
+    pass

@@ -1,0 +1,5 @@
+"""Sub-commands (being written)."""
+
+
+def add_fixture_commands(subparsers):
+    pass
