@@ -1,0 +1,64 @@
+"""The ops table ``xp`` that ``BatchedNTM`` runs on, for JAX arrays.
+
+Each entry is one array operation under the name ``BatchedNTM`` uses; everything else
+(``@``, ``.mT``, indexing, ``reshape``) is shared array syntax.  Pure functions only,
+so that a step traces cleanly under ``jit``, ``lax.scan`` and ``grad``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class JaxOps:
+    @staticmethod
+    def index_array(a):
+        # A numpy array, not a device array: under jit it is a compile-time constant and
+        # the gather's indices are baked into the program.
+        return np.asarray(a, dtype=np.int32)
+
+    exp = staticmethod(jnp.exp)
+    log = staticmethod(jnp.log)
+    sqrt = staticmethod(jnp.sqrt)
+    tanh = staticmethod(jnp.tanh)
+    sigmoid = staticmethod(jax.nn.sigmoid)
+
+    @staticmethod
+    def softplus(z):
+        # Exact stable softplus, log(1 + e^z) = logaddexp(z, 0) (NTM.md's stable form).
+        return jnp.logaddexp(z, 0.0)
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return jnp.sum(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def max(x, axis=None, keepdims=False):
+        return jnp.max(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def prod(x, axis):
+        # Plain products over the (small, static) axis, the same arithmetic as the torch
+        # table and the reference's loop over write heads (no division in the gradient).
+        axis = axis % x.ndim
+        out = jax.lax.index_in_dim(x, 0, axis, keepdims=False)
+        for i in range(1, x.shape[axis]):
+            out = out * jax.lax.index_in_dim(x, i, axis, keepdims=False)
+        return out
+
+    @staticmethod
+    def concat(xs, axis=0):
+        return jnp.concatenate(list(xs), axis=axis)
+
+    stop_gradient = staticmethod(jax.lax.stop_gradient)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return jnp.broadcast_to(x, tuple(shape))
+
+    @staticmethod
+    def zeros_like_shape(ref, shape):
+        return jnp.zeros(tuple(shape), dtype=ref.dtype)
+
+
+xp = JaxOps()
