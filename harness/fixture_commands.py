@@ -1,5 +1,121 @@
-"""Sub-commands (being written)."""
+"""``diffmem fixtures generate|verify|list``: the golden fixtures from the command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .fixture_io import (FixtureError, case_names, case_path, default_fixture_dir, load_case,
+                         matches)
+
+
+def _jobs(value):
+    return max(1, os.cpu_count() or 1) if value == 0 else value
+
+
+def _cmd_generate(args):
+    from .fixture_gen import generate
+    out = args.dir or default_fixture_dir()
+    start = time.perf_counter()
+    try:
+        done = generate(out, args.cases, _jobs(args.jobs))
+    except ValueError as exc:
+        print(f"diffmem fixtures generate: {exc}", file=sys.stderr)
+        return 2
+    size = sum(e["bytes"] for e in done.values())
+    print(f"generated {len(done)} case(s), {size / 1e6:.2f} MB, into {out} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _cmd_verify(args):
+    from .fixture_gen import verify
+    start = time.perf_counter()
+    try:
+        names = case_names(args.dir, args.cases)
+    except FixtureError as exc:
+        print(f"diffmem fixtures verify: {exc}", file=sys.stderr)
+        return 1
+    if not names:
+        print(f"diffmem fixtures verify: --cases {args.cases!r} matches no fixture",
+              file=sys.stderr)
+        return 2
+    paths = [case_path(n, args.dir) for n in names]
+    failures = verify(paths, _jobs(args.jobs), args.exact)
+    verdict = "FAILED" if failures else "passed"
+    print(f"verify {verdict}: {len(names) - failures}/{len(names)} case(s) reproduce the "
+          f"stored reference results ({time.perf_counter() - start:.1f} s)")
+    return 1 if failures else 0
+
+
+def _cmd_list(args):
+    if args.catalogue:
+        from . import catalogue as cat
+        for name, spec in cat.catalogue().items():
+            if matches(name, args.cases):
+                print(f"{name:40s} {spec.description}")
+        for name in cat.skipped_pretrained():
+            print(f"{name:40s} (pretrained model file missing: not generated)")
+        return 0
+    try:
+        names = case_names(args.dir, args.cases)
+    except FixtureError as exc:
+        print(f"diffmem fixtures list: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'case':40s} {'config':46s} {'B':>2s} {'T':>4s} {'regime':14s} "
+          f"{'data':19s} {'KiB':>6s}")
+    bad = 0
+    total = 0
+    for name in names:
+        path = case_path(name, args.dir)
+        try:
+            case = load_case(path)
+        except FixtureError as exc:
+            bad += 1
+            print(f"{name:40s} UNREADABLE: {exc}")
+            continue
+        size = path.stat().st_size
+        total += size
+        summary = case.meta.get("summary") or str(case.config.to_dict())
+        data = case.meta.get("data", {}).get("task", "?")
+        print(f"{name:40s} {summary:46s} {case.batch_size:2d} {case.steps:4d} "
+              f"{case.meta.get('regime', '?'):14s} {data:19s} {size / 1024:6.1f}")
+    print(f"{len(names)} case(s), {total / 1e6:.2f} MB" + (f", {bad} unreadable" if bad else ""))
+    return 1 if bad else 0
 
 
 def add_fixture_commands(subparsers):
-    pass
+    fixtures = subparsers.add_parser(
+        "fixtures", help="generate, verify or list the golden fixtures",
+        description="The golden fixtures: the frozen reference's results on the catalogue "
+                    "of cases (docs: README, 'Golden fixtures').")
+    sub = fixtures.add_subparsers(dest="fixtures_command", required=True, metavar="ACTION")
+
+    def common(p, jobs=True):
+        p.add_argument("--cases", default="*", metavar="GLOB",
+                       help="case names to include (shell glob; comma-separated for several)")
+        p.add_argument("--dir", default=None, metavar="DIR",
+                       help="fixture folder (default: the installed diffmem fixtures)")
+        if jobs:
+            p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                           help="worker processes (default 0: one per CPU)")
+
+    gen = sub.add_parser("generate", help="run the reference on the catalogue and write the "
+                                          "fixture files and manifest (deterministic)")
+    common(gen)
+    gen.set_defaults(func=_cmd_generate)
+
+    ver = sub.add_parser("verify", help="re-run the reference and compare with the stored "
+                                        "files (the guard that keeps the reference frozen)")
+    common(ver)
+    ver.add_argument("--exact", action="store_true",
+                     help="demand bit-identical results (default: float64 within 1e-12 and "
+                          "float32 within 1e-4 of each tensor's scale)")
+    ver.set_defaults(func=_cmd_verify)
+
+    lst = sub.add_parser("list", help="list the fixture cases: config, B, T, regime, data, size")
+    common(lst, jobs=False)
+    lst.add_argument("--catalogue", action="store_true",
+                     help="list the catalogue (what generate would write) instead of the files")
+    lst.set_defaults(func=_cmd_list)

@@ -21,6 +21,7 @@ class ModelSpec:
     trace_entries: Callable     # config -> [TraceEntry(name, stage, heads)] in stage order
     run_reference: Callable     # (config, params, inputs, targets, mask, *, dtype,
                                 #  want_trace, want_grads) -> dict like a backend Result
+    trace_shapes: Callable = None  # config -> {trace name: per-step shape (no B, T)}
 
 
 MODELS = {
@@ -31,6 +32,7 @@ MODELS = {
         param_shapes=ntm.param_shapes,
         trace_entries=ntm.trace_entries,
         run_reference=ntm.run_batch,
+        trace_shapes=ntm.trace_shapes,
     ),
 }
 

@@ -1,0 +1,211 @@
+"""Generating golden fixtures from the catalogue, and verifying them against the reference.
+
+``generate`` runs the frozen reference on every catalogued case, in float64 (the truth)
+and float32 (the tolerance baseline of HARNESS.md section 4), with full trace and
+gradients, and writes one byte-stable file per case plus the manifest.
+
+``verify`` is the freeze guard: it re-runs the reference on each stored case and compares
+with what is stored.  On the machine and library versions that wrote the files the runs
+are bit-identical; the default bounds (relative to each tensor's largest magnitude) only
+leave room for another BLAS's summation order:
+float64 1e-12, float32 1e-4 (float32 rounding differences are amplified by long or
+sharp cases; the float32 run is a baseline, not the truth).  ``exact=True`` demands
+bit equality.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+from . import catalogue as cat
+from .fixture_io import (DTYPES, FixtureError, case_entries, flatten_result, matches,
+                         read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
+from .models import model_spec
+
+VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4}
+
+
+def reference_runs(config, params, inputs, targets, mask) -> dict:
+    """{"float64": R, "float32": R}: the reference with trace and gradients."""
+    run = model_spec(config.model).run_reference
+    return {dtype: run(config, params, inputs, targets, mask, dtype=dtype,
+                       want_trace=True, want_grads=True) for dtype in DTYPES}
+
+
+def _check_finite(name, flat):
+    # A non-finite baseline would make every later comparison meaningless.
+    for key, arr in flat.items():
+        if not np.isfinite(arr).all():
+            raise ValueError(f"case {name}: the reference's {key} is not finite; "
+                             f"change the case in harness/catalogue.py")
+
+
+def generate_case(name, out_dir) -> dict:
+    """Build, run and write one case; returns its manifest entry."""
+    spec = cat.catalogue()[name]
+    config, params, inputs, targets, mask, meta = cat.build(spec)
+    runs = reference_runs(config, params, inputs, targets, mask)
+    cat.check_promises(spec, runs)
+    model = model_spec(config.model)
+    entries = case_entries(name, config.model, model.spec_version, config.to_dict(), meta,
+                           params, inputs, targets, mask, runs)
+    _check_finite(name, {k: v for k, v in entries.items() if k != "case.json"})
+    path = pathlib.Path(out_dir) / f"{name}.npz"
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        write_npz(tmp, entries)
+        os.replace(tmp, path)        # a crash never leaves half a fixture behind
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+            "model": config.model, "spec_version": model.spec_version,
+            "tools": tool_versions()}
+
+
+def _timed_generate(name, out_dir):
+    start = time.perf_counter()
+    return name, generate_case(name, out_dir), time.perf_counter() - start
+
+
+def _cost(spec):
+    # Longest first keeps the pool busy to the end.
+    d = spec.data
+    return d.batch_size * max(d.hi, d.pad_to or 0)
+
+
+def _pool(jobs):
+    # spawn: workers start clean (no forked BLAS or JAX state), on every OS alike.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
+    """Write the cases matching ``pattern`` and update the manifest; returns name -> entry.
+
+    With ``pattern="*"`` the folder becomes exactly the catalogue: files and manifest
+    entries of cases no longer catalogued are removed.
+    """
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = cat.catalogue()
+    names = sorted((n for n in specs if matches(n, pattern)), key=lambda n: -_cost(specs[n]))
+    if not names:
+        raise ValueError(f"--cases {pattern!r}: matches no catalogued case "
+                         f"(`diffmem fixtures list --catalogue` shows them)")
+    for skipped in cat.skipped_pretrained():
+        log(f"skip  {skipped}: its pretrained model file is not there yet")
+    try:
+        manifest = read_manifest(out_dir)["cases"]
+    except FixtureError:
+        manifest = {}            # missing or broken: rebuilt from what is generated now
+    done = {}
+
+    def record(name, entry, seconds):
+        done[name] = entry
+        log(f"wrote {name}.npz  {entry['bytes'] / 1024:7.1f} KiB  {seconds:6.1f} s")
+
+    try:
+        if jobs <= 1:
+            for name in names:
+                record(*_timed_generate(name, out_dir))
+        else:
+            with _pool(jobs) as pool:
+                futures = [pool.submit(_timed_generate, n, str(out_dir)) for n in names]
+                for fut in as_completed(futures):
+                    record(*fut.result())
+    finally:
+        # Files already rewritten keep a matching manifest entry even if a later case fails.
+        manifest.update(done)
+        complete = len(done) == len(names)
+        if pattern == "*" and complete:
+            for stale in sorted(set(manifest) - set(specs)):
+                del manifest[stale]
+            for path in sorted(out_dir.glob("*.npz")):
+                if path.stem not in specs:
+                    log(f"removed {path.name}: not in the catalogue")
+                    path.unlink()
+        write_manifest(out_dir, manifest)
+    return done
+
+
+# ------------------------------------------------------------------ verify
+
+def compare_runs(expected: dict, got: dict, dtype, rtol=None) -> list:
+    """Mismatches of one dtype's stored run against a re-run: a message per tensor.
+
+    Bound per tensor: |got - expected| <= rtol * max|expected| (rtol=0: bit equality).
+    NaN never matches.
+    """
+    rtol = VERIFY_RTOL[dtype] if rtol is None else rtol
+    want, have = flatten_result(dtype, expected), flatten_result(dtype, got)
+    problems = []
+    for key in sorted(set(want) | set(have)):
+        if key not in want or key not in have:
+            problems.append(f"{key}: present in only one of stored / re-run")
+            continue
+        a, b = want[key], have[key]
+        if a.shape != b.shape:
+            problems.append(f"{key}: shape {b.shape} re-run, {a.shape} stored")
+            continue
+        diff = np.abs(b.astype(np.float64) - a.astype(np.float64))
+        diff[np.isnan(diff)] = np.inf
+        scale = float(np.max(np.abs(a))) if a.size else 0.0
+        bound = rtol * scale
+        if diff.size and (diff > bound).any():
+            idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
+            where = tuple(int(i) for i in idx)
+            problems.append(f"{key}: max |re-run - stored| = {diff[where]:.3e} at index {where} "
+                            f"(stored {a[where]!r}, re-run {b[where]!r}); bound {bound:.3e} "
+                            f"= {rtol:g} x max|stored| {scale:.3e}")
+    return problems
+
+
+def verify_case(path, exact=False) -> list:
+    """Problems found when re-running the reference on one stored case ([] = frozen)."""
+    from .fixture_io import load_case
+    case = load_case(path)
+    runs = reference_runs(case.config, case.params, case.inputs, case.targets, case.mask)
+    return [p for dtype in DTYPES
+            for p in compare_runs(case.expected[dtype], runs[dtype], dtype,
+                                  0.0 if exact else None)]
+
+
+def _timed_verify(path, exact):
+    start = time.perf_counter()
+    try:
+        problems = verify_case(path, exact)
+    except FixtureError as exc:
+        problems = [str(exc)]
+    return str(path), problems, time.perf_counter() - start
+
+
+def verify(paths, jobs=1, exact=False, log=print) -> int:
+    """Verify fixture files; returns the number of failing cases."""
+    failures = 0
+
+    def report(path, problems, seconds):
+        nonlocal failures
+        name = pathlib.Path(path).stem
+        if problems:
+            failures += 1
+            log(f"FAIL  {name}  ({seconds:.1f} s)")
+            for p in problems:
+                log(f"      {p}")
+        else:
+            log(f"ok    {name}  ({seconds:.1f} s)")
+
+    if jobs <= 1:
+        for path in paths:
+            report(*_timed_verify(path, exact))
+    else:
+        with _pool(jobs) as pool:
+            futures = [pool.submit(_timed_verify, str(p), exact) for p in paths]
+            for fut in as_completed(futures):
+                report(*fut.result())
+    return failures

@@ -1,0 +1,151 @@
+"""The bundled fixtures: up to date with the catalogue, covering HARNESS.md section 2's
+semantic space, small, and still what the frozen reference computes (the freeze guard)."""
+
+import numpy as np
+import pytest
+
+from diffmem.harness import catalogue as cat
+from diffmem.harness.fixture_gen import verify_case
+from diffmem.harness.fixture_io import (case_names, case_path, default_fixture_dir,
+                                        list_cases, read_manifest)
+
+# Cheap cases re-run by the freeze guard here; `diffmem fixtures verify` runs them all.
+VERIFIED_HERE = ("ntm-random-ff-n1-init", "ntm-copy-lstm-n2-sharp",
+                 "ntm-random-lstm-multihead-wide-sharp")
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return {c.name: c for c in list_cases()}
+
+
+def test_bundled_fixtures_match_the_catalogue():
+    assert case_names() == sorted(cat.catalogue()), \
+        "fixtures/ is out of date with harness/catalogue.py: run `diffmem fixtures generate`"
+    assert set(read_manifest(default_fixture_dir())["cases"]) == set(cat.catalogue())
+
+
+def test_stored_inputs_are_what_the_catalogue_builds(cases):
+    # Catches drift of the task generators or of init_params without running the reference.
+    for name, spec in cat.catalogue().items():
+        config, params, inputs, targets, mask, meta = cat.build(spec)
+        case = cases[name]
+        assert case.config == config, name
+        assert case.meta == meta, name
+        for k in params:
+            np.testing.assert_array_equal(case.params[k], params[k], err_msg=f"{name} {k}")
+        for got, want in ((case.inputs, inputs), (case.targets, targets), (case.mask, mask)):
+            np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_total_size_is_a_few_megabytes():
+    total = sum(p.stat().st_size for p in default_fixture_dir().glob("*.npz"))
+    assert total < 6e6, f"fixtures take {total / 1e6:.2f} MB"
+
+
+def test_every_stored_result_is_finite(cases):
+    for name, case in cases.items():
+        for dtype, r in case.expected.items():
+            arrays = {"logits": r["logits"], "loss": r["loss"], "grad_inputs": r["grad_inputs"],
+                      **{f"grads/{k}": v for k, v in r["grads"].items()},
+                      **{f"trace/{k}": v for k, v in r["trace"].items()}}
+            for key, arr in arrays.items():
+                assert np.isfinite(arr).all(), f"{name} {dtype}/{key}"
+
+
+def test_coverage_of_the_semantic_space(cases):
+    cfgs = [c.config for c in cases.values()]
+    assert {c.controller for c in cfgs} == {"feedforward", "lstm"}
+    assert any(c.R == 1 and c.Wh == 1 for c in cfgs)
+    assert any(c.R > 1 and c.controller == "feedforward" for c in cfgs)
+    assert any(c.R > 2 and c.Wh > 1 and c.controller == "lstm" for c in cfgs)
+    assert any(c.shifts == (-1, 0, 1) for c in cfgs)
+    assert any(len(c.shifts) > 3 for c in cfgs)
+    # Shifts wrap onto one row: N = 1, and N = 2 with more shifts than rows.
+    assert any(c.N == 1 for c in cfgs) and any(c.N == 2 and c.S > 2 for c in cfgs)
+    assert any(c.steps >= 100 for c in cases.values())
+    assert {c.meta["data"]["task"] for c in cases.values()} == {
+        "copy", "repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort", "random"}
+    assert {"init", "sharp", "extreme_logits"} <= {c.meta["regime"] for c in cases.values()}
+    # Non-binary mask weights (the loss takes any non-negative weight).
+    assert any(((c.mask > 0) & (c.mask != 1)).any() for c in cases.values())
+
+
+def test_ragged_batches_have_zero_padding(cases):
+    ragged = [c for c in cases.values() if len(set(c.meta["data"]["lengths"])) > 1]
+    assert len(ragged) >= 5
+    for c in ragged:
+        for b, n in enumerate(c.meta["data"]["lengths"]):
+            assert not c.mask[b, n:].any() and not c.inputs[b, n:].any(), (c.name, b)
+
+
+def test_extreme_cases_have_logits_beyond_50(cases):
+    extreme = [c for c in cases.values() if c.meta["regime"] == "extreme_logits"]
+    assert len(extreme) >= 3
+    for c in extreme:
+        assert np.abs(c.expected["float64"]["logits"]).max() > 50, c.name
+
+
+def test_sharp_cases_attend_nearly_one_hot(cases):
+    sharp = [c for c in cases.values() if c.meta["regime"] == "sharp" and c.config.N > 2]
+    assert len(sharp) >= 4
+    for c in sharp:
+        # Sharpening with gamma ~ 11 concentrates the initial-step write weight.
+        w = c.expected["float64"]["trace"]["write.weight"][:, 0]
+        assert np.median(w.max(axis=-1)) > 0.9, c.name
+
+
+def test_zero_norm_cases(cases):
+    # Some init.memory rows are exactly zero (cosine against a zero row: DELTA in the norm).
+    zero_rows = [c for c in cases.values() if (c.params["init.memory"] == 0).all(axis=1).any()]
+    assert len(zero_rows) >= 3
+    assert any((c.params["init.memory"] == 0).all() for c in zero_rows)
+    # Some heads have a key of exactly 0 at every step, write and read.
+    def zero_key_heads(case, kind):
+        keys = case.expected["float64"]["trace"][f"{kind}.key"]      # [B, T, heads, M]
+        return np.flatnonzero((keys == 0).all(axis=(0, 1, 3)))
+
+    for kind in ("write", "read"):
+        zero_key = [c for c in cases.values() if zero_key_heads(c, kind).size]
+        assert zero_key, kind
+        for c in zero_key:      # a zero key has cosine 0 with every row: uniform w_content
+            heads = zero_key_heads(c, kind)
+            w = c.expected["float64"]["trace"][f"{kind}.w_content"][:, :, heads]
+            np.testing.assert_allclose(w, 1.0 / c.config.N, rtol=1e-12, err_msg=c.name)
+
+
+def test_pretrained_hook_only_lists_cases_whose_model_exists():
+    names = set(cat.catalogue())
+    for spec in cat.PRETRAINED_CASES:
+        present = (cat.pretrained_dir() / f"{spec.pretrained}.npz").is_file()
+        assert (spec.name in names) == present
+        assert (spec.name in cat.skipped_pretrained()) == (not present)
+
+
+@pytest.mark.parametrize("name", VERIFIED_HERE)
+def test_reference_still_reproduces_the_bundled_fixture(name):
+    """The freeze guard on a few cheap cases; the full guard is `diffmem fixtures verify`."""
+    assert verify_case(case_path(name)) == []
+
+
+def test_pretrained_hook_builds_a_trained_case(tmp_path, monkeypatch):
+    """A trained-model case takes config and params from the model file, data from its spec."""
+    from diffmem.reference import NTMConfig, init_params
+    from diffmem.training.modelfile import save_model
+
+    config = NTMConfig.from_dict(cat.FF)
+    params = init_params(config, 99, "init")
+    save_model(tmp_path / "copy-test.npz", {"config": config.to_dict(),
+                                            "task": {"name": "copy", "options": {"width": 4}}},
+               params)
+    monkeypatch.setattr(cat, "pretrained_dir", lambda: tmp_path)
+    spec = cat.CaseSpec("ntm-copy-ff-trained-test", "hook test", None, cat._copy(51),
+                        pretrained="copy-test", tags=("trained",))
+    monkeypatch.setattr(cat, "PRETRAINED_CASES", (spec,))
+    assert spec.name in cat.catalogue() and cat.skipped_pretrained() == []
+    got_config, got_params, inputs, _, _, meta = cat.build(spec)
+    assert got_config == config and meta["regime"] == "trained"
+    assert meta["params_source"] == "pretrained/copy-test.npz"
+    for k in params:
+        np.testing.assert_array_equal(got_params[k], params[k])
+    assert inputs.shape == (2, 16, 6)
