@@ -2,11 +2,15 @@
 
 Every function takes all heads of one kind at once: a leading head axis on keys,
 strengths and weights ([heads, ...]).  Memory is [N, M], weights are [heads, N].
+Each stage is one autograd node (``vjp.py``): its body is the definition and gives
+the values; the VJP beside it gives the gradient.
 """
 
 import autograd.numpy as np
+import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from .functions import softmax
+from .functions import _softmax_vjp, softmax
+from .vjp import with_vjp
 
 DELTA = 1e-16   # inside the norm: finite cosine and gradient for a zero row or key
 EPS = 1e-16     # inside the log of sharpening: finite where a shifted weight is 0
@@ -22,11 +26,35 @@ def cosine_similarity(key, memory):
     return (key @ memory.T) / (norm(key)[:, None] * norm(memory)[None, :])
 
 
+def _content_weights_vjp(g, w, key, beta, memory):
+    # z = beta K, w = softmax(z):            gz = softmax's VJP
+    # K = D / (|k| |Mem_i|), D = k . Mem_i:  gD = gK / (|k| |Mem_i|),
+    #                                        g|k| = -sum_i gK K / |k|  (and |Mem_i| alike)
+    # |v| = sqrt(v.v + DELTA):               d|v|/dv = v / |v|
+    nk, nm = norm(key), norm(memory)
+    K = cosine_similarity(key, memory)
+    gz, = _softmax_vjp(g, w, beta[:, None] * K)
+    gK = gz * beta[:, None]
+    gD = gK / (nk[:, None] * nm[None, :])
+    gnk = -onp.sum(gK * K, axis=1) / nk
+    gnm = -onp.sum(gK * K, axis=0) / nm
+    g_key = gD @ memory + (gnk / nk)[:, None] * key
+    g_memory = gD.T @ key + (gnm / nm)[:, None] * memory
+    return g_key, onp.sum(gz * K, axis=-1), g_memory
+
+
+@with_vjp(_content_weights_vjp)
 def content_weights(key, beta, memory):
     """w_content = softmax(beta * K) over the N rows (paper eq. 5)."""
     return softmax(beta[:, None] * cosine_similarity(key, memory))
 
 
+def _gated_weights_vjp(G, w_gated, w_content, gate, w_prev):
+    g = gate[:, None]
+    return g * G, onp.sum(G * (w_content - w_prev), axis=-1), (1.0 - g) * G
+
+
+@with_vjp(_gated_weights_vjp)
 def gated_weights(w_content, gate, w_prev):
     """w_gated = g * w_content + (1 - g) * w_prev (paper eq. 7)."""
     g = gate[:, None]
@@ -35,9 +63,23 @@ def gated_weights(w_content, gate, w_prev):
 
 def shift_index(shifts, N):
     """idx[j, i] = (i - shifts[j]) mod N: the row that shift j moves onto row i."""
-    return (np.arange(N)[None, :] - np.array(shifts)[:, None]) % N
+    # plain numpy: an index is never differentiated (autograd's np.array is slow)
+    return (onp.arange(N)[None, :] - onp.array(shifts)[:, None]) % N
 
 
+def _shifted_weights_vjp(g, w_shifted, w_gated, shift, shifts):
+    # d w_shifted[i] / d s_j = w_gated[(i - shifts[j]) mod N]
+    # d w_shifted[i] / d w_gated[k] = SUM_j s_j [i = (k + shifts[j]) mod N]: for each j,
+    # i -> (i - shifts[j]) mod N is a permutation of the rows, so its transpose is the
+    # gather with the opposite offsets (repeated rows for small N add up the same way).
+    N = w_gated.shape[-1]
+    gathered = w_gated[:, shift_index(shifts, N)]                     # [heads, S, N]
+    g_shift = onp.sum(g[:, None, :] * gathered, axis=-1)
+    g_back = g[:, shift_index([-s for s in shifts], N)]              # [heads, S, N]
+    return onp.sum(shift[:, :, None] * g_back, axis=1), g_shift, None
+
+
+@with_vjp(_shifted_weights_vjp)
 def shifted_weights(w_gated, shift, shifts):
     """w_shifted[i] = SUM_j s_j * w_gated[(i - shifts[j]) mod N] (paper eq. 8).
 
@@ -49,6 +91,15 @@ def shifted_weights(w_gated, shift, shifts):
     return np.sum(shift[:, :, None] * gathered, axis=1)
 
 
+def _sharpened_weights_vjp(g, w, w_shifted, gamma):
+    # z = gamma L, L = log(w_shifted + EPS), w = softmax(z):  gz = softmax's VJP;
+    # g_gamma = sum_i gz L;  g_w_shifted = gz gamma / (w_shifted + EPS)
+    log_w = onp.log(w_shifted + EPS)
+    gz, = _softmax_vjp(g, w, gamma[:, None] * log_w)
+    return gz * gamma[:, None] / (w_shifted + EPS), onp.sum(gz * log_w, axis=-1)
+
+
+@with_vjp(_sharpened_weights_vjp)
 def sharpened_weights(w_shifted, gamma):
     """w = softmax(gamma * log(w_shifted + EPS)) = (w_shifted+EPS)^gamma normalised (eq. 9)."""
     return softmax(gamma[:, None] * np.log(w_shifted + EPS))

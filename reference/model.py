@@ -5,13 +5,13 @@ order; its record holds every trace entry under its NTM.md name.
 """
 
 import autograd.numpy as np
+import numpy as onp   # for the trace: plain values, never differentiated
 from autograd.tracer import getval
 
 from .addressing import address
 from .controller import feedforward, lstm
-from .functions import softmax
-from .heads import activate_head
-from .layout import split_interface
+from .functions import linear, softmax
+from .heads import activate_heads
 from .memory import read_memory, write_memory
 
 
@@ -41,22 +41,21 @@ def step(params, cfg, state, x):
         c, cell = feedforward(params["controller.weight"], params["controller.bias"], u), None
         record["controller"] = c
     # 2. interface
-    xi = params["interface.weight"] @ c + params["interface.bias"]
+    xi = linear(params["interface.weight"], c, params["interface.bias"])
     record["interface"] = xi
-    raw_write, raw_read = split_interface(xi, cfg)
-    # 3-7. write heads address Mem_{t-1} with their previous weights
-    write = activate_head(raw_write)
+    # 3 and 9. head activations of every field (split_interface + activate_head)
+    write, read = activate_heads(xi, cfg)
+    # 4-7. write heads address Mem_{t-1} with their previous weights
     write.update(address(write, state["memory"], state["w_write"], cfg.shifts))
     # 8. memory update, all write heads at once
     memory = write_memory(state["memory"], write["weight"], write["erase"], write["add"])
-    # 9-13. read heads address Mem_t, after this step's write
-    read = activate_head(raw_read)
+    # 10-13. read heads address Mem_t, after this step's write
     read.update(address(read, memory, state["w_read"], cfg.shifts))
     # 14. reads
     reads = read_memory(memory, read["weight"])
     # 15. output logits
-    logits = params["output.weight"] @ np.concatenate([c, np.reshape(reads, (-1,))]) \
-        + params["output.bias"]
+    logits = linear(params["output.weight"], np.concatenate([c, np.reshape(reads, (-1,))]),
+                    params["output.bias"])
 
     record.update({f"write.{k}": v for k, v in write.items()})
     record["memory"] = memory
@@ -74,6 +73,9 @@ def forward(params, cfg, inputs, want_trace=False):
     The trace holds plain values (``getval``), never autograd boxes, so it can be
     collected during the gradient pass at no extra cost.
     """
+    # Look every parameter up once: under autograd each lookup in the (boxed) dict is a
+    # graph node, and the loop below would repeat them at every step.
+    params = {name: params[name] for name in getval(params)}
     state = initial_state(params, cfg)
     logits, records = [], []
     for t in range(inputs.shape[0]):
@@ -83,5 +85,5 @@ def forward(params, cfg, inputs, want_trace=False):
             records.append({k: getval(v) for k, v in record.items()})
     trace = None
     if want_trace:
-        trace = {k: np.stack([r[k] for r in records]) for k in records[0]}
+        trace = {k: onp.stack([r[k] for r in records]) for k in records[0]}
     return np.stack(logits), trace
