@@ -12,11 +12,36 @@ numpy program, and the harness compares the two.
 Shapes: B batch, heads on the axis after B.  Keys [B, heads, M], scalars per head
 [B, heads], weights [B, heads, N], memory [B, N, M].  Arrays are whatever ``xp`` makes.
 
+The table's entries: index_array, exp, log, sqrt, tanh, sigmoid, softplus (exact,
+logaddexp(z, 0)), softmax(z, axis), take_last(w, idx) (= w[..., idx]), sum, max, prod
+(over a small axis, by plain products), concat, stop_gradient, broadcast_to,
+zeros_like_shape(ref, shape).
+
 A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs``).
 """
 
+import numpy as np
+
 from diffmem.reference.addressing import DELTA, EPS, shift_index
 from diffmem.reference.layout import split_interface
+
+
+def rotation_offsets(idx):
+    """For an index array idx [S, N] whose every row is a rotation of 0..N-1 (row j =
+    (i - s_j) mod N, a circular shift), the offsets s_j mod N; otherwise None.
+
+    Lets an ops table build ``w[..., idx]`` from rolls, whose gradient is a roll, where
+    a gather's gradient is a scatter-add (slow on CPU).
+    """
+    idx = np.asarray(idx)
+    if idx.ndim != 2 or idx.shape[1] == 0:
+        return None
+    n = idx.shape[1]
+    offsets = [int(s) for s in (-idx[:, 0]) % n]
+    rows = np.arange(n)
+    if all(np.array_equal(row, (rows - s) % n) for row, s in zip(idx, offsets)):
+        return offsets
+    return None
 
 
 class BatchedNTM:
@@ -28,9 +53,9 @@ class BatchedNTM:
 
     # ------------------------------------------------------------ functions
     def softmax(self, z):
-        xp = self.xp
-        e = xp.exp(z - xp.stop_gradient(xp.max(z, axis=-1, keepdims=True)))
-        return e / xp.sum(e, axis=-1, keepdims=True)
+        """exp(z - max z) / sum: the stable form, the max outside the gradient (it is
+        constant in value).  The ops table gives it as one fused operation."""
+        return self.xp.softmax(z, axis=-1)
 
     # ------------------------------------------------------------ state
     def initial_state(self, params, batch):
@@ -57,8 +82,9 @@ class BatchedNTM:
             return xp.tanh(u @ params["controller.weight"].mT + params["controller.bias"]), None
         z = xp.concat([u, state["h"]], axis=-1) @ params["controller.weight"].mT \
             + params["controller.bias"]
-        i, f = xp.sigmoid(z[:, :H]), xp.sigmoid(z[:, H:2 * H])
-        g, o = xp.tanh(z[:, 2 * H:3 * H]), xp.sigmoid(z[:, 3 * H:])
+        gates = xp.sigmoid(z)   # one call for i, f, o (its g slice is unused): fewer ops
+        i, f, o = gates[:, :H], gates[:, H:2 * H], gates[:, 3 * H:]
+        g = xp.tanh(z[:, 2 * H:3 * H])
         cell = f * state["cell"] + i * g
         return o * xp.tanh(cell), cell
 
@@ -97,7 +123,7 @@ class BatchedNTM:
         return g * w_content + (1.0 - g) * w_prev
 
     def shifted_weights(self, w_gated, shift):
-        gathered = w_gated[..., self.shift_idx]                 # [B, heads, S, N]
+        gathered = self.xp.take_last(w_gated, self.shift_idx)   # [B, heads, S, N]
         return self.xp.sum(shift[..., None] * gathered, axis=-2)
 
     def sharpened_weights(self, w_shifted, gamma):

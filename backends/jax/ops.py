@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from diffmem.backends.batched import rotation_offsets
+
 
 class JaxOps:
     @staticmethod
@@ -27,6 +29,24 @@ class JaxOps:
     def softplus(z):
         # Exact stable softplus, log(1 + e^z) = logaddexp(z, 0) (NTM.md's stable form).
         return jnp.logaddexp(z, 0.0)
+
+    @staticmethod
+    def softmax(z, axis=-1):
+        # exp(z - max) / sum, the max outside the gradient (it is constant in value).
+        return jax.nn.softmax(z, axis=axis)
+
+    @staticmethod
+    def take_last(w, idx):
+        """w[..., idx] for a static index array idx [S, N], gathered along the last axis.
+
+        For the circular shift (every row of idx a rotation) the rows are built as static
+        rolls: the same values, but XLA fuses them and their gradient, where a gather's
+        gradient is a scatter-add, slow on CPU.  Anything else is a plain gather.
+        """
+        offsets = rotation_offsets(np.asarray(idx)) if w.shape[-1] == np.shape(idx)[-1] else None
+        if offsets is None:
+            return w[..., idx]
+        return jnp.stack([jnp.roll(w, s, axis=-1) for s in offsets], axis=-2)
 
     @staticmethod
     def sum(x, axis=None, keepdims=False):

@@ -7,13 +7,20 @@ because index arrays and fresh zeros must live where the parameters live.
 
 import torch
 
+from diffmem.backends.batched import rotation_offsets
+
 
 class TorchOps:
     def __init__(self, device="cpu"):
         self.device = torch.device(device)
+        self._zeros = {}
+        self._rotations = {}
 
     def index_array(self, a):
-        return torch.as_tensor(a, dtype=torch.long, device=self.device)
+        index = torch.as_tensor(a, dtype=torch.long, device=self.device)
+        # Remember circular-shift index arrays (see take_last) by the tensor's identity.
+        self._rotations[id(index)] = (index, rotation_offsets(a))
+        return index
 
     exp = staticmethod(torch.exp)
     log = staticmethod(torch.log)
@@ -21,12 +28,38 @@ class TorchOps:
     tanh = staticmethod(torch.tanh)
     sigmoid = staticmethod(torch.sigmoid)
 
-    @staticmethod
-    def softplus(z):
+    def softplus(self, z):
         # Exact stable softplus, log(1 + e^z) = logaddexp(z, 0), with gradient sigmoid(z)
         # everywhere.  Not torch.nn.functional.softplus: it returns z itself above a
         # threshold (20), an approximation the reference does not make.
-        return torch.logaddexp(z, torch.zeros((), dtype=z.dtype, device=z.device))
+        return torch.logaddexp(z, self._zero(z))
+
+    def _zero(self, like):
+        # One cached 0-d zero per (dtype, device): no allocation per call.
+        key = (like.dtype, like.device)
+        if key not in self._zeros:
+            self._zeros[key] = torch.zeros((), dtype=like.dtype, device=like.device)
+        return self._zeros[key]
+
+    @staticmethod
+    def softmax(z, axis=-1):
+        # One fused kernel forward and backward (exp(z - max) / sum, the stable form):
+        # several times fewer tensor operations than composing it, the main cost at
+        # small batch sizes.
+        return torch.softmax(z, dim=axis)
+
+    def take_last(self, w, idx):
+        """w[..., idx]: gather along the last axis with an index array [S, N].
+
+        For the circular shift (every row of idx a rotation) it is a stack of rolls: the
+        same values, and the gradient is a roll, where indexing's gradient is an
+        accumulating index_put (7% of a batch-256 step on CPU in the profile).
+        """
+        known = self._rotations.get(id(idx))
+        offsets = known[1] if known is not None and known[0] is idx else None
+        if offsets is None or w.shape[-1] != idx.shape[-1]:
+            return w[..., idx]
+        return torch.stack([torch.roll(w, s, dims=-1) for s in offsets], dim=-2)
 
     @staticmethod
     def sum(x, axis=None, keepdims=False):

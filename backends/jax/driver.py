@@ -1,0 +1,135 @@
+"""Driving ``BatchedNTM`` with JAX: ``lax.scan`` over time, ``jit``, ``value_and_grad``.
+
+float64: JAX makes 64-bit arrays only while its ``jax_enable_x64`` flag is on.  The
+backend never flips that flag globally; it runs each float64 call inside the
+``jax.enable_x64(True)`` context manager (thread-local, restored on exit), so importing
+or using this backend changes nothing for other JAX code in the process.  float32 calls
+run under whatever the process has set, with every array cast to float32 explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import jax
+import jax.numpy as jnp
+
+from diffmem.backends.batched import BatchedNTM
+from diffmem.backends.driver import check_dtype, check_run_args, parse_device, trace_names
+from diffmem.backends.protocol import Result
+
+from .ops import xp
+
+
+def jax_device(device):
+    """'cpu' | 'cuda' | 'cuda:N' -> a jax Device, or ValueError if it is not there."""
+    kind, index = parse_device(device)
+    platform = "cpu" if kind == "cpu" else "gpu"
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError:
+        raise ValueError(f"device {device!r}: JAX {jax.__version__} sees no {platform} "
+                         f"(platforms present: {sorted({d.platform for d in jax.devices()})}); "
+                         f"install jax[cuda12] or use device 'cpu'") from None
+    if index >= len(devices):
+        raise ValueError(f"device {device!r}: JAX sees {len(devices)} {platform} device(s)")
+    return devices[index]
+
+
+def precision(dtype):
+    """The context a computation in ``dtype`` runs in (x64 on only for float64)."""
+    return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+
+
+def make_model(cfg, model_cls=BatchedNTM):
+    return model_cls(xp, cfg)
+
+
+def forward(model, params, inputs, want_trace=False, remat=True):
+    """inputs [B, T, X] -> (logits [B, T, Y], trace {name: [B, T, ...]} or None).
+
+    Pure: ``jit``, ``grad`` and ``vmap`` apply.  Time is the scanned axis.  ``remat``
+    recomputes each step's intermediates in the backward pass instead of storing them
+    for every step ([T, B, N, M] arrays): the same values, less memory traffic, and
+    faster on CPU (see docs/readme-backends.md).
+    """
+    state = model.initial_state(params, inputs.shape[0])
+
+    def step(state, x_t):
+        state, record = model.step(params, state, x_t)
+        return state, (record if want_trace else {"logits": record["logits"]})
+
+    _, records = jax.lax.scan(jax.checkpoint(step) if remat else step, state,
+                              jnp.swapaxes(inputs, 0, 1))
+    records = {k: jnp.swapaxes(v, 0, 1) for k, v in records.items()}
+    return records["logits"], (records if want_trace else None)
+
+
+def sequence_loss(model, params, inputs, targets, mask):
+    """Per-sequence loss [B] (NTM.md "Loss"); pure, differentiable in params and inputs."""
+    logits, _ = forward(model, params, inputs)
+    return model.loss(logits, targets, mask)
+
+
+def _program(model, want_trace, want_grads):
+    """(params, inputs, targets, mask) -> (loss, logits, trace, grads, grad_inputs)."""
+    def total(params, inputs, targets, mask):
+        logits, trace = forward(model, params, inputs, want_trace)
+        loss = model.loss(logits, targets, mask)
+        return jnp.sum(loss), (loss, logits, trace)
+
+    def program(params, inputs, targets, mask):
+        if want_grads:
+            (_, (loss, logits, trace)), (grads, grad_inputs) = jax.value_and_grad(
+                total, argnums=(0, 1), has_aux=True)(params, inputs, targets, mask)
+            return loss, logits, trace, grads, grad_inputs
+        _, (loss, logits, trace) = total(params, inputs, targets, mask)
+        return loss, logits, trace, None, None
+    return program
+
+
+# (model_cls, cfg, want_trace, want_grads, shapes, dtype, device) -> compiled program.
+# Module-wide, so that every backend object in the process shares what was compiled.
+_COMPILED = {}
+
+
+def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device):
+    """The compiled program for these arguments and the seconds spent compiling it now."""
+    shapes = tuple((k, tuple(v.shape)) for k, v in sorted(args[0].items())) + \
+        tuple(tuple(a.shape) for a in args[1:])
+    key = (model_cls, cfg, want_trace, want_grads, shapes, dtype, device)
+    if key in _COMPILED:
+        return _COMPILED[key], 0.0
+    started = time.perf_counter()
+    program = jax.jit(_program(make_model(cfg, model_cls), want_trace, want_grads))
+    _COMPILED[key] = program.lower(*args).compile()
+    return _COMPILED[key], time.perf_counter() - started
+
+
+class JaxBackend:
+    def __init__(self, device="cpu", dtype="float32", model_cls=BatchedNTM):
+        self.dtype = check_dtype(dtype)
+        self.device = jax_device(device)
+        self.model_cls = model_cls
+        suffix = "" if model_cls is BatchedNTM else f"[{model_cls.__name__}]"
+        self.name = f"jax-{device}-{dtype}{suffix}"
+        self.compile_seconds = 0.0   # total spent compiling, reported apart from running
+
+    def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
+        cfg, params, inputs, targets, mask = check_run_args(
+            config, params, inputs, targets, mask, self.dtype)
+        with precision(self.dtype):
+            args = jax.device_put((params, inputs, targets, mask), self.device)
+            program, compile_s = compiled_program(self.model_cls, cfg, want_trace, want_grads,
+                                                  args, self.dtype, self.device)
+            started = time.perf_counter()
+            loss, logits, trace, grads, grad_inputs = jax.device_get(program(*args))
+            run_s = time.perf_counter() - started
+        self.compile_seconds += compile_s
+        result = Result(logits=logits, loss=loss, grads=grads,
+                        grad_inputs=grad_inputs if want_grads else None)
+        if want_trace:
+            result.trace = {k: trace[k] for k in trace_names(cfg)}
+        result.extras.update(compile_s=compile_s, run_s=run_s)
+        return result

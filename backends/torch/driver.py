@@ -1,0 +1,115 @@
+"""Driving ``BatchedNTM`` with PyTorch: a loop over time, autograd for gradients."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from diffmem.backends.batched import BatchedNTM
+from diffmem.backends.driver import check_dtype, check_run_args, parse_device, trace_names
+from diffmem.backends.protocol import Result
+
+from .ops import TorchOps
+
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def torch_device(device):
+    """'cpu' | 'cuda' | 'cuda:N' -> torch.device, or ValueError if it is not there."""
+    kind, index = parse_device(device)
+    if kind == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: torch sees no CUDA device (torch "
+                         f"{torch.__version__}, built with CUDA {torch.version.cuda}); install "
+                         f"a CUDA build of torch or use device 'cpu'")
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"device {device!r}: torch sees {count} CUDA device(s), "
+                         f"cuda:0..cuda:{count - 1}")
+    return torch.device("cuda", index)
+
+
+def make_model(cfg, device="cpu", model_cls=BatchedNTM):
+    return model_cls(TorchOps(device), cfg)
+
+
+def to_tensors(params, device="cpu", dtype="float32", requires_grad=False):
+    """numpy params -> dict of tensors (leaves, with ``requires_grad`` when asked)."""
+    tdtype = _TORCH_DTYPES[check_dtype(dtype)]
+    return {k: torch.tensor(np.asarray(v), dtype=tdtype, device=device,
+                            requires_grad=requires_grad) for k, v in params.items()}
+
+
+def forward(model, params, inputs, want_trace=False):
+    """inputs [B, T, X] -> (logits [B, T, Y], trace {name: [B, T, ...]} or None).
+
+    The trace is detached: it records values, it is not part of the graph.
+    """
+    batch, steps = inputs.shape[0], inputs.shape[1]
+    state = model.initial_state(params, batch)
+    logits, records = [], []
+    for t in range(steps):
+        state, record = model.step(params, state, inputs[:, t])
+        logits.append(record["logits"])
+        if want_trace:
+            records.append({k: v.detach() for k, v in record.items()})
+    trace = None
+    if want_trace:
+        trace = {k: torch.stack([r[k] for r in records], dim=1) for k in records[0]}
+    return torch.stack(logits, dim=1), trace
+
+
+def sequence_loss(model, params, inputs, targets, mask):
+    """Per-sequence loss [B] (NTM.md "Loss"), differentiable in params and inputs."""
+    logits, _ = forward(model, params, inputs)
+    return model.loss(logits, targets, mask)
+
+
+class TorchBackend:
+    def __init__(self, device="cpu", dtype="float32", model_cls=BatchedNTM):
+        self.dtype = check_dtype(dtype)
+        self.device = torch_device(device)
+        self.model_cls = model_cls
+        suffix = "" if model_cls is BatchedNTM else f"[{model_cls.__name__}]"
+        self.name = f"torch-{device}-{dtype}{suffix}"
+        self._models = {}
+
+    def model(self, cfg):
+        if cfg not in self._models:
+            self._models[cfg] = make_model(cfg, self.device, self.model_cls)
+        return self._models[cfg]
+
+    def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
+        cfg, params, inputs, targets, mask = check_run_args(
+            config, params, inputs, targets, mask, self.dtype)
+        model = self.model(cfg)
+        started = time.perf_counter()
+        p = to_tensors(params, self.device, self.dtype, requires_grad=want_grads)
+        x, y, m = (torch.as_tensor(a, device=self.device) for a in (inputs, targets, mask))
+        x.requires_grad_(want_grads)
+        with torch.set_grad_enabled(want_grads):
+            logits, trace = forward(model, p, x, want_trace)
+            loss = model.loss(logits, y, m)
+            grads = grad_inputs = None
+            if want_grads:
+                names = list(p)
+                g = torch.autograd.grad(loss.sum(), [p[k] for k in names] + [x],
+                                        allow_unused=True)
+                grads = {k: _numpy(gk, p[k]) for k, gk in zip(names, g[:-1])}
+                grad_inputs = _numpy(g[-1], x)
+        result = Result(logits=_numpy(logits), loss=_numpy(loss), grads=grads,
+                        grad_inputs=grad_inputs)
+        if want_trace:
+            result.trace = {k: _numpy(trace[k]) for k in trace_names(cfg)}
+        result.extras["run_s"] = time.perf_counter() - started
+        return result
+
+
+def _numpy(t, like=None):
+    # allow_unused: a parameter a (buggy) model never touches has gradient zero, not None.
+    if t is None:
+        return np.zeros(tuple(like.shape), dtype=str(like.dtype).replace("torch.", ""))
+    return t.detach().cpu().numpy()
