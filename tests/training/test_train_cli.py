@@ -1,0 +1,144 @@
+"""``diffmem train`` and ``diffmem test`` from the command line on tiny models: the text
+view's layout and rounding, the plot, --grad-check, and Ctrl-C saving the latest state."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from diffmem.cli import main
+from diffmem.reference import NTMConfig, init_params, run_sequence
+from diffmem.tasks import make_batch, task_sizes
+from diffmem.training.modelfile import load_model, save_model
+
+WIDTH = 2
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    X, Y = task_sizes("copy", width=WIDTH)
+    cfg = NTMConfig(input_size=X, output_size=Y, controller_size=6, memory_rows=5,
+                    memory_width=3)
+    path = str(tmp_path / "tiny.npz")
+    header = {"config": cfg.to_dict(), "task": {"name": "copy", "options": {"width": WIDTH}},
+              "training": {"lo": 1, "hi": 2, "command": "by hand"}, "steps": 0,
+              "sequences": 0, "metrics": {}}
+    save_model(path, header, init_params(cfg, 11))
+    return path, cfg
+
+
+def blocks(text):
+    """Title -> list of rows (label, [cell strings]) of the text view."""
+    out = {}
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        rows = [line.split("|") for line in lines[2:]]
+        out[lines[0]] = [(label.strip(), cells.split()) for label, cells in rows]
+    return out
+
+
+def test_text_view_layout_and_rounding(tiny_model, capsys):
+    path, cfg = tiny_model
+    assert main(["test", "--model", path, "--lo", "3", "--hi", "3", "--batch", "2",
+                 "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"bits/seq [0-9.]+, bit errors/seq [0-9.]+", out)
+    view = blocks(out.split("first sequence:")[1])
+    # The same first sequence, regenerated, and its reference run (independent of the view).
+    x, z, m, lengths = make_batch("copy", np.random.default_rng(4), 2, 3, 3, width=WIDTH)
+    T = int(lengths[0])
+    assert T == 2 * 3 + 2
+    run = run_sequence(cfg, load_model(path).params, x[0, :T], z[0, :T], m[0, :T],
+                       want_grads=False)
+    expected_rows = {"inputs": cfg.X, "targets": cfg.Y, "outputs": cfg.Y,
+                     "write head 0: weights": cfg.N, "write head 0: adds": cfg.M,
+                     "write head 0: erases": cfg.M, "read head 0: weights": cfg.N}
+    for prefix, rows in expected_rows.items():
+        title = [t for t in view if t.startswith(prefix)]
+        assert len(title) == 1, (prefix, list(view))
+        grid = view[title[0]]
+        assert len(grid) == rows, (prefix, len(grid))
+        assert all(len(cells) == T for _, cells in grid), prefix
+        assert all(re.fullmatch(r"-?\d+\.\d", c) for _, cells in grid for c in cells), prefix
+    # Values: time left to right, one row per location, rounded to one decimal.
+    weights = np.array([[float(c) for c in cells] for _, cells in
+                        view["write head 0: weights (location x time)"]])
+    np.testing.assert_allclose(weights, run["trace"]["write.weight"][:, 0].T, atol=0.05 + 1e-9)
+    inputs = np.array([[float(c) for c in cells] for _, cells in view["inputs (channel x time)"]])
+    np.testing.assert_array_equal(inputs, x[0, :T].T)
+
+
+def test_plot_writes_a_png(tiny_model, tmp_path, capsys):
+    path, _ = tiny_model
+    png = str(tmp_path / "view.png")
+    assert main(["test", "--model", path, "--lo", "2", "--hi", "2", "--batch", "1",
+                 "--no-view", "--plot", png]) == 0
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(png) > 5000
+
+
+def test_grad_check_agrees(tmp_path, capsys):
+    save = str(tmp_path / "g.npz")
+    assert main(["train", "--task", "copy", "--width", "2", "--N", "5", "--M", "3",
+                 "--units", "6", "--lo", "1", "--hi", "2", "--steps", "2", "--batch-size", "3",
+                 "--backend", "torch", "--grad-check", "--no-progress", "--save-to", save]) == 0
+    out = capsys.readouterr().out
+    errors = [float(e) for e in re.findall(r"worst relative error (\S+)", out)]
+    assert errors and max(errors) < 1e-4, out
+    assert load_model(save).header["steps"] == 2
+
+
+def test_ctrl_c_saves_the_latest_state(tmp_path):
+    save = tmp_path / "interrupted.npz"
+    cmd = [sys.executable, "-m", "diffmem", "train", "--task", "copy", "--width", "2",
+           "--N", "5", "--M", "3", "--units", "6", "--hi", "2", "--steps", "1000000",
+           "--batch-size", "2", "--backend", "torch", "--save-every", "3", "--no-progress",
+           "--save-to", str(save)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=str(tmp_path))
+    try:
+        deadline = time.monotonic() + 120
+        while not save.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert save.exists(), "no periodic save appeared"
+        steps_at_first_save = load_model(str(save)).header["steps"]
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    header = load_model(str(save)).header
+    assert header["stopped"] == f"interrupted at step {header['steps']}"
+    assert header["steps"] >= steps_at_first_save
+    assert f"interrupted at step {header['steps']}; saved" in out
+    assert "diffmem train --task copy" in header["training"]["command"]
+
+
+def test_pretrained_table_rows(tiny_model, tmp_path, capsys):
+    path, _ = tiny_model
+    os.rename(path, tmp_path / "copy.npz")
+    assert main(["pretrained-table", "--folder", str(tmp_path), "--batch", "4"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| copy")]
+    # Training range 1..2, then beyond it (3..4), then exactly twice the longest (4..4).
+    assert [r.split("|")[5].strip() for r in rows] == ["1..2", "3..4", "4..4"]
+    assert rows[-1].rstrip(" |").endswith(("yes", "no"))
+
+
+def test_pretrained_models_record_their_commands():
+    from diffmem import pretrained
+    for task in pretrained.TASKS:
+        if not os.path.exists(pretrained.path(task)):
+            pytest.skip(f"no pretrained {task} model yet")
+        model = pretrained.load(task)
+        assert model.task["name"] == task
+        commands = model.header["training"]["commands"]  # the first run, then any resumes
+        assert commands[0].startswith(f"diffmem train --task {task} ")
+        assert model.header["training"]["command"] == commands[-1]

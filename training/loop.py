@@ -1,0 +1,224 @@
+"""The training loop: batches from a task, gradients from an engine, an optimizer step,
+metrics, logs, saves, resume, and a save on Ctrl-C.
+
+Everything a run needs is in ``settings`` (a plain dict, saved into the model file's
+header as ``training``), so a saved model can be resumed and its command replayed.
+The loss minimised is the mean over the batch of the per-sequence loss (NTM.md, nats).
+"""
+
+import math
+import shlex
+import sys
+import time
+
+import numpy as np
+
+from diffmem.reference import NTMConfig, init_params, run_batch, run_sequence
+from diffmem.reference.loss import bit_errors
+
+from . import data
+from .engine import make_engine
+from .modelfile import load_model, save_model
+from .optim import make_optimizer
+from .view import text_view
+
+# Settings a resumed run takes from its model file (changing them mid-run would make
+# a different experiment); everything else may be given anew on the command line.
+FROZEN_ON_RESUME = ("task", "options", "N", "M", "controller", "units", "read_heads",
+                    "write_heads", "optimizer", "seed", "batch_size")
+
+
+def model_config(settings):
+    X, Y = data.sizes(settings["task"], settings["options"])
+    return NTMConfig(input_size=X, output_size=Y, controller_size=settings["units"],
+                     memory_rows=settings["N"], memory_width=settings["M"],
+                     read_heads=settings["read_heads"], write_heads=settings["write_heads"],
+                     controller=settings["controller"])
+
+
+def grad_check(cfg, params, engine_grads, inputs, targets, mask):
+    """Worst relative difference of the engine's gradients against the reference's.
+
+    Per tensor: max |g_engine - g_ref| / max |g_ref| (the reference in float64, the
+    engine's gradient of the batch-mean loss); returns (worst, tensor name).
+    """
+    ref = run_batch(cfg, params, inputs, targets, mask, want_trace=False, want_grads=True)
+    B = inputs.shape[0]
+    worst, where = 0.0, None
+    for name, g in ref["grads"].items():
+        g = g / B
+        scale = np.max(np.abs(g))
+        diff = np.max(np.abs(engine_grads[name] - g))
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
+        if not rel <= worst:  # NaN counts as the worst
+            worst, where = rel, name
+    return worst, where
+
+
+def sequence_length(inputs, mask):
+    """Steps up to the last one with an input or an expected answer (drops padding)."""
+    used = np.nonzero((np.asarray(mask) > 0) | np.any(np.asarray(inputs) != 0, axis=-1))[0]
+    return int(used[-1]) + 1 if used.size else inputs.shape[0]
+
+
+class Trainer:
+    def __init__(self, settings, resume=None, out=print):
+        self.out = out
+        if resume is not None:
+            model = load_model(resume)
+            saved = model.header["training"]
+            settings = dict(settings, **{k: saved[k] for k in FROZEN_ON_RESUME})
+            for k, v in saved.items():  # unspecified settings continue as they were
+                if settings.get(k) is None:
+                    settings[k] = v
+            self.steps, self.sequences = model.header["steps"], model.header["sequences"]
+            self.params = model.params
+            self.history = model.header.get("history", [])
+            self.rng = np.random.default_rng()
+            self.rng.bit_generator.state = model.header["rng_state"]
+            self.max_len = min(model.header.get("curriculum_hi", settings["hi"]), settings["hi"]) \
+                if settings.get("curriculum") else settings["hi"]
+            self.metrics = dict(model.header.get("metrics", {}))
+        else:
+            self.steps = self.sequences = 0
+            self.history = []
+            self.rng = np.random.default_rng(settings["seed"])
+            self.max_len = settings["lo"] if settings.get("curriculum") else settings["hi"]
+            self.metrics = {}
+        self.settings = settings
+        self.cfg = model_config(settings)
+        if resume is None:
+            self.params = init_params(self.cfg, settings["seed"])
+        self.engine = make_engine(settings["backend"], self.cfg, settings.get("dtype"))
+        self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["lr"],
+                                        clip=settings["clip"])
+        self.base_lr = self.optimizer.lr
+        if resume is not None and model.optim:
+            self.optimizer.load_state(model.optim)
+        self._window = []
+        self.stopped = "running"  # then "completed" or "interrupted at step N"
+
+    # ------------------------------------------------------------ one step
+    def lr_now(self):
+        lr, every = self.base_lr, self.settings.get("lr_halve_every")
+        return lr * 0.5 ** (self.steps // every) if every else lr
+
+    def step(self):
+        s = self.settings
+        inputs, targets, mask = data.batch(s["task"], self.rng, s["batch_size"], s["lo"],
+                                           self.max_len, s["options"])
+        loss, logits, grads = self.engine.loss_and_grads(self.params, inputs, targets, mask)
+        if not np.all(np.isfinite(loss)):
+            raise FloatingPointError(f"step {self.steps + 1}: the loss is not finite ({loss}); "
+                                     f"try a lower --lr")
+        if s.get("grad_check") and (self.steps % max(s["log_every"] or 1, 1) == 0):
+            worst, where = grad_check(self.cfg, self.params, grads, inputs, targets, mask)
+            self.out(f"grad-check step {self.steps + 1}: worst relative error {worst:.3g} "
+                     f"in {where} ({self.engine.name} {self.engine.dtype_name} vs "
+                     f"reference float64)")
+            self.metrics["grad_check"] = worst
+        self.optimizer.lr = self.lr_now()
+        self.params = self.optimizer.step(self.params, grads)
+        self.steps += 1
+        self.sequences += inputs.shape[0]
+        errors = bit_errors(logits, targets, mask)
+        self._window.append((float(loss.mean()), float(errors.mean())))
+        self._window = self._window[-100:]
+        self.metrics.update(loss=float(np.mean([w[0] for w in self._window])),
+                            errors=float(np.mean([w[1] for w in self._window])),
+                            lengths=[s["lo"], self.max_len])
+        self.metrics["bits"] = self.metrics["loss"] / math.log(2.0)
+        return inputs, targets, mask
+
+    def advance_curriculum(self):
+        """Lengthen the longest training sequence by one when the recent mean bits per
+        sequence falls below the threshold (``--curriculum BITS``)."""
+        s = self.settings
+        if s.get("curriculum") and self.max_len < s["hi"] and len(self._window) >= 50 \
+                and self.metrics["bits"] < s["curriculum"]:
+            self.max_len += 1
+            self._window = []
+            self.out(f"curriculum: step {self.steps}, training lengths now "
+                     f"{s['lo']}..{self.max_len}")
+
+    # ------------------------------------------------------------ output
+    def header(self):
+        return {"config": self.cfg.to_dict(),
+                "task": {"name": self.settings["task"], "options": self.settings["options"]},
+                "training": self.settings, "steps": self.steps, "sequences": self.sequences,
+                "metrics": self.metrics, "history": self.history,
+                "rng_state": self.rng.bit_generator.state, "curriculum_hi": self.max_len,
+                "stopped": self.stopped}
+
+    def save(self, path=None):
+        path = path or self.settings["save_to"]
+        save_model(path, self.header(), self.params, self.optimizer.state_arrays())
+        return path
+
+    def view(self, inputs, targets, mask):
+        """Text view of the first sequence of a batch, through the reference."""
+        T = sequence_length(inputs[0], mask[0])
+        run = run_sequence(self.cfg, self.params, inputs[0, :T], targets[0, :T], mask[0, :T],
+                           want_grads=False)
+        return text_view(self.cfg, inputs[0, :T], targets[0, :T], run["logits"], run["trace"],
+                         mask[0, :T])
+
+    # ------------------------------------------------------------ the loop
+    def done(self):
+        s = self.settings
+        if s.get("sequences"):
+            return self.sequences >= s["sequences"]
+        return self.steps >= s["steps"]
+
+    def run(self, progress=True):
+        from tqdm import tqdm
+        s = self.settings
+        by_sequences = bool(s.get("sequences"))
+        total = s["sequences"] if by_sequences else s["steps"]
+        done_now = self.sequences if by_sequences else self.steps
+        bar = tqdm(total=total, initial=done_now, disable=not progress, file=sys.stderr,
+                   unit="seq" if by_sequences else "step", dynamic_ncols=True)
+        write = bar.write if progress else self.out
+        start = time.time()
+        try:
+            while not self.done():
+                batch = self.step()
+                self.advance_curriculum()
+                bar.update(batch[0].shape[0] if by_sequences else 1)
+                bar.set_postfix(loss=f"{self.metrics['loss']:.3f}",
+                                bits=f"{self.metrics['bits']:.3f}",
+                                errors=f"{self.metrics['errors']:.2f}",
+                                len=f"{s['lo']}..{self.max_len}", refresh=False)
+                if s.get("log_every") and self.steps % s["log_every"] == 0:
+                    self.history.append({"steps": self.steps, "sequences": self.sequences,
+                                         "bits": self.metrics["bits"],
+                                         "errors": self.metrics["errors"],
+                                         "seconds": round(time.time() - start, 2)})
+                    write(f"step {self.steps}  sequences {self.sequences}  "
+                          f"bits/seq {self.metrics['bits']:.4f}  "
+                          f"bit errors/seq {self.metrics['errors']:.3f}  "
+                          f"lengths {s['lo']}..{self.max_len}  lr {self.optimizer.lr:.3g}")
+                    if s.get("view", True):
+                        write(self.view(*batch))
+                if s.get("save_every") and self.steps % s["save_every"] == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            bar.close()
+            self.stopped = f"interrupted at step {self.steps}"
+            path = self.save()
+            self.out(f"interrupted at step {self.steps}; saved {path}")
+            raise
+        bar.close()
+        self.stopped = "completed"
+        path = self.save()
+        self.out(f"done: {self.steps} steps, {self.sequences} sequences in "
+                 f"{time.time() - start:.1f} s; bits/seq {self.metrics.get('bits', float('nan')):.4f}, "
+                 f"bit errors/seq {self.metrics.get('errors', float('nan')):.3f}; saved {path}")
+        return path
+
+
+def command_line(argv=None):
+    """The exact command, for the model file's header."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "diffmem " + shlex.join(argv) if argv and argv[0] == "train" else \
+        "diffmem train " + shlex.join(argv)

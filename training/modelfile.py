@@ -1,0 +1,102 @@
+"""Model files: a trained NTM's parameters plus a JSON header, in one ``.npz``.
+
+Layout (loaded with ``allow_pickle=False``: reading a file never runs code):
+- ``header``: a 0-d unicode array holding JSON: ``format`` ("diffmem-model/1"),
+  ``spec_version`` (NTM.md's, e.g. "ntm/1"), ``config`` (NTMConfig.to_dict()),
+  ``task`` ({"name", "options"}), ``training`` (the arguments, incl. the exact
+  ``command`` line), ``steps``, ``sequences``, ``metrics`` (latest), ``history``.
+- ``param/<name>``: each parameter under its NTM.md name, float64.
+- ``optim/<slot>/<name>`` and ``optim/t``: the optimizer state, so ``--resume`` continues
+  exactly where training stopped.
+
+Saving writes a temporary file in the same folder and renames it over the target, so a
+crash or Ctrl-C mid-write never leaves a half-written model behind.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from diffmem.reference import NTMConfig
+from diffmem.reference.config import SPEC_VERSION
+from diffmem.reference.layout import validate_params
+
+FORMAT = "diffmem-model/1"
+
+
+class Model:
+    """What a model file holds: ``header`` (dict), ``config``, ``params``, ``optim``."""
+
+    def __init__(self, header, params, optim=None):
+        self.header = header
+        self.config = NTMConfig.from_dict(header["config"])
+        self.params = params
+        self.optim = optim or {}
+
+    @property
+    def task(self):
+        return self.header["task"]
+
+
+def save_model(path, header, params, optim=None):
+    """Write atomically; ``header`` gains ``format``, ``spec_version`` and ``config``."""
+    header = dict(header, format=FORMAT, spec_version=SPEC_VERSION)
+    if "config" not in header:
+        raise ValueError("save_model: header needs the model's 'config'")
+    cfg = NTMConfig.from_dict(header["config"])
+    params = validate_params(params, cfg)
+    arrays = {"header": np.asarray(json.dumps(header, sort_keys=True))}
+    arrays.update({f"param/{k}": np.asarray(v, dtype=np.float64) for k, v in params.items()})
+    arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary file only
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_model(path):
+    """Read and check a model file; any problem is a ValueError naming the file."""
+    def bad(what):
+        return ValueError(f"model file {path}: {what}")
+
+    if not os.path.isfile(path):
+        raise bad("no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise bad(f"not a readable .npz model file (truncated or foreign?): {exc}") from None
+    if "header" not in arrays:
+        raise bad("no 'header' entry; not a diffmem model file "
+                  f"(entries: {sorted(arrays)[:8]})")
+    try:
+        header = json.loads(str(arrays["header"]))
+    except json.JSONDecodeError as exc:
+        raise bad(f"header is not valid JSON: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        got = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise bad(f"expected format {FORMAT!r}, got {got!r}")
+    if header.get("spec_version") != SPEC_VERSION:
+        raise bad(f"made for NTM spec {header.get('spec_version')!r}; this diffmem implements "
+                  f"{SPEC_VERSION!r}")
+    try:
+        cfg = NTMConfig.from_dict(header.get("config"))
+        params = validate_params({k[len("param/"):]: v for k, v in arrays.items()
+                                  if k.startswith("param/")}, cfg)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
+    return Model(header, {k: v.astype(np.float64) for k, v in params.items()}, optim)
