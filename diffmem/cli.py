@@ -23,7 +23,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv   # the exact command line, recorded by `diffmem train` in model files
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
