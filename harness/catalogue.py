@@ -71,6 +71,7 @@ class CaseSpec:
     regime: str = "init"
     param_seed: int = 0
     edits: tuple = ()           # ("zero_memory_rows", [rows]) | ("zero_keys", kind, [heads])
+    #                             | ("interface_bias", field, value)
     pretrained: str | None = None   # stem of pretrained/<stem>.npz (the trained-model hook)
     tags: tuple = ()
 
@@ -95,6 +96,9 @@ CASES = (
     CaseSpec("ntm-copy-ff-zero-memory-rows", "rows 0, 3, 5 of init.memory are zero",
              FF, _copy(4), "init", 4, (("zero_memory_rows", [0, 3, 5]),),
              tags=("copy", "feedforward", "zero-norm")),
+    CaseSpec("ntm-copy-ff-overflow", "beta ~ 150: beta * K overflows exp in float32 unless "
+             "the softmax subtracts its max", FF, _copy(9), "init", 9,
+             (("interface_bias", "beta", 150.0),), tags=("copy", "feedforward", "overflow")),
     CaseSpec("ntm-copy-ff-zero-keys-sharp", "write and read keys are exactly 0 (zero "
              "interface rows); cosine 0/0 guarded by DELTA; sharp", FF, _copy(5), "sharp", 5,
              (("zero_keys", "write", [0]), ("zero_keys", "read", [0])),
@@ -233,6 +237,12 @@ def _apply_edit(params, cfg, edit):
             if k == kind and h in heads:
                 params["interface.weight"][start:start + cfg.M] = 0.0
                 params["interface.bias"][start:start + cfg.M] = 0.0
+    elif op == "interface_bias":
+        # Every head's bias for one field (e.g. beta^ = 150: beta * K beyond float32's
+        # exp range, so a softmax that does not subtract its max overflows).
+        field, value = args
+        for _, _, start in interface_offsets(cfg, field):
+            params["interface.bias"][start] = value
     else:
         raise ValueError(f"catalogue: unknown parameter edit {op!r}")
 

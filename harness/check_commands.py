@@ -1,5 +1,130 @@
-"""Sub-commands (being written)."""
+"""``diffmem check`` and ``diffmem calibrate``.
+
+``check`` runs backends on the golden fixtures and compares (``compare.py``) against the
+tolerance model (``tolerance.py``); it prints a progress bar (stderr), a table, the
+failure messages and a summary (stdout), and exits 0 only when every run passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .compare import CaseResult, run_case
+
+DEFAULT_BACKENDS = ("jax", "torch")
+
+
+def add_tolerance_options(parser):
+    group = parser.add_argument_group(
+        "tolerance (docs/readme-harness.md, 'Tolerance'); default: the calibrated bounds")
+    group.add_argument("--k", type=float, default=None, metavar="K",
+                       help="float32: multiple of the reference's own float32 error allowed")
+    group.add_argument("--rtol", type=float, default=None, metavar="R",
+                       help="relative floor (x the tensor's max |value|), every dtype checked")
+    group.add_argument("--atol", type=float, default=None, metavar="A",
+                       help="absolute floor, every dtype checked")
+    group.add_argument("--tolerance", action="append", default=[], metavar="PATTERN=RTOL",
+                       help="fixed relative bound for matching tensors, e.g. 'grads/*=1e-4' "
+                            "or 'trace/read.weight=1e-5' (repeatable)")
+
+
+def tolerance_from_args(args):
+    from .tolerance import make_tolerance
+    return make_tolerance(args.k, args.rtol, args.atol, args.tolerance)
 
 
 def add_check_commands(subparsers):
-    pass
+    p = subparsers.add_parser(
+        "check", help="check backends against the golden fixtures (the main job)",
+        description="Run backends on the golden fixtures and compare their logits, loss, "
+                    "gradients and trace with the frozen reference. Exit status 0 only if "
+                    "every run passed.")
+    p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
+                   help="a registered backend (jax, torch, reference) or an import path "
+                        "package.module:make_backend; repeatable (default: jax and torch)")
+    p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
+    p.add_argument("--dtype", default="both", choices=("float32", "float64", "both"),
+                   help="backend precision (default both)")
+    p.add_argument("--cases", default="*", metavar="GLOB",
+                   help="case names (shell glob, comma-separated for several; default all)")
+    p.add_argument("--fixtures", default=None, metavar="DIR",
+                   help="fixture folder (default: the installed diffmem fixtures)")
+    p.add_argument("--report", default=None, metavar="FILE", help="write a JSON report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-failures", type=int, default=20, metavar="N",
+                   help="failing runs whose messages are printed in full (default 20)")
+    add_tolerance_options(p)
+    p.set_defaults(func=cmd_check)
+
+    from .calibrate import add_calibrate_command
+    add_calibrate_command(subparsers, add_tolerance_options)
+
+
+def _dtypes(choice):
+    return ("float32", "float64") if choice == "both" else (choice,)
+
+
+def run_check(cases, backends, dtypes, device="cpu", tolerance=None, progress=True):
+    """Every (backend, dtype) on every case -> list of CaseResult (never raises for a bad
+    backend: a factory that fails gives one error row)."""
+    from diffmem.backends.protocol import load_backend
+
+    from .compare import describe_exception
+    results = []
+    total = len(backends) * len(dtypes) * len(cases)
+    bar = _progress(total, progress)
+    for spec in backends:
+        for dtype in dtypes:
+            try:
+                backend = load_backend(spec, device, dtype)
+            except Exception as exc:   # unknown name, import error, bad device: one row
+                results.append(CaseResult("(all cases)", spec, dtype, 0.0,
+                                          error=f"could not make backend {spec!r} "
+                                                f"({device}, {dtype}): "
+                                                f"{describe_exception(exc)}"))
+                bar.update(len(cases))
+                continue
+            for case in cases:
+                bar.set_postfix_str(f"{spec} {dtype} {case.name}", refresh=False)
+                results.append(run_case(backend, case, dtype, tolerance))
+                bar.update(1)
+    bar.close()
+    return results
+
+
+def _progress(total, enabled):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="run", file=sys.stderr, disable=not enabled,
+                dynamic_ncols=True, leave=False)
+
+
+def load_cases(fixtures, pattern):
+    from .fixture_io import case_names, case_path, load_case
+    names = case_names(fixtures, pattern)
+    if not names:
+        raise ValueError(f"--cases {pattern!r}: no fixture case matches (see `diffmem "
+                         f"fixtures list`)")
+    return [load_case(case_path(n, fixtures)) for n in names]
+
+
+def cmd_check(args) -> int:
+    from .report import format_failures, format_summary, format_table, write_report
+    try:
+        tolerance = tolerance_from_args(args)
+        cases = load_cases(args.fixtures, args.cases)
+    except ValueError as exc:   # FixtureError is a ValueError
+        print(f"diffmem check: {exc}", file=sys.stderr)
+        return 2
+    backends = args.backend or list(DEFAULT_BACKENDS)
+    results = run_check(cases, backends, _dtypes(args.dtype), args.device, tolerance,
+                        progress=not args.no_progress)
+    print(format_table(results))
+    failures = format_failures(results, limit=args.max_failures)
+    if failures:
+        print("\n" + failures)
+    print("\n" + format_summary(results))
+    if args.report:
+        path = write_report(args.report, results, tolerance, fixtures=args.fixtures)
+        print(f"JSON report: {path}")
+    return 0 if all(r.status == "pass" for r in results) else 1

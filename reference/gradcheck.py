@@ -86,6 +86,8 @@ CASES = (
     _case("lstm-sharp-2r2w-wide", "sharp", controller="lstm", read_heads=2, write_heads=2,
           shifts=WIDE, memory_rows=6),
     _case("ff-extreme-logits", "extreme_logits", controller="feedforward"),
+    # M = 1 and S = 1: a key, erase, add or shift of width 1 is still a vector per head.
+    _case("ff-M1-S1", controller="feedforward", memory_width=1, shifts=(1,), write_heads=2),
 )
 
 

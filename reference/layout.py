@@ -40,6 +40,9 @@ def param_shapes(cfg: NTMConfig) -> dict:
 
 # ---------------------------------------------------------------- interface
 
+SCALAR_FIELDS = ("beta", "gate", "gamma")   # one number per head: no width axis
+
+
 def head_fields(cfg: NTMConfig, kind: str) -> list:
     """[(field, width)] of one head's slice of the interface, in layout order."""
     fields = [("key", cfg.M), ("beta", 1), ("gate", 1), ("shift", cfg.S), ("gamma", 1)]
@@ -73,7 +76,8 @@ def split_interface(xi, cfg: NTMConfig):
         start += heads * size
         fields, offset = {}, 0
         for name, width in head_fields(cfg, kind):
-            fields[name] = block[..., offset] if width == 1 and name != "shift" \
+            # By name, not by width: with M = 1 or S = 1 a key or shift is still a vector.
+            fields[name] = block[..., offset] if name in SCALAR_FIELDS \
                 else block[..., offset:offset + width]
             offset += width
         out.append(fields)

@@ -1,0 +1,406 @@
+"""A catalogue of realistic kernel bugs: the harness's own test that it catches them.
+
+Each bug is a small subclass of ``BatchedNTM`` that overrides one method (two where
+the bug needs a value from elsewhere in the step), with:
+
+- ``STAGES``: where it lives, i.e. where the harness must localise it: NTM.md stage
+  numbers (several for a function used at several stages), ``"loss"``, or
+  ``"gradient-only"`` (forward values identical, only gradients differ: made with
+  ``xp.stop_gradient``);
+- ``NEEDS``: fixture tags that expose it (Wh >= 2, LSTM, ragged masks, zero rows...):
+  the bug hunt tries those cases first.
+
+Every bug is usable as a backend: ``diffmem check --backend
+diffmem.harness.bugs:<name>`` (the bundled PyTorch driver with the bug's model).
+``python -m diffmem.harness.bug_hunt`` runs them all and prints the kill rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffmem.backends.batched import BatchedNTM
+from diffmem.reference.addressing import DELTA, EPS, shift_index
+
+
+class Bug(BatchedNTM):
+    STAGES: tuple = ()
+    NEEDS: tuple = ()
+
+
+# ---------------------------------------------------------------- 1. controller
+
+class LstmGateOrder(Bug):
+    """LSTM gates read in the order i, f, o, g (cuDNN-style) instead of NTM.md's i, f, g, o."""
+    STAGES, NEEDS = (1,), ("lstm",)
+
+    def controller(self, params, u, state):
+        if self.cfg.controller != "lstm":
+            return super().controller(params, u, state)
+        xp, H = self.xp, self.cfg.H
+        z = xp.concat([u, state["h"]], axis=-1) @ params["controller.weight"].mT \
+            + params["controller.bias"]
+        i, f = xp.sigmoid(z[:, :H]), xp.sigmoid(z[:, H:2 * H])
+        o, g = xp.sigmoid(z[:, 2 * H:3 * H]), xp.tanh(z[:, 3 * H:])
+        cell = f * state["cell"] + i * g
+        return o * xp.tanh(cell), cell
+
+
+class LstmForgetIgnored(Bug):
+    """The cell state is not carried: cell_t = i * g (forget gate times cell_{t-1} dropped)."""
+    STAGES, NEEDS = (1,), ("lstm",)
+
+    def controller(self, params, u, state):
+        return super().controller(params, u, dict(state, cell=0.0 * state["cell"]))
+
+
+class LstmNoRecurrence(Bug):
+    """h_{t-1} is never fed back into the LSTM (zeros instead)."""
+    STAGES, NEEDS = (1,), ("lstm",)
+
+    def controller(self, params, u, state):
+        return super().controller(params, u, dict(state, h=0.0 * state["h"]))
+
+
+class FeedforwardSigmoid(Bug):
+    """Feedforward controller with sigmoid instead of tanh."""
+    STAGES, NEEDS = (1,), ("feedforward",)
+
+    def controller(self, params, u, state):
+        if self.cfg.controller != "feedforward":
+            return super().controller(params, u, state)
+        xp = self.xp
+        return xp.sigmoid(u @ params["controller.weight"].mT + params["controller.bias"]), None
+
+
+class ReadsNotFedBack(Bug):
+    """The previous reads r_{t-1} are left out of the controller input (zeros instead)."""
+    STAGES = (1,)
+
+    def controller(self, params, u, state):
+        X = self.cfg.X
+        zeros = self.xp.zeros_like_shape(u, (u.shape[0], u.shape[1] - X))
+        return super().controller(params, self.xp.concat([u[:, :X], zeros], axis=-1), state)
+
+
+# ---------------------------------------------------------------- 2. interface
+
+class InterfaceBiasDropped(Bug):
+    """The interface layer's bias is never added."""
+    STAGES = (2,)
+
+    def interface(self, params, c):
+        return c @ params["interface.weight"].mT
+
+
+# ---------------------------------------------------------------- 3. head activations
+
+class GammaWithoutOne(Bug):
+    """gamma = softplus(gamma^) instead of 1 + softplus(gamma^): sharpening can blur."""
+    STAGES = (3,)
+
+    def activate_head(self, raw):
+        head = super().activate_head(raw)
+        head["gamma"] = self.xp.softplus(raw["gamma"])
+        return head
+
+
+class BetaWithoutSoftplus(Bug):
+    """beta = beta^ (no softplus): a negative key strength inverts content addressing."""
+    STAGES = (3,)
+
+    def activate_head(self, raw):
+        head = super().activate_head(raw)
+        head["beta"] = raw["beta"]
+        return head
+
+
+class BetaGateSwapped(Bug):
+    """Interface layout misread: beta^ and gate^ swapped (adjacent slots of a head)."""
+    STAGES = (3,)
+
+    def activate_head(self, raw):
+        return super().activate_head(dict(raw, beta=raw["gate"], gate=raw["beta"]))
+
+
+class AddWithoutTanh(Bug):
+    """The add vector is used raw, without tanh."""
+    STAGES = (3,)
+
+    def activate_head(self, raw):
+        head = super().activate_head(raw)
+        if "add" in raw:
+            head["add"] = raw["add"]
+        return head
+
+
+class ShiftSoftmaxOverHeads(Bug):
+    """The shift softmax runs over the heads axis instead of the S shifts."""
+    STAGES = (3,)
+
+    def activate_head(self, raw):
+        head = super().activate_head(raw)
+        xp, z = self.xp, raw["shift"]
+        e = xp.exp(z - xp.stop_gradient(xp.max(z, axis=-2, keepdims=True)))
+        head["shift"] = e / xp.sum(e, axis=-2, keepdims=True)
+        return head
+
+
+# ---------------------------------------------------------------- 4.-7. addressing
+
+class NormWithoutDelta(Bug):
+    """DELTA dropped from the norm: a zero memory row or key gives 0/0 = NaN."""
+    STAGES, NEEDS = (4,), ("zero-norm",)
+
+    def norm(self, v):
+        return self.xp.sqrt(self.xp.sum(v * v, axis=-1))
+
+
+class DeltaOutsideSqrt(Bug):
+    """sqrt(sum v^2) + DELTA instead of sqrt(sum v^2 + DELTA): the same values, but the
+    gradient of sqrt at a zero row is infinite (NaN gradients)."""
+    STAGES, NEEDS = ("gradient-only",), ("zero-norm",)
+
+    def norm(self, v):
+        return self.xp.sqrt(self.xp.sum(v * v, axis=-1)) + DELTA
+
+
+class CosineWithoutKeyNorm(Bug):
+    """Cosine similarity divided by the memory row norms only, not the key's."""
+    STAGES = (4,)
+
+    def cosine_similarity(self, key, memory):
+        return (key @ memory.mT) / self.norm(memory)[..., None, :]
+
+
+class SoftmaxWithoutMax(Bug):
+    """Softmax without subtracting the max: overflows (inf/inf = NaN) for large
+    arguments, e.g. beta * K > 88 in float32.  Used in stages 3, 4, 7 and the initial
+    weights (first seen in stage 5)."""
+    STAGES, NEEDS = (3, 4, 5, 7), ("overflow",)
+
+    def softmax(self, z):
+        e = self.xp.exp(z)
+        return e / self.xp.sum(e, axis=-1, keepdims=True)
+
+
+class GateSwapped(Bug):
+    """Interpolation gate on the wrong side: g * w_prev + (1 - g) * w_content."""
+    STAGES = (5,)
+
+    def gated_weights(self, w_content, gate, w_prev):
+        return super().gated_weights(w_prev, gate, w_content)
+
+
+class InitWeightsNotSoftmaxed(Bug):
+    """The initial head weights are the raw logits, not softmax(logits) (first visible
+    where w_prev is used, stage 5)."""
+    STAGES = (5,)
+
+    def initial_state(self, params, batch):
+        state = super().initial_state(params, batch)
+        tile = (lambda a: self.xp.broadcast_to(a[None], (batch,) + tuple(a.shape)))
+        state["w_write"] = tile(params["init.write_logits"])
+        state["w_read"] = tile(params["init.read_logits"])
+        return state
+
+
+class ShiftWrongSign(Bug):
+    """Shift applied with the wrong sign: offset +1 moves focus from row i to row i-1."""
+    STAGES = (6,)
+
+    def __init__(self, xp, cfg):
+        super().__init__(xp, cfg)
+        self.shift_idx = xp.index_array(shift_index([-s for s in cfg.shifts], cfg.N))
+
+
+class ShiftWithoutWrap(Bug):
+    """Linear instead of circular convolution: shifts past the ends fall off (zero pad)."""
+    STAGES = (6,)
+
+    def __init__(self, xp, cfg):
+        super().__init__(xp, cfg)
+        src = np.arange(cfg.N)[None, :] - np.array(cfg.shifts)[:, None]
+        self.inside = xp.index_array(((src >= 0) & (src < cfg.N)).astype(np.int64))
+
+    def shifted_weights(self, w_gated, shift):
+        gathered = self.xp.take_last(w_gated, self.shift_idx) * self.inside
+        return self.xp.sum(shift[..., None] * gathered, axis=-2)
+
+
+class SharpeningSkipped(Bug):
+    """w = w_shifted: the sharpening step is missing."""
+    STAGES = (7,)
+
+    def sharpened_weights(self, w_shifted, gamma):
+        return w_shifted
+
+
+class SharpeningNotNormalised(Bug):
+    """w = (w_shifted + EPS)^gamma without renormalising over the rows."""
+    STAGES = (7,)
+
+    def sharpened_weights(self, w_shifted, gamma):
+        return self.xp.exp(gamma[..., None] * self.xp.log(w_shifted + EPS))
+
+
+class NoGradThroughPrevWeights(Bug):
+    """No gradient flows through the previous weights w_prev (forward identical)."""
+    STAGES = ("gradient-only",)
+
+    def gated_weights(self, w_content, gate, w_prev):
+        return super().gated_weights(w_content, gate, self.xp.stop_gradient(w_prev))
+
+
+# ---------------------------------------------------------------- 8. memory
+
+class EraseAddSwapped(Bug):
+    """Erase and add vectors swapped in the memory update."""
+    STAGES = (8,)
+
+    def write_memory(self, memory, weight, erase, add):
+        return super().write_memory(memory, weight, add, erase)
+
+
+class SequentialWriteHeads(Bug):
+    """Write heads applied one after another (erase-add of head 0, then head 1 on the
+    result) instead of all at once."""
+    STAGES, NEEDS = (8,), ("multihead",)
+
+    def write_memory(self, memory, weight, erase, add):
+        for h in range(weight.shape[-2]):
+            w = weight[..., h, :, None]
+            memory = memory * (1.0 - w * erase[..., h, None, :]) + w * add[..., h, None, :]
+        return memory
+
+
+class EraseAsSubtraction(Bug):
+    """Erase subtracted (Mem - w e^T) instead of multiplied (Mem * (1 - w e^T))."""
+    STAGES = (8,)
+
+    def write_memory(self, memory, weight, erase, add):
+        return memory - weight.mT @ erase + weight.mT @ add
+
+
+class BatchMemoryLeak(Bug):
+    """Wrong batch stride: sequence b updates the memory of sequence b-1 (first visible
+    at t=1, once the sequences' memories differ)."""
+    STAGES, NEEDS = (8,), ("batch",)
+
+    def write_memory(self, memory, weight, erase, add):
+        leaked = self.xp.concat([memory[-1:], memory[:-1]], axis=0)
+        return super().write_memory(leaked, weight, erase, add)
+
+
+class NoGradThroughMemory(Bug):
+    """No gradient flows through Mem_{t-1} into Mem_t (forward identical)."""
+    STAGES = ("gradient-only",)
+
+    def write_memory(self, memory, weight, erase, add):
+        return super().write_memory(self.xp.stop_gradient(memory), weight, erase, add)
+
+
+# ---------------------------------------------------------------- 14. reads
+
+class ReadBeforeWrite(Bug):
+    """Reads use Mem_{t-1}, the memory before this step's write (addressing is right)."""
+    STAGES = (14,)
+
+    def write_memory(self, memory, weight, erase, add):
+        self._before_write = memory
+        return super().write_memory(memory, weight, erase, add)
+
+    def read_memory(self, memory, weight):
+        return weight @ self._before_write
+
+
+# ---------------------------------------------------------------- 15. output
+
+class OutputBiasDropped(Bug):
+    """The output layer's bias is never added."""
+    STAGES = (15,)
+
+    def output(self, params, c, reads):
+        return super().output(params, c, reads) - params["output.bias"]
+
+
+class OutputIgnoresReads(Bug):
+    """Logits from the controller output only; this step's reads are dropped."""
+    STAGES = (15,)
+
+    def output(self, params, c, reads):
+        return super().output(params, c, 0.0 * reads)
+
+
+# ---------------------------------------------------------------- loss and gradients
+
+class MaskIgnored(Bug):
+    """The mask is ignored: padded and unmasked steps count in the loss."""
+    STAGES, NEEDS = ("loss",), ("ragged",)
+
+    def loss(self, logits, targets, mask):
+        return super().loss(logits, targets, 1.0 + 0.0 * mask)
+
+
+class UnstableLossSoftplus(Bug):
+    """log(1 + exp(y)) in the loss: overflows to inf for y > 88 in float32."""
+    STAGES, NEEDS = ("loss",), ("extreme",)
+
+    def loss(self, logits, targets, mask):
+        xp = self.xp
+        per_step = xp.sum(xp.log(1.0 + xp.exp(logits)) - targets * logits, axis=-1)
+        return xp.sum(mask * per_step, axis=-1)
+
+
+class GradientAveragedOverBatch(Bug):
+    """Gradients averaged over the batch instead of summed (forward identical)."""
+    STAGES, NEEDS = ("gradient-only",), ("batch",)
+
+    def loss(self, logits, targets, mask):
+        loss = super().loss(logits, targets, mask)
+        mean = loss / loss.shape[0]
+        return mean + self.xp.stop_gradient(loss - mean)
+
+
+class WrongGradInputs(Bug):
+    """The gradient w.r.t. the inputs is doubled (a backward kernel that accumulates
+    into grad_inputs twice); forward and parameter gradients are right."""
+    STAGES = ("gradient-only",)
+
+    def controller(self, params, u, state):
+        X, xp = self.cfg.X, self.xp
+        x = u[:, :X]
+        return super().controller(params, xp.concat([2.0 * x - xp.stop_gradient(x), u[:, X:]],
+                                                    axis=-1), state)
+
+
+class NoGradThroughLstmState(Bug):
+    """No gradient through the LSTM's recurrent h_{t-1} (truncated BPTT; forward identical)."""
+    STAGES, NEEDS = ("gradient-only",), ("lstm",)
+
+    def controller(self, params, u, state):
+        return super().controller(params, u, dict(state, h=self.xp.stop_gradient(state["h"])))
+
+
+# ---------------------------------------------------------------- the catalogue
+
+BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
+
+
+def _snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _factory(cls):
+    def make_backend(device="cpu", dtype="float64"):
+        from diffmem.backends.torch import make_backend as torch_backend
+        return torch_backend(device, dtype, model_cls=cls)
+    make_backend.__name__ = make_backend.__qualname__ = _snake(cls.__name__)
+    make_backend.__doc__ = cls.__doc__
+    make_backend.bug = cls
+    return make_backend
+
+
+# diffmem.harness.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
+FACTORIES = {_snake(name): _factory(cls) for name, cls in BUGS.items()}
+globals().update(FACTORIES)

@@ -1,0 +1,265 @@
+"""``diffmem calibrate``: the measurement behind the tolerance constants (HARNESS.md 4).
+
+Runs the correct bundled backends on freshly seeded random cases across the
+configuration space and reports how close each came to its bound: the error-to-bound
+ratio (<= 1 passes) per run, its distribution (max, 99th percentile, median) per
+backend and dtype, and the worst tensors.  A correct backend must never fail; the
+constants in ``tolerance.py`` are set so that the largest ratio seen stays well below 1.
+
+Random cases draw a configuration (controller, 1-3 read and write heads, a shift set,
+N 1..32, M 2..8, H 2..16, T 1..60, B 1..2) and then, per case, fresh parameters (seed, regime
+init / sharp / extreme_logits, sometimes zero memory rows) and data (random or one
+of the five tasks).  Cases share their configuration in groups (``--configs``): JAX
+compiles once per (configuration, B, T), which is most of a calibration's time.
+Everything is a pure function of ``--seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+SHIFT_SETS = ((-1, 0, 1), (0, 1), (-1, 0), (0,), (-1, 0, 1, 2), (-2, -1, 0, 1, 2),
+              (-3, -2, -1, 0, 1, 2, 3))
+TASKS = ("random", "copy", "repeat_copy", "associative_recall", "dynamic_ngrams",
+         "priority_sort")
+REGIMES = ("init", "sharp", "extreme_logits")
+
+
+def add_calibrate_command(subparsers, add_tolerance_options):
+    p = subparsers.add_parser(
+        "calibrate", help="measure the tolerance constants on random cases",
+        description=__doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("--cases", type=int, default=300, help="random cases (default 300)")
+    p.add_argument("--configs", type=int, default=20,
+                   help="random configurations the cases are spread over (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
+                   help="backends to calibrate (default: jax and torch)")
+    p.add_argument("--dtype", default="both", choices=("float32", "float64", "both"))
+    p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
+    p.add_argument("--report", default=None, metavar="FILE",
+                   help="write every run's worst ratio as JSON")
+    add_tolerance_options(p)
+    p.set_defaults(func=cmd_calibrate)
+
+
+# ---------------------------------------------------------------- random cases
+
+def random_config(rng) -> dict:
+    """A configuration, its data source and its [B, T]."""
+    task = str(rng.choice(TASKS))
+    if task == "random":
+        options = {"input_size": int(rng.integers(1, 7)), "output_size": int(rng.integers(1, 5))}
+    elif task == "dynamic_ngrams":
+        options = {}
+    else:
+        options = {"width": int(rng.integers(2, 6))}
+    from diffmem import tasks
+    X, Y = tasks.task_sizes(task, **options)
+    config = dict(input_size=X, output_size=Y, controller_size=int(rng.integers(2, 17)),
+                  memory_rows=int(rng.choice([1, 2, 3, int(rng.integers(4, 33))])),
+                  memory_width=int(rng.integers(2, 9)), read_heads=int(rng.integers(1, 4)),
+                  write_heads=int(rng.integers(1, 4)),
+                  shifts=list(SHIFT_SETS[int(rng.integers(len(SHIFT_SETS)))]),
+                  controller=str(rng.choice(["feedforward", "lstm"])), model="ntm")
+    steps = int(rng.choice([int(rng.integers(1, 9)), int(rng.integers(9, 61))]))
+    return {"config": config, "task": task, "options": options,
+            "batch": int(rng.integers(1, 3)), "steps": steps}
+
+
+def _data(rng, draw, cfg):
+    from diffmem import tasks
+    B, T = draw["batch"], draw["steps"]
+    if draw["task"] == "random":
+        inputs = rng.standard_normal((B, T, cfg.X))
+        targets = rng.uniform(size=(B, T, cfg.Y))
+        lengths = rng.integers(1, T + 1, size=B)
+        mask = (np.arange(T)[None, :] < lengths[:, None]) * rng.uniform(0, 2, size=(B, T))
+        return inputs, targets, mask
+    lo = 2   # the shortest every task accepts (dynamic_ngrams needs 2 bits, recall 2 items)
+    inputs, targets, mask, _ = tasks.make_batch(draw["task"], rng, B, lo, lo + 3,
+                                                **draw["options"])
+    pad = max(0, T - inputs.shape[1])   # fit the group's [B, T]: pad, or cut the tail
+
+    def fit(a):
+        return np.pad(a, ((0, 0), (0, pad)) + ((0, 0),) * (a.ndim - 2))[:, :T]
+    return fit(inputs), fit(targets), fit(mask)
+
+
+def random_case(seed, group, index, draw):
+    """One freshly seeded case with the reference's float64 and float32 results."""
+    from diffmem import reference as ntm
+
+    from .models import model_spec
+    from .testing import reference_case
+    rng = np.random.default_rng([seed, group, index])
+    spec = model_spec("ntm")
+    cfg = spec.config_from_dict(draw["config"])
+    regime = REGIMES[int(rng.integers(len(REGIMES)))]
+    params = ntm.init_params(cfg, int(rng.integers(2**31)), regime)
+    if rng.uniform() < 0.2:   # zero memory rows: the DELTA in the norm
+        params["init.memory"][rng.uniform(size=cfg.N) < 0.5] = 0.0
+    inputs, targets, mask = _data(rng, draw, cfg)
+    name = f"cal-{seed}-{group}-{index}-{'lstm' if cfg.controller == 'lstm' else 'ff'}" \
+           f"-N{cfg.N}-T{inputs.shape[1]}-{regime}-{draw['task']}"
+    return reference_case(name, cfg, params, inputs, targets, mask)
+
+
+# ---------------------------------------------------------------- running
+
+def run_group(seed, group, indices, backends, dtypes, tolerance):
+    """Worker: every case of one configuration group -> list of plain dict rows."""
+    from diffmem.backends.protocol import load_backend
+
+    from .compare import run_case
+    draw = random_config(np.random.default_rng([seed, group]))
+    made = {(b, d): load_backend(b, "cpu", d) for b in backends for d in dtypes}
+    rows = []
+    for index in indices:
+        case = random_case(seed, group, index, draw)
+        for (b, d), backend in made.items():
+            r = run_case(backend, case, d, tolerance)
+            worst = max((t for t in r.tensors if t.ratio is not None),
+                        key=lambda t: t.ratio, default=None)
+            rows.append({"case": case.name, "backend": b, "dtype": d, "status": r.status,
+                         "ratio": r.worst_ratio, "error": r.error,
+                         "tensor": worst.tensor if worst else None,
+                         "where": worst.where if worst else None,
+                         "divergence": r.first_divergence,
+                         "config": draw["config"],
+                         # (tensor, ratio, bound, err32, scale) at each tensor's worst
+                         # element: enough to re-derive the constants offline.
+                         "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale)
+                                     for t in r.tensors if t.ratio is not None]})
+    return rows
+
+
+def write_calibration(path, rows):
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"distribution": distribution(rows), "runs": rows}, fh, indent=1,
+                  default=str)
+
+
+def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progress=True,
+              report=None):
+    """All runs as plain rows; with ``report`` the JSON file is rewritten after every
+    configuration group, so a long calibration leaves its partial results behind."""
+    from tqdm import tqdm
+    configs = max(1, min(configs, cases))
+    groups = {g: [i for i in range(cases) if i % configs == g] for g in range(configs)}
+    rows = []
+    bar = tqdm(total=cases, unit="case", file=sys.stderr, disable=not progress, leave=False)
+    if jobs <= 1:
+        for g, idx in groups.items():
+            rows += run_group(seed, g, idx, backends, dtypes, tolerance)
+            bar.update(len(idx))
+            if report:
+                write_calibration(report, rows)
+    else:
+        import multiprocessing
+        # spawn: JAX must not be forked after it started its threads.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance): idx
+                       for g, idx in groups.items()}
+            for f in as_completed(futures):
+                rows += f.result()
+                bar.update(len(futures[f]))
+                if report:
+                    write_calibration(report, rows)
+    bar.close()
+    return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
+
+
+def distribution(rows) -> list:
+    """Per (backend, dtype): runs, failures, errors, max / p99 / median ratio."""
+    out = []
+    for key in sorted({(r["backend"], r["dtype"]) for r in rows}):
+        sel = [r for r in rows if (r["backend"], r["dtype"]) == key]
+        ratios = np.array([r["ratio"] for r in sel if r["ratio"] is not None], dtype=float)
+        out.append({"backend": key[0], "dtype": key[1], "runs": len(sel),
+                    "failures": sum(r["status"] == "fail" for r in sel),
+                    "errors": sum(r["status"] == "error" for r in sel),
+                    "max": float(ratios.max()) if ratios.size else None,
+                    "p99": float(np.percentile(ratios, 99)) if ratios.size else None,
+                    "median": float(np.median(ratios)) if ratios.size else None})
+    return out
+
+
+def needed_constants(rows) -> list:
+    """The smallest k (float32) and c64 (float64) under which every run passes, with the
+    default floors: max over tensors of (|error| - floors) / err32."""
+    from .tolerance import Tolerance
+    lines = []
+    for dtype, label in (("float32", "k"), ("float64", "c64")):
+        _, rtol, atol = Tolerance().constants(dtype)
+        need, where = 0.0, None
+        for r in rows:
+            if r["dtype"] != dtype:
+                continue
+            for tensor, ratio, bound, err32, scale in r.get("tensors", ()):
+                err = ratio * bound
+                if err32 and err > rtol * scale + atol and (err - rtol * scale - atol) / err32 > need:
+                    need, where = (err - rtol * scale - atol) / err32, (r["case"], r["backend"],
+                                                                       tensor)
+        lines.append(f"{dtype}: smallest {label} that passes every run: {need:.3g}"
+                     + (f" ({where[1]}, {where[0]}, {where[2]})" if where
+                        else " (the floors alone cover every run)"))
+    return lines
+
+
+def format_calibration(rows, top=10) -> str:
+    from .tolerance import Tolerance
+    k32, r32, a32 = Tolerance().constants("float32")
+    c64, r64, a64 = Tolerance().constants("float64")
+    lines = [f"{len({r['case'] for r in rows})} random case(s); default constants: float32 "
+             f"k={k32:g} rtol={r32:g} atol={a32:g}; float64 c64={c64:g} rtol={r64:g} "
+             f"atol={a64:g}",
+             "error-to-bound ratio per run (the worst tensor of the run; <= 1 passes):",
+             f"{'backend':10s} {'dtype':8s} {'runs':>5s} {'fail':>5s} {'error':>5s} "
+             f"{'max':>9s} {'p99':>9s} {'median':>9s}"]
+    for d in distribution(rows):
+        def f(v):
+            return f"{v:9.3g}" if v is not None else f"{'-':>9s}"
+        lines.append(f"{d['backend']:10s} {d['dtype']:8s} {d['runs']:5d} {d['failures']:5d} "
+                     f"{d['errors']:5d} {f(d['max'])} {f(d['p99'])} {f(d['median'])}")
+    lines += needed_constants(rows)
+    lines.append(f"worst {top} run(s):")
+    ranked = sorted(rows, key=lambda r: -(r["ratio"] if r["ratio"] is not None else np.inf)
+                    if r["status"] != "error" else -np.inf)
+    for r in ranked[:top]:
+        lines.append(f"  {r['ratio'] if r['ratio'] is not None else float('nan'):9.3g}  "
+                     f"{r['backend']:6s} {r['dtype']:8s} {r['case']}  {r['tensor']} "
+                     f"{r['where']}")
+    for r in rows:
+        if r["status"] != "pass":
+            lines.append(f"  {r['status'].upper()}: {r['backend']} {r['dtype']} {r['case']}: "
+                         f"{r['error'] or r['divergence']}")
+    return "\n".join(lines)
+
+
+def cmd_calibrate(args) -> int:
+    from .check_commands import _dtypes, tolerance_from_args
+    try:
+        tolerance = tolerance_from_args(args)
+    except ValueError as exc:
+        print(f"diffmem calibrate: {exc}", file=sys.stderr)
+        return 2
+    if args.cases < 1:
+        print("diffmem calibrate: --cases: expected at least 1", file=sys.stderr)
+        return 2
+    backends = args.backend or ["jax", "torch"]
+    start = time.perf_counter()
+    rows = calibrate(args.cases, args.configs, args.seed, backends, _dtypes(args.dtype),
+                     tolerance, args.jobs, report=args.report)
+    print(format_calibration(rows, args.top))
+    print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
+          f"--configs {args.configs} --seed {args.seed}` reproduces this)")
+    if args.report:
+        write_calibration(args.report, rows)
+    return 0 if all(r["status"] == "pass" for r in rows) else 1

@@ -1,0 +1,42 @@
+"""Cases made on the fly from the reference, for tests and calibration (not fixtures).
+
+``reference_case`` runs the reference in float64 and float32 on given data and wraps
+the results in the same ``Case`` a fixture file loads into, so everything that checks
+fixtures (``compare.run_case``, the report) checks these too.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from .fixture_io import Case
+from .models import model_spec
+
+
+def reference_case(name, config, params, inputs, targets, mask, meta=None) -> Case:
+    """A Case holding the reference's float64 and float32 results on these arrays."""
+    spec = model_spec(config.model)
+    expected = {d: spec.run_reference(config, params, inputs, targets, mask, dtype=d,
+                                      want_trace=True, want_grads=True)
+                for d in ("float64", "float32")}
+    return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
+                spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
+                params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)
+
+
+def tiny_case(name="tiny", seed=0, regime="init", batch=2, steps=5, **config) -> Case:
+    """A small random NTM case (random data, ragged mask) for unit tests."""
+    from diffmem import reference as ntm
+    sizes = dict(input_size=3, output_size=2, controller_size=5, memory_rows=4,
+                 memory_width=3)
+    sizes.update(config)
+    cfg = ntm.NTMConfig(**sizes)
+    rng = np.random.default_rng(seed)
+    inputs = rng.standard_normal((batch, steps, cfg.X))
+    targets = rng.uniform(size=(batch, steps, cfg.Y))
+    mask = np.ones((batch, steps))
+    mask[-1, steps // 2 + 1:] = 0.0 if batch > 1 else 1.0
+    return reference_case(name, cfg, ntm.init_params(cfg, seed, regime), inputs, targets, mask,
+                          {"tags": ["random"], "regime": regime})

@@ -1,0 +1,115 @@
+"""How far a backend may be from the float64 reference (HARNESS.md section 4).
+
+Every tensor is measured against its own *scale*, ``max |expected float64|`` over the
+tensor (over the whole tensor for trace entries too, so that a step with small values
+is not held to a tighter absolute bound than its neighbours).  The bound is absolute,
+in the tensor's units:
+
+- float64 backend:  ``rtol64 * scale + atol64 + c64 * err32``.
+  Only summation order differs from the reference, so the bound is fixed and tight
+  (``rtol64`` = 1e-9 relative).  The last term admits what float64 rounding costs on an
+  ill-conditioned case, which the reference's own float32 run has measured (``err32``):
+  on an easy case it is ~1e-12 relative and invisible; it matters only where float32
+  itself is badly off (a zero key's norm gradient of 1e8, gradients that cancel to
+  ~1e-10).  ``c64`` is far above the ratio of the machine epsilons (2^-29) because
+  float32's error saturates (it cannot exceed the tensor itself) while float64's goes on
+  growing with the conditioning.
+- float32 backend:  ``k * err32 + rtol32 * scale + atol32``.  This is FlashAttention's
+  practice: a kernel may cost what a plain float32 run costs, times a constant, plus a
+  small floor for tensors where float32 happens to be exact.
+
+``err32 = max |reference float32 - reference float64|`` on this case and tensor; for
+trace entries it is per step and its running maximum over the steps so far (an error
+made at step s can surface in any later step), so that localisation compares step by
+step while a step where float32 happened to land close is not held to a luckily tight
+bound.
+
+The constants come from ``diffmem calibrate`` (see docs/readme-harness.md).
+Users override them globally (``rtol`` and ``atol`` for every dtype checked, ``k`` for
+float32) or per
+tensor (``overrides``: fnmatch pattern on the tensor name, e.g. ``grads/*`` or
+``trace/read.*``, -> a relative bound that replaces the computed one:
+``rtol * scale + atol``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+# Set from `diffmem calibrate --cases 300` (docs/readme-harness.md, "Calibration"):
+# the largest error-to-bound ratio a correct backend reached, with margin.
+K_FLOAT32 = 32.0         # float32 backend error <= 32 x the reference's own float32 error
+RTOL_FLOAT32 = 1e-5      # + 1e-5 x scale: ~80 float32 ulps of the tensor's largest value
+ATOL_FLOAT32 = 1e-30     # only keeps an all-zero tensor's bound positive
+RTOL_FLOAT64 = 1e-9      # HARNESS.md: "order 1e-9 relative"
+ATOL_FLOAT64 = 1e-30
+C_FLOAT64 = 1e-5         # float64 error <= 1e-5 x the reference's float32 error (+ floors)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The bound model; ``None`` for a field means "the calibrated default"."""
+    k: float | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    overrides: tuple = field(default_factory=tuple)   # ((pattern, rtol), ...)
+
+    def constants(self, dtype: str) -> tuple:
+        """(k, rtol, atol) for a backend dtype (k is c64 for float64)."""
+        if dtype == "float64":
+            k, rtol, atol = C_FLOAT64, RTOL_FLOAT64, ATOL_FLOAT64
+        elif dtype == "float32":
+            k, rtol, atol = K_FLOAT32, RTOL_FLOAT32, ATOL_FLOAT32
+        else:
+            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+        if self.k is not None and dtype == "float32":   # c64 is not a user knob
+            k = self.k
+        return (k, rtol if self.rtol is None else self.rtol,
+                atol if self.atol is None else self.atol)
+
+    def override_for(self, tensor: str):
+        """The last matching per-tensor relative bound, or None."""
+        found = None
+        for pattern, rtol in self.overrides:
+            if fnmatch.fnmatchcase(tensor, pattern):
+                found = rtol
+        return found
+
+    def bound(self, tensor: str, dtype: str, scale: float, err32):
+        """The absolute bound for ``tensor``: a float, or an array [T] when ``err32`` is
+        per step.  ``err32`` is max |reference float32 - reference float64|."""
+        k, rtol, atol = self.constants(dtype)
+        err32 = np.asarray(err32, dtype=np.float64)
+        fixed = self.override_for(tensor)
+        if fixed is not None:
+            return np.full(err32.shape, fixed * scale + atol)
+        return k * err32 + rtol * scale + atol
+
+    def with_overrides(self, **changes) -> "Tolerance":
+        return replace(self, **changes)
+
+
+def parse_override(text: str) -> tuple:
+    """``PATTERN=RTOL`` (e.g. ``grads/*=1e-4``) -> (pattern, float)."""
+    pattern, sep, value = str(text).rpartition("=")
+    try:
+        rtol = float(value)
+    except ValueError:
+        rtol = None
+    if not sep or not pattern or rtol is None or not np.isfinite(rtol) or rtol < 0:
+        raise ValueError(f"tolerance override {text!r}: expected PATTERN=RTOL with a tensor "
+                         f"name pattern such as 'grads/*' or 'trace/write.weight' and a "
+                         f"non-negative number, e.g. 'grads/*=1e-4'")
+    return pattern, rtol
+
+
+def make_tolerance(k=None, rtol=None, atol=None, overrides=()) -> Tolerance:
+    """A Tolerance from user options (CLI flags, pytest options); validates them."""
+    for name, value in (("k", k), ("rtol", rtol), ("atol", atol)):
+        if value is not None and (not np.isfinite(value) or value < 0):
+            raise ValueError(f"tolerance {name}: expected a non-negative number, got {value!r}")
+    parsed = tuple(o if isinstance(o, tuple) else parse_override(o) for o in overrides or ())
+    return Tolerance(k=k, rtol=rtol, atol=atol, overrides=parsed)

@@ -1,0 +1,44 @@
+"""The kernel-bug catalogue: every bug must be caught on the bundled fixtures, and
+forward bugs must be localised to the stage where they live (HARNESS.md section 4).
+
+One test per bug, so `pytest -n auto` spreads them; each worker loads the fixtures
+once.  A bug is run through the same ``run_case`` as ``diffmem check`` with the torch
+driver, float64 first, then float32, on the cases that carry its tags first.
+"""
+
+import pytest
+
+from diffmem.backends.batched import BatchedNTM
+from diffmem.backends.protocol import load_backend
+from diffmem.harness.bug_hunt import hunt_one
+from diffmem.harness.bugs import BUGS, FACTORIES
+from diffmem.harness.fixture_io import list_cases
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return list_cases()
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_bug_is_caught_and_localised(name, cases):
+    verdict = hunt_one(name, cases)
+    assert verdict.caught, (f"{name} survived every bundled case in float64 and float32: "
+                            f"add a fixture case that exercises it")
+    assert verdict.localised, (f"{name} lives in {BUGS[name].STAGES} but the harness named "
+                               f"{verdict.found_at!r} on {verdict.caught_by}: {verdict.line}")
+
+
+def test_catalogue_is_large_documented_and_one_method_each():
+    assert len(BUGS) >= 25
+    for name, cls in BUGS.items():
+        assert cls.__doc__ and cls.STAGES, name
+        overridden = [m for m in vars(cls) if callable(vars(cls)[m]) and hasattr(BatchedNTM, m)]
+        assert 1 <= len(overridden) <= 2, (name, overridden)
+        assert all(s in ("loss", "gradient-only") or 1 <= s <= 15 for s in cls.STAGES), name
+
+
+def test_bug_is_a_backend_by_import_path():
+    backend = load_backend("diffmem.harness.bugs:shift_wrong_sign", "cpu", "float64")
+    assert backend.name == "torch-cpu-float64[ShiftWrongSign]"
+    assert set(FACTORIES) >= {"shift_wrong_sign", "mask_ignored", "no_grad_through_memory"}

@@ -1,0 +1,33 @@
+"""`diffmem calibrate` smoke test: a couple of random cases through the torch backend.
+(The real calibration, 300 cases, is a command, not a test: see docs/readme-harness.md.)"""
+
+import json
+
+from diffmem.cli import main
+from diffmem.harness.calibrate import random_config, random_case
+
+import numpy as np
+
+
+def test_random_cases_are_reproducible_and_valid():
+    draw = random_config(np.random.default_rng([7, 0]))
+    assert draw == random_config(np.random.default_rng([7, 0]))
+    a, b = random_case(7, 0, 0, draw), random_case(7, 0, 0, draw)
+    assert a.name == b.name
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    assert a.inputs.shape[:2] == (draw["batch"], draw["steps"])
+    assert set(a.expected) == {"float64", "float32"}
+
+
+def test_calibrate_smoke(tmp_path, capsys):
+    report = tmp_path / "cal.json"
+    code = main(["calibrate", "--cases", "2", "--configs", "1", "--backend", "torch",
+                 "--seed", "3", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "torch      float32      2     0     0" in out
+    assert "torch      float64      2     0     0" in out
+    assert "smallest k that passes every run" in out
+    data = json.loads(report.read_text())
+    assert len(data["runs"]) == 4 and all(r["status"] == "pass" for r in data["runs"])
+    assert {d["dtype"] for d in data["distribution"]} == {"float32", "float64"}
