@@ -15,7 +15,9 @@ Shapes: B batch, heads on the axis after B.  Keys [B, heads, M], scalars per hea
 The table's entries: index_array, exp, log, sqrt, tanh, sigmoid, softplus (exact,
 logaddexp(z, 0)), softmax(z, axis), take_last(w, idx) (= w[..., idx]), sum, max, prod
 (over a small axis, by plain products), concat, stop_gradient, broadcast_to,
-zeros_like_shape(ref, shape).
+zeros_like_shape(ref, shape); optionally write_memory, cosine_similarity and
+read_memory, the stages of the same names with a hand-written gradient
+(``backends/fused.py``).
 
 A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs``).
 """
@@ -113,6 +115,11 @@ class BatchedNTM:
         return xp.sqrt(xp.sum(v * v, axis=-1) + DELTA)
 
     def cosine_similarity(self, key, memory):
+        # The ops table's fused version (hand-written gradient, backends/fused.py) is
+        # the same math; only when no subclass has replaced ``norm`` inside it.
+        fused = getattr(self.xp, "cosine_similarity", None)
+        if fused is not None and type(self).norm is BatchedNTM.norm:
+            return fused(key, memory)
         return (key @ memory.mT) / (self.norm(key)[..., :, None] * self.norm(memory)[..., None, :])
 
     def content_weights(self, key, beta, memory):
@@ -140,10 +147,16 @@ class BatchedNTM:
     # ------------------------------------------------------------ 5. / 7. memory
     def write_memory(self, memory, weight, erase, add):
         """Mem * PROD_h (1 - w_h e_h^T) + SUM_h w_h a_h^T, all heads at once."""
+        fused = getattr(self.xp, "write_memory", None)   # same math, hand-written gradient
+        if fused is not None:
+            return fused(memory, weight, erase, add)
         keep = self.xp.prod(1.0 - weight[..., :, :, None] * erase[..., :, None, :], axis=-3)
         return memory * keep + weight.mT @ add
 
     def read_memory(self, memory, weight):
+        fused = getattr(self.xp, "read_memory", None)   # same math, hand-written gradient
+        if fused is not None:
+            return fused(memory, weight)
         return weight @ memory
 
     # ------------------------------------------------------------ 8. output

@@ -21,12 +21,12 @@ For training (pure functions of JAX arrays, to ``jit`` and ``grad`` directly):
 from diffmem.backends.batched import BatchedNTM
 
 from .driver import JaxBackend, forward, make_model, precision, sequence_loss
-from .ops import JaxOps, xp
+from .ops import FusedJaxOps, JaxOps, xp
 
 
 def make_backend(device="cpu", dtype="float32", model_cls=BatchedNTM):
     return JaxBackend(device, dtype, model_cls)
 
 
-__all__ = ["make_backend", "JaxBackend", "JaxOps", "xp", "forward", "make_model",
-           "precision", "sequence_loss"]
+__all__ = ["make_backend", "JaxBackend", "JaxOps", "FusedJaxOps", "xp", "forward",
+           "make_model", "precision", "sequence_loss"]

@@ -7,7 +7,27 @@ because index arrays and fresh zeros must live where the parameters live.
 
 import torch
 
+from diffmem.backends import fused
 from diffmem.backends.batched import rotation_offsets
+
+
+def _autograd_node(fwd, bwd):
+    """One autograd node for a ``backends/fused.py`` pair: the forward runs without
+    recording its ops, the backward is the hand-written one (fewer [B, N, M] passes
+    and far fewer small ops to dispatch than differentiating op by op)."""
+    class Fused(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *args):
+            out, residuals = fwd(TorchOps, *args)
+            ctx.save_for_backward(*residuals)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            return bwd(TorchOps, ctx.saved_tensors, g)
+
+    Fused.__name__ = fwd.__name__.replace("_fwd", "")
+    return Fused.apply
 
 
 class TorchOps:
@@ -99,3 +119,12 @@ class TorchOps:
     @staticmethod
     def zeros_like_shape(ref, shape):
         return torch.zeros(tuple(shape), dtype=ref.dtype, device=ref.device)
+
+
+# The optional fused stages (BatchedNTM uses them when present; see backends/fused.py),
+# assigned after the class because their math calls the table's own static entries.
+TorchOps.write_memory = staticmethod(_autograd_node(fused.write_memory_fwd,
+                                                    fused.write_memory_bwd))
+TorchOps.cosine_similarity = staticmethod(_autograd_node(fused.cosine_similarity_fwd,
+                                                         fused.cosine_similarity_bwd))
+TorchOps.read_memory = staticmethod(_autograd_node(fused.read_memory_fwd, fused.read_memory_bwd))

@@ -63,7 +63,8 @@ def run_check(bad_module, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(bad_module))
 
     def run(*argv):
-        code = main(["check", "--no-progress", "--cases", SMALL, *argv])
+        jobs = [] if "--jobs" in argv else ["--jobs", "1"]
+        code = main(["check", "--no-progress", "--cases", SMALL, *jobs, *argv])
         out = capsys.readouterr()
         return code, out.out, out.err
     return run
@@ -150,3 +151,15 @@ def test_no_matching_case_and_missing_folder_exit_2(run_check, tmp_path, capsys)
 def test_bad_tolerance_option_exits_2(capsys):
     assert main(["check", "--no-progress", "--tolerance", "grads"]) == 2
     assert "expected PATTERN=RTOL" in capsys.readouterr().err
+
+
+def test_worker_processes_give_the_same_table_as_one_process(run_check):
+    # --jobs 2 spawns workers that load the cases by name; a bad backend in a worker
+    # is still one clear row, and the rows come back in (backend, dtype, case) order.
+    args = ("--backend", "reference", "--backend", "bad_backends:nan", "--dtype", "float64")
+    code1, out1, _ = run_check(*args)
+    code2, out2, _ = run_check(*args, "--jobs", "2")
+    assert code1 == code2 == 1
+    table = lambda out: [line.split()[:4] for line in out.splitlines()[:4]]
+    assert table(out1) == table(out2)
+    assert "logits contain NaN" in out2
