@@ -192,13 +192,18 @@ CASES = (
 )
 
 # ------------------------------------------------------------------ trained models (hook)
-# HOOK (lead: wire here).  A case with ``pretrained="<stem>"`` takes its config and params
-# from ``pretrained/<stem>.npz`` (training.modelfile format) and is part of the catalogue
-# only while that file exists.  Keep B*T and the model's N*M small: the memory trace is
-# [B, T, N, M] in two dtypes.  Example, once the training helper commits it:
-#   CaseSpec("ntm-copy-lstm-trained", "copy with a trained LSTM model", None,
-#            _copy(51), pretrained="copy-lstm", tags=("copy", "trained")),
-PRETRAINED_CASES = ()
+# A case with ``pretrained="<task>"`` takes its config and params from
+# ``pretrained/<task>.npz`` (training.modelfile format) and is part of the catalogue only
+# while that file exists.  Trained attention is sharp and structured (the regime where
+# float32 kernels are stressed most realistically).  Keep B*T small: the memory trace is
+# [B, T, N, M] in two dtypes.
+PRETRAINED_CASES = (
+    CaseSpec("ntm-copy-ff-trained", "the pretrained copy model (feedforward, N = 24, M = 8) "
+             "on a length-8 copy", None, _copy(51, B=1, lo=8, hi=8, pad_to=18),
+             pretrained="copy", tags=("copy", "feedforward", "trained")),
+    # (The pretrained LSTM n-gram model is left out: its 4H x (X + R*M + H) controller
+    # makes a case of ~1.2 MB, parameters and gradients in two dtypes.)
+)
 
 
 def pretrained_dir() -> pathlib.Path:
