@@ -57,3 +57,9 @@ def check_run_args(config, params, inputs, targets, mask, dtype):
 def trace_names(cfg):
     """NTM.md trace names in stage order (what a full trace holds)."""
     return [e.name for e in trace_entries(cfg)]
+
+
+def backend_name(framework, device, dtype, model_cls):
+    """e.g. 'torch-cpu-float32', or 'jax-cuda-float64[ShiftSign]' for a bug subclass."""
+    suffix = "" if model_cls.__name__ == "BatchedNTM" else f"[{model_cls.__name__}]"
+    return f"{framework}-{device}-{dtype}{suffix}"

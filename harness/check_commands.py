@@ -17,7 +17,7 @@ DEFAULT_BACKENDS = ("jax", "torch")
 
 def add_tolerance_options(parser):
     group = parser.add_argument_group(
-        "tolerance (docs/readme-harness.md, 'Tolerance'); default: the calibrated bounds")
+        "tolerance (README.md, 'Tolerance'); default: the calibrated bounds")
     group.add_argument("--k", type=float, default=None, metavar="K",
                        help="float32: multiple of the reference's own float32 error allowed")
     group.add_argument("--rtol", type=float, default=None, metavar="R",

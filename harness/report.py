@@ -1,6 +1,6 @@
 """What a check run prints and writes: the terminal table, the summary, the JSON report.
 
-JSON schema ``diffmem-report/1`` (documented in docs/readme-harness.md): floats that are
+JSON schema ``diffmem-report/1`` (documented in README.md): floats that are
 not finite are written as the strings "inf", "-inf", "nan" (JSON has no such numbers).
 """
 

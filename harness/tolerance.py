@@ -40,7 +40,7 @@ made at step s can surface in any later step), so that localisation compares ste
 step while a step where float32 happened to land close is not held to a luckily tight
 bound.
 
-The constants come from ``diffmem calibrate`` (see docs/readme-harness.md).
+The constants come from ``diffmem calibrate`` (see README.md).
 Users override them globally (``rtol`` and ``atol`` for every dtype checked, ``k`` for
 float32) or per
 tensor (``overrides``: fnmatch pattern on the tensor name, e.g. ``grads/*`` or
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-# Set from `diffmem calibrate --cases 300` (docs/readme-harness.md, "Calibration"):
+# Set from `diffmem calibrate --cases 300` (README.md, "Calibration"):
 # the largest error-to-bound ratio a correct backend reached, with margin.
 K_FLOAT32 = 32.0         # float32 backend error <= 32 x the reference's own float32 error
 RTOL_FLOAT32 = 1e-5      # + 1e-5 x scale: ~80 float32 ulps of the tensor's largest value

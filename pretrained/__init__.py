@@ -1,7 +1,7 @@
 """Pretrained NTMs for the five tasks, one model file each (``<task>.npz``).
 
 Made by the commands in ``train_all.sh`` (each file's header records its own exact
-command); tested by ``diffmem pretrained-table``.  See docs/readme-training.md.
+command); tested by ``diffmem pretrained-table``.  See README.md, "Pretrained models".
 """
 
 import os

@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 
 from diffmem.backends.batched import BatchedNTM
-from diffmem.backends.driver import check_dtype, check_run_args, parse_device, trace_names
+from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, parse_device,
+                                     trace_names)
 from diffmem.backends.protocol import Result
 
 from .ops import xp
@@ -52,7 +53,7 @@ def forward(model, params, inputs, want_trace=False, remat=True):
     Pure: ``jit``, ``grad`` and ``vmap`` apply.  Time is the scanned axis.  ``remat``
     recomputes each step's intermediates in the backward pass instead of storing them
     for every step ([T, B, N, M] arrays): the same values, less memory traffic, and
-    faster on CPU (see docs/readme-backends.md).
+    faster on CPU (see README.md, "Backends").
     """
     state = model.initial_state(params, inputs.shape[0])
 
@@ -112,8 +113,7 @@ class JaxBackend:
         self.dtype = check_dtype(dtype)
         self.device = jax_device(device)
         self.model_cls = model_cls
-        suffix = "" if model_cls is BatchedNTM else f"[{model_cls.__name__}]"
-        self.name = f"jax-{device}-{dtype}{suffix}"
+        self.name = backend_name("jax", device, dtype, model_cls)
         self.compile_seconds = 0.0   # total spent compiling, reported apart from running
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):

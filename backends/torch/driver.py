@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from diffmem.backends.batched import BatchedNTM
-from diffmem.backends.driver import check_dtype, check_run_args, parse_device, trace_names
+from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, parse_device,
+                                     trace_names)
 from diffmem.backends.protocol import Result
 
 from .ops import TorchOps
@@ -73,8 +74,7 @@ class TorchBackend:
         self.dtype = check_dtype(dtype)
         self.device = torch_device(device)
         self.model_cls = model_cls
-        suffix = "" if model_cls is BatchedNTM else f"[{model_cls.__name__}]"
-        self.name = f"torch-{device}-{dtype}{suffix}"
+        self.name = backend_name("torch", device, dtype, model_cls)
         self._models = {}
 
     def model(self, cfg):

@@ -1,5 +1,5 @@
 """`diffmem calibrate` smoke test: a couple of random cases through the torch backend.
-(The real calibration, 300 cases, is a command, not a test: see docs/readme-harness.md.)"""
+(The real calibration, 300 cases, is a command, not a test: see README.md.)"""
 
 import json
 
