@@ -1,6 +1,6 @@
 """Backends: the bundled batched JAX and PyTorch NTMs, the reference as a backend, and
 the loader that finds any backend by name or import path."""
 
-from .protocol import Result, load_backend, registered_backends, resolve_factory
+from .protocol import Result, Unsupported, load_backend, registered_backends, resolve_factory
 
-__all__ = ["Result", "load_backend", "registered_backends", "resolve_factory"]
+__all__ = ["Result", "Unsupported", "load_backend", "registered_backends", "resolve_factory"]

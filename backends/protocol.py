@@ -18,6 +18,14 @@ DEVICES_HELP = "'cpu', 'cuda' or 'cuda:N'"
 DTYPES = ("float32", "float64")
 
 
+class Unsupported(Exception):
+    """Raised by a backend's ``run`` (or returned as a reason by its optional
+    ``supports(config)``) for a configuration it cannot express: a kernel written for
+    LSTM controllers only, one read head, three shifts...  The harness reports such a
+    case as "unsupported": counted apart, never passed and never an error (``--strict``
+    makes it fail)."""
+
+
 @dataclass
 class Result:
     """What a backend returns; every field a numpy array (or dict of them).
