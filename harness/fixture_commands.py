@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import sys
 import time
 
@@ -26,6 +27,10 @@ def _cmd_generate(args):
     size = sum(e["bytes"] for e in done.values())
     print(f"generated {len(done)} case(s), {size / 1e6:.2f} MB, into {out} "
           f"in {time.perf_counter() - start:.1f} s")
+    if pathlib.Path(out).resolve() == default_fixture_dir():
+        from .pin import write_pin
+        print(f"pinned the bundled fixtures' manifest: sha256 {write_pin(out)} "
+              f"(diffmem/harness/pin.py)")
     return 0
 
 

@@ -15,12 +15,15 @@ from .fixture_io import Case
 from .models import model_spec
 
 
-def reference_case(name, config, params, inputs, targets, mask, meta=None) -> Case:
-    """A Case holding the reference's float64 and float32 results on these arrays."""
+def reference_case(name, config, params, inputs, targets, mask, meta=None,
+                   precisions=("float64", "float32")) -> Case:
+    """A Case holding the reference's results on these arrays in ``precisions`` (float64
+    always: it is what every backend is compared with)."""
     spec = model_spec(config.model)
+    precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
     expected = {d: spec.run_reference(config, params, inputs, targets, mask, dtype=d,
                                       want_trace=True, want_grads=True)
-                for d in ("float64", "float32")}
+                for d in precisions}
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)
