@@ -262,10 +262,12 @@ def _per_step(a):
 
 def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Tolerance, *,
                    axes=(), axes_doc="", per_step=False, stage=None, heads=False,
-                   floor_scale=None):
+                   floor_scale=None, exp_perturbed=None):
     """One tensor against the reference; see the module docstring.  ``exp_low`` is the
     reference's run in the precision that sizes the bound (float32 for float64 and
-    float32 backends, the emulated mode for tf32 / bfloat16 / float16)."""
+    float32 backends, the emulated mode for tf32 / bfloat16 / float16);
+    ``exp_perturbed`` the float64 run on ulp-perturbed inputs, for chaotic cases
+    (``noise.py``)."""
     exp64 = np.asarray(exp64, dtype=np.float64)
     bad = _check_array(tensor, check, got, exp64, dtype, axes_doc)
     if bad is not None:
@@ -279,8 +281,14 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     # For trace entries the baseline error is per step, then its running maximum (an error
     # made at step s can surface in any later step; a lucky step is not held tighter).
     err32 = np.maximum.accumulate(_per_step(err_low)) if per_step else err_low.max(initial=0.0)
+    err64 = None
+    if exp_perturbed is not None:
+        spread = np.abs(np.asarray(exp_perturbed, dtype=np.float64) - exp64)
+        err64 = np.maximum.accumulate(_per_step(spread)) if per_step \
+            else spread.max(initial=0.0)
     unresolved = tolerance.unresolved(tensor, dtype, scale, err32, floor_scale)
-    bound = tolerance.bound(tensor, dtype, scale, err32, floor_scale, noise=unresolved)
+    bound = tolerance.bound(tensor, dtype, scale, err32, floor_scale, noise=unresolved,
+                            err64=err64)
     shape_el = (1, -1) + (1,) * (err.ndim - 2)
     bound_el = np.broadcast_to(bound.reshape(shape_el) if per_step else bound, err.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -302,7 +310,9 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     report.rel = report.max_abs / scale if scale > 0 else (0.0 if report.max_abs == 0
                                                           else float("inf"))
     report.ratio = float(ratio[worst])
-    if dtype == "float64" and np.all(finite):
+    if dtype == "float64" and np.all(finite) and err64 is None:
+        # On a chaotic case float64 rounding alone is amplified far beyond the usual
+        # floor: no suspect can be told from it there.
         report.suspect = _suspect(err, exp64, err_low, scale, floor_scale, per_step, axes)
     if not finite.all():
         first = tuple(np.argwhere(~finite)[0])
@@ -447,10 +457,16 @@ def baseline(case, dtype):
                          f"(its fixtures predate that mode; regenerate them)") from None
 
 
+def _perturbed(case, dtype):
+    from .noise import perturbed_float64
+    return perturbed_float64(case) if dtype == "float64" else None
+
+
 def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                     parts=REQUIRED):
     """Reports for the required parts of a Result (logits, loss, grads, grad_inputs)."""
     exp64, low = case.expected["float64"], baseline(case, dtype)
+    pert = _perturbed(case, dtype)
     reports = []
     for name, axes, doc in (("logits", ("b", "t"), "[B, T, Y]"), ("loss", ("b",), "[B]"),
                             ("grad_inputs", ("b", "t"), "[B, T, X]")):
@@ -463,7 +479,8 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                                            f"every backend"))
         else:
             reports.append(compare_tensor(tname, check or name, got, exp64[name], low[name],
-                                          dtype, tolerance, axes=axes, axes_doc=doc))
+                                          dtype, tolerance, axes=axes, axes_doc=doc,
+                                          exp_perturbed=pert and pert[name]))
     if "grads" in parts:
         grads = _part(result, "grads")
         if grads is None:
@@ -477,7 +494,8 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
             reports += [compare_tensor(f"{prefix}grads/{n}", check or "grads", grads[n],
                                        exp64["grads"][n], low["grads"][n], dtype, tolerance,
                                        axes_doc="[parameter shape], summed over the batch",
-                                       floor_scale=scale)
+                                       floor_scale=scale,
+                                       exp_perturbed=pert and pert["grads"][n])
                         for n in names]
     for r in reports:   # the order of ``REQUIRED``
         r.check = check or r.tensor.split("/")[0]
@@ -486,6 +504,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
 
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
+    pert = _perturbed(case, dtype)
     entries = model_spec(case.model).trace_entries(case.config)
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
@@ -499,7 +518,8 @@ def compare_trace(case, trace, dtype, tolerance):
                 f"trace/{e.name}", "trace", trace[e.name], exp64["trace"][e.name],
                 low["trace"][e.name], dtype, tolerance, axes=axes,
                 axes_doc="[B, T, heads, ...]" if e.heads else "[B, T, ...]",
-                per_step=True, stage=e.stage, heads=bool(e.heads)))
+                per_step=True, stage=e.stage, heads=bool(e.heads),
+                exp_perturbed=pert and pert["trace"][e.name]))
     return reports
 
 

@@ -70,6 +70,7 @@ C_FLOAT64 = 1e-5         # float64 error <= 1e-5 x the reference's float32 error
 UNRESOLVED = 1e-2        # reference low-precision run off by > 1% of scale: it cannot resolve it
 UNRESOLVED_FLOAT32 = UNRESOLVED
 K_NOISE = 1e3            # unresolved tensors: a correct float32 run reached 353 x err32
+C_CHAOS64 = 100.0        # float64 on chaotic cases: x the reference's own ulp-perturbation spread
 EPS64 = 2.0 ** -52       # float64 machine epsilon
 FLOAT64_PER_FLOAT32 = 2.0 ** -29   # float64 rounding per unit of float32 rounding (eps ratio)
 
@@ -111,12 +112,14 @@ class Tolerance:
         return found
 
     def bound(self, tensor: str, dtype: str, scale: float, err32, floor_scale=None,
-              noise=None):
+              noise=None, err64=None):
         """The absolute bound for ``tensor``: a float, or an array [T] when ``err32`` is
         per step.  ``err32`` is max |reference baseline - reference float64| (the
         baseline: float32, or the emulated low-precision mode); ``floor_scale``
         (gradients) replaces a smaller ``scale`` in the relative floor; where ``noise``
-        (from ``unresolved``) is True, ``K_NOISE`` replaces ``k``."""
+        (from ``unresolved``) is True, ``K_NOISE`` replaces ``k``; ``err64`` (float64 on a
+        chaotic case, ``noise.py``) is how far the float64 reference itself moves when its
+        inputs move by an ulp, and ``C_CHAOS64`` times it is added."""
         k, rtol, atol = self.constants(dtype)
         err32 = np.asarray(err32, dtype=np.float64)
         fixed = self.override_for(tensor)
@@ -126,7 +129,10 @@ class Tolerance:
             scale = max(scale, floor_scale)
         if noise is not None:
             k = np.where(noise, max(k, K_NOISE), k)
-        return k * err32 + rtol * scale + atol
+        bound = k * err32 + rtol * scale + atol
+        if err64 is not None and dtype == "float64":
+            bound = bound + C_CHAOS64 * np.asarray(err64, dtype=np.float64)
+        return bound
 
     def unresolved(self, tensor: str, dtype: str, scale: float, err32, floor_scale=None):
         """True (per step for an array ``err32``) where a low precision cannot resolve the
