@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem.backends.batched import BatchedNTM
+from diffmem.backends.torch import factory_for as _factory_for
 from diffmem.reference.addressing import DELTA, EPS, shift_index
 
 
@@ -387,20 +388,6 @@ class NoGradThroughLstmState(Bug):
 BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
 
 
-def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
-def _factory(cls):
-    def make_backend(device="cpu", dtype="float64"):
-        from diffmem.backends.torch import make_backend as torch_backend
-        return torch_backend(device, dtype, model_cls=cls)
-    make_backend.__name__ = make_backend.__qualname__ = _snake(cls.__name__)
-    make_backend.__doc__ = cls.__doc__
-    make_backend.bug = cls
-    return make_backend
-
-
 # diffmem.harness.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
-FACTORIES = {_snake(name): _factory(cls) for name, cls in BUGS.items()}
+FACTORIES = {f.__name__: f for f in map(_factory_for, BUGS.values())}
 globals().update(FACTORIES)
