@@ -108,7 +108,7 @@ class CaseResult:
     error: str | None = None          # backend exception (or unusable Result)
     unsupported: str | None = None    # the backend's reason, when it raised Unsupported
     divergence: dict | None = None    # see ``locate``
-    suspect: str | None = None        # see ``find_suspect``
+    suspect: dict | None = None       # see ``find_suspect``: {"line", "tensor", "stage"}
 
     def check(self, name: str) -> tuple:
         """(Status, message) of one of ``CHECKS``."""
@@ -628,7 +628,7 @@ def locate(reports, entries) -> dict | None:
             "stage": "gradient-only"}
 
 
-def find_suspect(reports, entries) -> str | None:
+def find_suspect(reports, entries) -> dict | None:
     """float64 only: the earliest tensor (trace entries in step and stage order first)
     whose error is far above float64 rounding, within its bound or not: a cause that
     hides inside tolerance (a softplus that linearises, an epsilon in the wrong place)."""
@@ -645,11 +645,12 @@ def find_suspect(reports, entries) -> str | None:
     s = r.suspect
     stage = f" (stage {r.stage})" if r.stage is not None else ""
     state = "outside" if r.status == Mark.FAIL else "within"
-    return (f"suspect: {r.tensor}{stage} at {format_where(s)}: |error| {s['error']:.3g} is "
+    line = (f"suspect: {r.tensor}{stage} at {format_where(s)}: |error| {s['error']:.3g} is "
             f"{s['error'] / s['rounding']:.3g}x float64 rounding here ({s['rounding']:.2g}), "
             f"{state} its bound; a correct float64 implementation stays below "
             f"{SUSPECT_FACTOR:g}x. The cause may sit here although the first divergence is "
             f"reported later")
+    return {"line": line, "tensor": r.tensor, "stage": r.stage}
 
 
 # ---------------------------------------------------------------- running a backend

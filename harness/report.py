@@ -151,7 +151,7 @@ def format_failures(results, limit=None) -> str:
             if r.divergence:
                 lines += ["  " + x for x in r.divergence["line"].splitlines()]
             if r.suspect:
-                lines.append("  " + r.suspect)
+                lines.append("  " + r.suspect["line"])
             for check in CHECKS:
                 status, message = r.check(check)
                 if status in (FAIL, INCOMPLETE):
