@@ -425,6 +425,7 @@ def train_command(args):
         settings["sequences"] = settings["sequences"] or 0
         save_to = args.save_to or f"ntm-{args.task}.npz"
         task = args.task
+        check_output("--save-to", save_to)
         if os.path.exists(save_to) and not args.overwrite:
             raise UsageError(f"--save-to {save_to}: exists; continue it with --resume "
                              f"{save_to}, choose another --save-to, or add --overwrite")

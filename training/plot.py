@@ -70,6 +70,16 @@ def _colorbar(fig, im, ax, vmin, vmax):
 
 
 def plot_sequence(path, cfg, example, title=""):
+    """Draw one sequence (``evaluate``'s ``example``) into ``path`` (.png, .pdf, .svg)."""
+    import matplotlib.pyplot as plt
+    fig = make_figure(cfg, example, title)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def make_figure(cfg, example, title=""):
+    """The matplotlib figure of one sequence: one axes per panel, then the memory."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -107,6 +117,4 @@ def plot_sequence(path, cfg, example, title=""):
     _colorbar(fig, im, ax, -lim, lim)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
