@@ -97,18 +97,17 @@ def test_grad_check_agrees(tmp_path, capsys):
 def test_ctrl_c_saves_the_latest_state_and_resumes_exactly(tmp_path):
     save = tmp_path / "interrupted.npz"
     flags = ["--task", "copy", "--width", "2", "--N", "5", "--M", "3", "--units", "6",
-             "--hi", "2", "--batch-size", "2", "--backend", "torch", "--no-progress"]
+             "--hi", "2", "--batch-size", "8", "--backend", "torch", "--no-progress"]
+    # No periodic saves: the signal then lands inside a step (batch drawn, gradients in
+    # flight), the case where saving the advanced data generator broke exact resume.
     cmd = [sys.executable, "-m", "diffmem", "train", *flags, "--steps", "1000000",
-           "--save-every", "3", "--save-to", str(save)]
+           "--save-every", "0", "--save-to", str(save)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=str(tmp_path))
     try:
-        deadline = time.monotonic() + 120
-        while not save.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        assert save.exists(), "no periodic save appeared"
-        steps_at_first_save = load_model(str(save)).header["steps"]
-        time.sleep(1.0)
+        started = proc.stdout.readline()   # "task copy ... starting at step 0 ..."
+        assert "starting at step 0" in started, started
+        time.sleep(1.5)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -118,7 +117,7 @@ def test_ctrl_c_saves_the_latest_state_and_resumes_exactly(tmp_path):
     header = load_model(str(save)).header
     steps = header["steps"]
     assert header["stopped"] == f"interrupted at step {steps}"
-    assert steps >= steps_at_first_save
+    assert steps >= 1
     assert f"interrupted at step {steps}; saved" in out
     assert "diffmem train --task copy" in header["training"]["command"]
     # The interrupt fell inside a step (its batch drawn); resuming redraws that batch, so
