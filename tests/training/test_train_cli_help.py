@@ -140,3 +140,42 @@ def test_train_all_writes_only_into_the_folder_given(tmp_path):
     assert all(os.path.dirname(w) == str(out) for w in written), written
     assert {os.path.basename(w) for w in written} == {f"{t}.npz" for t in pretrained.TASKS}
     assert "/work/" not in open(script).read()
+
+
+# ------------------------------------------------------------------ the README
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def readme():
+    path = os.path.join(ROOT, "README.md")
+    if not os.path.exists(path):
+        pytest.skip("not run from a checkout")
+    return open(path, encoding="utf-8").read()
+
+
+def test_readme_is_a_front_door():
+    text = readme()
+    assert len(text.splitlines()) <= 300
+    assert "<!-- sections -->" not in text
+    for title in ("## GPU", "## Precision modes", "## Writing a kernel (Triton walkthrough)",
+                  "## Case study: pytorch-ntm", "## Commands"):
+        assert title in text, title
+    for doc in ("reference", "harness", "backends", "training", "results"):
+        assert f"(docs/{doc}.md" in text, doc
+        assert os.path.exists(os.path.join(ROOT, "docs", f"{doc}.md")), doc
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().splitlines()[-1]
+    assert ci.startswith("python3 -m venv .venv && ")
+    assert ci in readme().splitlines()
+
+
+def test_readme_commands_exist():
+    """Every `diffmem WORD` the README shows is a command of this diffmem."""
+    commands = set(subparsers(build_parser()).choices)
+    text = readme()
+    code = re.findall(r"```.*?```", text, re.S) + re.findall(r"`[^`\n]+`", text)
+    used = {m for c in code for m in re.findall(r"(?:^|[`$ ])diffmem ([a-z][a-z-]*)", c, re.M)}
+    assert used and used <= commands, used - commands
