@@ -251,6 +251,8 @@ def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
             raise UsageError(f"--width {options['width']}: {rest}") from None
         if name in options:
             raise UsageError(f"--option {name}={options[name]}: {rest}") from None
+        if "width" in options and "'width'" in str(exc):
+            raise UsageError(f"--width {options['width']}: {exc}") from None
         raise UsageError(f"--option: {exc}") from None
     if hi < lo:
         raise UsageError(f"{hi_flag} {hi}: expected an integer >= {lo_flag} ({lo})")
