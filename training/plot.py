@@ -32,7 +32,13 @@ def panels_of(cfg, example):
     steps, channels = bit_error_cells(example)
     marked = f", {len(steps)} bit error{'s' if len(steps) != 1 else ''} marked x" \
         if len(steps) else ", no bit errors"
-    panels = [("inputs", example["inputs"].T, "channel", (0, 1), "gray_r"),
+    inputs = np.asarray(example["inputs"])
+    # Bits are black on white; signed inputs (priority sort's priorities in (-1, 1)) need a
+    # scale that shows their sign.
+    lim = max(1.0, float(np.max(np.abs(inputs))))
+    shown = ("inputs", inputs.T, "channel", (0, 1), "gray_r") if inputs.min() >= 0 else \
+        ("inputs (signed)", inputs.T, "channel", (-lim, lim), "PuOr_r")
+    panels = [shown,
               ("targets", example["targets"].T, "channel", (0, 1), "gray_r"),
               (f"outputs (masked steps{marked})", outputs.T, "channel", (0, 1), "gray_r")]
     for h in range(cfg.Wh):
