@@ -11,20 +11,40 @@ import os
 import sys
 import time
 
+from diffmem.usage import UsageError
+
 from .fixture_io import (FixtureError, case_names, case_path, default_fixture_dir, load_case,
                          matches)
 
 
 def _jobs(value):
+    if value < 0:
+        raise UsageError(f"--jobs {value}: expected an integer >= 0 (0: one per CPU)")
     return max(1, os.cpu_count() or 1) if value == 0 else value
+
+
+def _writable_folder(folder):
+    """The output folder exists (made if missing) and takes files: checked before work."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"--fixtures {folder}: is a file; expected a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".diffmem-probe-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--fixtures {folder}: cannot write there ({exc.strerror})") from None
 
 
 def _cmd_generate(args):
     from .fixture_gen import generate
     out = args.fixtures or default_fixture_dir()
+    jobs = _jobs(args.jobs)
+    _writable_folder(str(out))
     start = time.perf_counter()
     try:
-        done = generate(out, args.cases, _jobs(args.jobs))
+        done = generate(out, args.cases, jobs)
     except ValueError as exc:
         print(f"diffmem fixtures generate: {exc}", file=sys.stderr)
         return 2
@@ -36,6 +56,7 @@ def _cmd_generate(args):
 
 def _cmd_verify(args):
     from .fixture_gen import verify
+    jobs = _jobs(args.jobs)
     start = time.perf_counter()
     try:
         names = case_names(args.fixtures, args.cases)
@@ -47,7 +68,7 @@ def _cmd_verify(args):
               file=sys.stderr)
         return 2
     paths = [case_path(n, args.fixtures) for n in names]
-    failures = verify(paths, _jobs(args.jobs), args.exact)
+    failures = verify(paths, jobs, args.exact)
     verdict = "FAILED" if failures else "passed"
     print(f"verify {verdict}: {len(names) - failures}/{len(names)} case(s) reproduce the "
           f"stored reference results ({time.perf_counter() - start:.1f} s)")
@@ -68,6 +89,9 @@ def _cmd_list(args):
     except FixtureError as exc:
         print(f"diffmem fixtures list: {exc}", file=sys.stderr)
         return 2
+    if not names:
+        raise UsageError(f"--cases {args.cases!r} matches no fixture in "
+                         f"{args.fixtures or default_fixture_dir()}")
     print(f"{'case':40s} {'config':46s} {'B':>2s} {'T':>4s} {'regime':14s} "
           f"{'data':19s} {'KiB':>6s}")
     bad = 0

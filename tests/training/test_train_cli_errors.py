@@ -278,3 +278,15 @@ def test_resume_at_or_past_the_budget_is_a_no_op(trained, capsys, steps):
 def test_resume_of_a_pretrained_model_needs_save_to(capsys):
     assert "--save-to" in one_line_error(
         capsys, ["train", "--resume", "pretrained:copy", "--steps", "7000"], "train")
+
+
+def test_a_signal_during_a_commit_waits_for_its_end():
+    import signal
+    from diffmem.training.loop import deferred_interrupts
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            signal.raise_signal(signal.SIGINT)   # arrives mid-commit
+            done.append("rest of the commit")
+    assert done == ["rest of the commit"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -179,3 +179,22 @@ def test_readme_commands_exist():
     code = re.findall(r"```.*?```", text, re.S) + re.findall(r"`[^`\n]+`", text)
     used = {m for c in code for m in re.findall(r"(?:^|[`$ ])diffmem ([a-z][a-z-]*)", c, re.M)}
     assert used and used <= commands, used - commands
+
+
+# ------------------------------------------------------------------ fixtures options
+
+@pytest.mark.parametrize("argv, named", [
+    (["fixtures", "generate", "--fixtures", "{file}", "--cases", "ntm-copy-ff-init"],
+     "--fixtures"),
+    (["fixtures", "verify", "--jobs", "-1"], "--jobs -1"),
+    (["fixtures", "generate", "--jobs", "-2", "--fixtures", "{dir}"], "--jobs -2"),
+    (["fixtures", "list", "--cases", "no-such-case*"], "--cases"),
+])
+def test_fixture_commands_refuse_bad_options_in_one_line(tmp_path, capsys, argv, named):
+    (tmp_path / "a-file").write_text("")
+    argv = [a.format(file=tmp_path / "a-file", dir=tmp_path / "out") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"diffmem fixtures {argv[1]}: "), err
+    assert named in err[0]
+    assert not (tmp_path / "out").exists()
