@@ -92,7 +92,11 @@ def table_command(args):
     from .table import pretrained_table
     check_int("--batch-size", args.batch_size)
     check_int("--seed", args.seed, lo=0)
+    from .modelfile import ModelFileError
     if args.folder is not None and not os.path.isdir(args.folder):
         raise UsageError(f"--folder {args.folder}: no such folder")
-    print(pretrained_table(args.folder, batch=args.batch_size, seed=args.seed))
+    try:
+        print(pretrained_table(args.folder, batch=args.batch_size, seed=args.seed))
+    except ModelFileError as exc:
+        raise UsageError(f"--folder: {exc}") from None
     return 0

@@ -198,3 +198,11 @@ def test_fixture_commands_refuse_bad_options_in_one_line(tmp_path, capsys, argv,
     assert len(err) == 1 and err[0].startswith(f"diffmem fixtures {argv[1]}: "), err
     assert named in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_pretrained_table_bad_folder_in_one_line(tmp_path, capsys):
+    assert main(["pretrained", "table", "--folder", str(tmp_path / "none")]) == 2
+    (tmp_path / "copy.npz").write_text("not a model")
+    assert main(["pretrained-table", "--folder", str(tmp_path), "--batch", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no such folder" in err[0] and "copy.npz" in err[1], err
