@@ -157,6 +157,10 @@ def train_command(args):
                              f"models are not overwritten)")
         save_to = args.save_to or args.resume
         task = model.task["name"]
+        if args.save_to and os.path.exists(save_to) and not args.overwrite and \
+                os.path.abspath(save_to) != os.path.abspath(pretrained.resolve(args.resume)):
+            raise UsageError(f"--save-to {save_to}: exists and is not the --resume file; "
+                             f"choose another --save-to, or add --overwrite")
     else:
         if args.task is None:
             raise UsageError("--task: expected one of " + ", ".join(TASK_CHOICES) +

@@ -290,3 +290,16 @@ def test_a_signal_during_a_commit_waits_for_its_end():
             done.append("rest of the commit")
     assert done == ["rest of the commit"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_into_another_existing_file_needs_overwrite(trained, tmp_path, capsys):
+    other = tiny_model(tmp_path / "other.npz")
+    before = open(other, "rb").read()
+    line = one_line_error(capsys, ["train", "--resume", trained, "--steps", "3",
+                                   "--save-to", other], "train")
+    assert "--save-to" in line and "--overwrite" in line
+    assert open(other, "rb").read() == before
+    assert main(["train", "--resume", trained, "--steps", "3", "--save-to", other,
+                 "--overwrite", "--no-progress"]) == 0
+    assert load_model(other).header["steps"] == 3
+    assert load_model(trained).header["steps"] == 2
