@@ -117,7 +117,6 @@ def test_ctrl_c_saves_the_latest_state_and_resumes_exactly(tmp_path):
     header = load_model(str(save)).header
     steps = header["steps"]
     assert header["stopped"] == f"interrupted at step {steps}"
-    assert steps >= 1
     assert f"interrupted at step {steps}; saved" in out
     assert "diffmem train --task copy" in header["training"]["command"]
     # The interrupt fell inside a step (its batch drawn); resuming redraws that batch, so
