@@ -135,6 +135,24 @@ class AddWithoutTanh(Bug):
         return head
 
 
+class SoftplusThreshold(Bug):
+    """softplus that returns z itself above 20 (torch.nn.functional.softplus's default
+    threshold): beta and gamma off by ~2e-9 where their logits pass 20.  Within tolerance
+    at its own stage; it surfaces downstream in float64 on sharp cases, and the suspect
+    line points back at it."""
+    STAGES, NEEDS = (3, 9), ("sharp",)
+
+    def activate_head(self, raw):
+        xp = self.xp
+
+        def softplus(z):
+            return xp.softplus(z) * (z <= 20.0) + z * (z > 20.0)
+        head = super().activate_head(raw)
+        head["beta"] = softplus(raw["beta"])
+        head["gamma"] = 1.0 + softplus(raw["gamma"])
+        return head
+
+
 class ShiftSoftmaxOverHeads(Bug):
     """The shift softmax runs over the heads axis instead of the S shifts."""
     STAGES = (3,)

@@ -371,11 +371,14 @@ def _kind_of_error(err, err_low, expected, dtype) -> str:
     float32 rounding costs computed something in float32."""
     if dtype != "float64" or err_low <= 0:
         return ""
-    if err <= 30 * err_low:
+    if err_low / 10 <= err <= 30 * err_low:
         return (f" [about the size of float32 rounding here ({err_low:.2g}): a float32 buffer "
                 f"or operation in a float64 run?]")
     if err > 1e3 * err_low and err > 1e-3 * abs(expected):
         return " [far larger than float32 rounding: a wrong formula, index or order?]"
+    if err < err_low / 10:
+        return (f" [far below float32 rounding here ({err_low:.2g}): a small approximation "
+                f"(a threshold, an epsilon) here or carried from earlier; see the suspect line]")
     return ""
 
 
