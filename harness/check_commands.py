@@ -134,7 +134,6 @@ class CaseRef:
 
 
 _BACKENDS = {}   # (spec, device, dtype) -> backend, per process: compiled code is reused
-_HELDOUT = {}    # held-out case name -> Case, per process
 
 
 def _baselines(dtypes):
@@ -142,7 +141,7 @@ def _baselines(dtypes):
 
 
 def _not_run(name, spec, dtype, max_errors, first):
-    return CaseResult(name, spec, dtype, 0.0,
+    return CaseResult(name, spec, dtype, 0.0, source=spec,
                       error=f"not run: the check stopped early after {max_errors} runs ended "
                             f"in the same error ({first}); --keep-going runs everything")
 
@@ -151,9 +150,8 @@ def _first_line(error):
     return error.split(" (at ", 1)[0].splitlines()[0]
 
 
-def _run_group(spec, device, dtype, refs, tolerance, timeout, precisions, max_errors=None):
-    """One backend and dtype on some cases -> list of CaseResult (never raises); after
-    ``max_errors`` identical errors the group's remaining cases are not run."""
+def _backend(spec, device, dtype):
+    """The backend object (made once per process), or the error text if it cannot be."""
     from diffmem.backends.protocol import load_backend
 
     from .compare import describe_exception
@@ -161,39 +159,50 @@ def _run_group(spec, device, dtype, refs, tolerance, timeout, precisions, max_er
     if key not in _BACKENDS:
         try:
             _BACKENDS[key] = load_backend(spec, device, dtype)
-        except Exception as exc:   # unknown name, import error, bad device: one row
+        except Exception as exc:   # unknown name, import error, bad device: one row each
             _BACKENDS[key] = f"could not make backend {spec!r} ({device}, {dtype}): " \
                              f"{describe_exception(exc)}"
-    backend = _BACKENDS[key]
-    out, seen, stop = [], {}, None
+    return _BACKENDS[key]
+
+
+def _run_task(pairs, device, refs, tolerance, timeout, precisions, max_errors=None):
+    """Every (backend, dtype) of ``pairs`` on some same-shaped cases -> list of CaseResult
+    (never raises).  Each case is loaded (or drawn, and its reference run) once; after
+    ``max_errors`` identical errors of one pair, its remaining cases are not run."""
+    out, seen, stop = [], {}, {}
     for ref in refs:
-        if out and out[-1].error and not out[-1].error.startswith("not run"):
-            sig = error_signature(out[-1])
-            seen[sig] = seen.get(sig, 0) + 1
-            if max_errors and seen[sig] >= max_errors and stop is None:
-                stop = _first_line(out[-1].error)
-        if stop is not None:
-            out.append(_not_run(ref.name, spec, dtype, max_errors, stop))
-            continue
-        if isinstance(backend, str):
-            out.append(CaseResult(ref.name, spec, dtype, 0.0, error=backend))
-            continue
-        try:
-            if ref.heldout is not None:
-                if ref.name not in _HELDOUT:
-                    _HELDOUT[ref.name] = ref.load(precisions)
-                case = _HELDOUT[ref.name]
+        case = None
+        for spec, dtype in pairs:
+            if stop.get((spec, dtype)):
+                out.append(_not_run(ref.name, spec, dtype, max_errors, stop[(spec, dtype)]))
+                continue
+            backend = _backend(spec, device, dtype)
+            if isinstance(backend, str):
+                result = CaseResult(ref.name, spec, dtype, 0.0, error=backend)
             else:
-                case = ref.load(precisions)
-        except ValueError as exc:
-            out.append(CaseResult(ref.name, spec, dtype, 0.0, error=f"case: {exc}"))
-            continue
-        result = run_case(backend, case, dtype, tolerance, timeout=timeout or None)
-        out.append(result)
-        if result.error and result.error.startswith("timed out"):
-            # The hung call still runs in its thread: this backend object is not used again.
-            _BACKENDS[key] = f"not run: this backend's earlier call on {ref.name} timed out"
-            backend = _BACKENDS[key]
+                if case is None:
+                    try:
+                        case = ref.load(precisions)
+                    except ValueError as exc:
+                        case = f"case: {exc}"
+                if isinstance(case, str):
+                    result = CaseResult(ref.name, spec, dtype, 0.0, error=case)
+                else:
+                    result = run_case(backend, case, dtype, tolerance, timeout=timeout or None)
+                    if result.error and result.error.startswith("timed out"):
+                        # The hung call still runs in its thread: this backend object is
+                        # not used again in this process.
+                        _BACKENDS[(spec, device, dtype)] = \
+                            f"not run: this backend's earlier call on {ref.name} timed out"
+            result.source = spec
+            out.append(result)
+            sig = error_signature(result)
+            if sig is not None:   # one cause, whichever pair met it: counted together
+                count, met = seen.get(sig, (0, set()))
+                seen[sig] = (count + 1, met | {(spec, dtype)})
+                if max_errors and count + 1 >= max_errors:
+                    for pair in seen[sig][1]:
+                        stop.setdefault(pair, _first_line(result.error))
     return out
 
 
@@ -254,9 +263,10 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     refs = [r if isinstance(r, CaseRef) else _Loaded(r) for r in refs]
     shapes = shapes or {r.name: r.name for r in refs}
     precisions = _baselines(dtypes)
-    tasks = [(spec, dtype, group) for spec in backends for dtype in dtypes
-             for group in _groups(refs, shapes)]
-    bar = _progress(len(backends) * len(dtypes) * len(refs), progress)
+    pairs = [(spec, dtype) for spec in backends for dtype in dtypes]
+    # Held-out groups first: they are the largest, and the reference runs for them too.
+    tasks = sorted(_groups(refs, shapes), key=lambda g: g[0].heldout is None)
+    bar = _progress(len(pairs) * len(refs), progress)
     done, counts, stopped = {}, {}, []
 
     def record(i, results):
@@ -267,54 +277,54 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
                 counts[sig] = counts.get(sig, 0) + 1
                 if max_errors and counts[sig] >= max_errors and not stopped:
                     stopped.append(_first_line(r.error))
-        bar.update(sum(1 for _ in results))
+        bar.update(len(results))
 
     jobs = min(jobs, len(tasks)) if tasks else 1
     if jobs <= 1:
-        for i, (spec, dtype, group) in enumerate(tasks):
+        for i, group in enumerate(tasks):
             if stopped:
                 break
-            bar.set_postfix_str(f"{spec} {dtype} {group[0].name}", refresh=False)
-            record(i, _run_group(spec, device, dtype, group, tolerance, timeout, precisions,
-                                 max_errors))
+            bar.set_postfix_str(group[0].name, refresh=False)
+            record(i, _run_task(pairs, device, group, tolerance, timeout, precisions,
+                                max_errors))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_worker_init,
                                  initargs=(worker_environment(device, jobs),)) as pool:
-            futures = {pool.submit(_run_group, spec, device, dtype, group, tolerance, timeout,
+            futures = {pool.submit(_run_task, pairs, device, group, tolerance, timeout,
                                    precisions, max_errors): i
-                       for i, (spec, dtype, group) in enumerate(tasks)}
+                       for i, group in enumerate(tasks)}
             for future in as_completed(futures):
                 i = futures[future]
-                spec, dtype, group = tasks[i]
+                group = tasks[i]
                 if future.cancelled():
                     continue
                 try:
                     results = future.result()
                 except Exception as exc:   # a worker died (e.g. a segfaulting kernel)
                     from .compare import describe_exception
-                    results = [CaseResult(c.name, spec, dtype, 0.0,
+                    results = [CaseResult(c.name, spec, dtype, 0.0, source=spec,
                                           error=f"the worker process running it failed: "
                                                 f"{describe_exception(exc)}; run with --jobs 1 "
-                                                f"to debug") for c in group]
-                bar.set_postfix_str(f"{spec} {dtype} {group[0].name}", refresh=False)
+                                                f"to debug")
+                               for c in group for spec, dtype in pairs]
+                bar.set_postfix_str(group[0].name, refresh=False)
                 record(i, results)
                 if stopped:
                     for f in futures:
                         f.cancel()
     bar.close()
-    for i, (spec, dtype, group) in enumerate(tasks):
+    for i, group in enumerate(tasks):
         if i not in done:
             done[i] = [_not_run(c.name, spec, dtype, max_errors, stopped[0] if stopped else "?")
-                       for c in group]
+                       for c in group for spec, dtype in pairs]
     order = {r.name: i for i, r in enumerate(refs)}
-    rows = []
-    for i, (spec, dtype, group) in enumerate(tasks):
-        rank = (backends.index(spec), dtypes.index(dtype))
-        rows += [(rank, order.get(r.case, -1), r) for r in done[i]]
-    results = [r for _, _, r in sorted(rows, key=lambda row: row[:2])]
+    rank = {pair: i for i, pair in enumerate(pairs)}
+    rows = [r for i in done for r in done[i]]
+    results = sorted(rows, key=lambda r: (rank.get((r.source, r.dtype), 0),
+                                          order.get(r.case, -1)))
     cover_runs(results)
     return results
 

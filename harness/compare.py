@@ -109,6 +109,7 @@ class CaseResult:
     unsupported: str | None = None    # the backend's reason, when it raised Unsupported
     divergence: dict | None = None    # see ``locate``
     suspect: dict | None = None       # see ``find_suspect``: {"line", "tensor", "stage"}
+    source: str | None = None         # the --backend name or import path it was made from
 
     def check(self, name: str) -> tuple:
         """(Status, message) of one of ``CHECKS``."""
@@ -788,9 +789,10 @@ def error_signature(result) -> str | None:
 def cover_runs(results) -> None:
     """Within one check, let each backend's float64 run vouch for what its other runs on
     the same case can hold to their noise bound only (``CaseResult.cover``).  Runs are
-    matched by case and by backend name less its dtype part."""
+    matched by case and by the backend they were made from (``source``, else the backend's
+    name less its dtype part)."""
     def key(r):
-        return (r.case, r.backend.replace(r.dtype, "{dtype}"))
+        return (r.case, r.source or r.backend.replace(r.dtype, "{dtype}"))
     float64 = {key(r): r for r in results if r.dtype == "float64" and r.error is None}
     for r in results:
         if r.dtype != "float64" and r.noise_only:
