@@ -32,6 +32,8 @@ class Patch:
     during_run: Optional[Callable] = None         # () -> context manager
     on_model: Optional[Callable] = None           # (EncapsulatedNTM) -> None
     loss: Optional[Callable] = None               # (probs, logits, targets) -> [B, T, Y]
+    clue: str = ""       # how diffmem's output led to this difference
+    clear: str = ""      # did diffmem's message alone point at the cause: yes / partly / no
 
 
 @contextlib.contextmanager
@@ -169,31 +171,77 @@ def _loss_with_logits(probs, logits, targets):
 
 
 PATCHES = (
-    Patch("init_read_dtype", "the initial reads stay float32 after .to(float64) (NTM.init_r is "
-          "a plain list that .to() does not convert)", on_model=_init_read_dtype),
-    Patch("add_tanh", "the write head's add vector a is the raw interface slice; NTM.md: "
-          "a = tanh(add^)", during_run=_add_tanh),
-    Patch("init_weights", "every head's previous weight at step 0 is all zeros; NTM.md: "
-          "softmax(init.write_logits / init.read_logits)",
-          during_run=_init_weights, on_model=_init_weights_model),
-    Patch("shift_dtype", "_shift builds its result with torch.zeros(size): float32 (and CPU) "
-          "whatever the weights' dtype and device", during_run=_shift_dtype),
-    Patch("shift_direction", "the shift convolution (F.conv1d, a cross-correlation) moves "
-          "focus the other way: the weight of shift -1 moves it by +1", during_run=_shift_direction),
-    Patch("write_then_read", "EncapsulatedNTM runs the read head before the write head, so "
-          "reads see Mem_{t-1}; NTM.md: reads address Mem_t, after the write",
-          on_model=_write_then_read),
-    Patch("exact_softplus", "F.softplus returns z unchanged above 20 (beta, gamma off by "
-          "~2e-9 relative); NTM.md: softplus(z) = max(z,0) + log1p(exp(-|z|))",
-          during_run=_exact_softplus),
-    Patch("loss_with_logits", "train.py's loss is nn.BCELoss on sigmoid outputs (log clamped "
-          "at -100); NTM.md: softplus(y) - z*y on the logits", loss=_loss_with_logits),
-    Patch("learned_init", "the initial memory and reads are buffers: no gradient for "
-          "init.memory, init.read", on_model=_learned_init),
-    Patch("sharpen_log", "sharpening is w^gamma / (sum + 1e-16); NTM.md: "
-          "softmax(gamma * log(w + 1e-16))", during_run=_sharpen_log),
-    Patch("cosine_delta", "F.cosine_similarity(Mem + 1e-16, k + 1e-16) clamps the norms at "
-          "1e-8; NTM.md: norm(v) = sqrt(sum v^2 + 1e-16)", during_run=_cosine_delta),
+    Patch("init_read_dtype",
+          "the initial reads stay float32 after .to(float64): NTM.init_r is a plain list that "
+          ".to() does not convert",
+          on_model=_init_read_dtype, clear="partly",
+          clue="t=0 stage 1 with nothing before it leaves the step-0 inputs, x_0 and init.read; "
+               "the trace's w_shifted came back float32, so float32 is in the run. The printed "
+               "element is at t=3, after errors compounded; at t=0 the ratio is 2.8, a float32 "
+               "rounding of init.read, which the message does not show"),
+    Patch("add_tanh",
+          "the write head's add vector is the raw interface slice; NTM.md: a = tanh(add^)",
+          during_run=_add_tanh, clear="yes",
+          clue="t=0 stage 3 write.add with the interface (stage 2) matched: the add activation"),
+    Patch("init_weights",
+          "every head's previous weight at step 0 is all zeros; NTM.md: "
+          "softmax(init.write_logits), softmax(init.read_logits)",
+          during_run=_init_weights, on_model=_init_weights_model, clear="yes",
+          clue="t=0 stage 5 write.w_gated with w_content and the gate matched: "
+               "w_gated = g w_content + (1 - g) w_prev leaves w_prev, the initial weight"),
+    Patch("shift_dtype",
+          "_shift builds its result with torch.zeros(size): float32 (and on the CPU) whatever "
+          "the weights' dtype and device",
+          during_run=_shift_dtype, clear="partly",
+          clue="the line says t=0 stage 7 write.weight with stages 1-6 matched, but stage 6 was "
+               "not compared: trace/write.w_shifted came back float32 (its own message: "
+               "'expected dtype float64 from a float64 backend, got float32')"),
+    Patch("shift_direction",
+          "the shift convolution (F.conv1d, a cross-correlation) moves focus the other way: "
+          "the weight of shift -1 moves it by +1",
+          during_run=_shift_direction, clear="yes",
+          clue="t=0 stage 6 write.w_shifted with w_gated matched: the circular convolution; the "
+               "N=2 cases, where shifts -1 and +1 land on the same row, get past it: the "
+               "direction"),
+    Patch("write_then_read",
+          "EncapsulatedNTM runs the read head before the write head, so reads address "
+          "Mem_{t-1}; NTM.md: Mem_t, after the write",
+          on_model=_write_then_read, clear="yes",
+          clue="t=0 stage 10 read.w_content with the memory after the write (stage 8) and the "
+               "read key and beta (stage 9) matched: the read head addressed another memory"),
+    Patch("exact_softplus",
+          "F.softplus returns z unchanged above 20 (beta, gamma off by ~2e-9 relative); "
+          "NTM.md: softplus(z) = max(z,0) + log1p(exp(-|z|))",
+          during_run=_exact_softplus, clear="no",
+          clue="t=10 stage 4 write.w_content, ratio 2, after ten matching steps, on sharp cases "
+               "only. Nothing points at beta: write.beta passes at its own stage (ratio 0.10, "
+               "2e-9 absolute at beta ~ 20). Found by asking what float64 computes exactly "
+               "and pytorch-ntm does not"),
+    Patch("learned_init",
+          "the initial memory and reads are buffers: no gradient for init.memory, init.read",
+          on_model=_learned_init, clear="yes",
+          clue="forward matched; only grads/init.memory and grads/init.read differ, and got is "
+               "0: pytorch-ntm does not learn them"),
+    Patch("loss_with_logits",
+          "train.py's loss is nn.BCELoss on the sigmoid outputs (log clamped at -100); NTM.md: "
+          "softplus(y) - z*y on the logits",
+          loss=_loss_with_logits, clear="yes",
+          clue="ntm-copy-lstm-extreme: 'the trace and logits matched at every step; the loss "
+               "from them differs': the loss formula, on saturated logits"),
+    Patch("sharpen_log",
+          "sharpening is w^gamma / (sum + 1e-16); NTM.md: softmax(gamma * log(w + 1e-16))",
+          during_run=_sharpen_log, clear="no",
+          clue="only grads/init.read_logits differs, ratio 1.4 at a scale of 1.6e-12, on "
+               "ntm-copy-lstm-n2-sharp: it reads as noise. The initial weight's gradient flows "
+               "through sharpening of near-zero weights, where 1e-16 inside the log and outside "
+               "differ"),
+    Patch("cosine_delta",
+          "F.cosine_similarity(Mem + 1e-16, k + 1e-16) clamps the norms at 1e-8; NTM.md: "
+          "norm(v) = sqrt(sum v^2 + 1e-16)",
+          during_run=_cosine_delta, clear="partly",
+          clue="only ntm-copy-lstm-zero-memory-sharp fails: t=0 stage 10 read.w_content with "
+               "key, beta and memory matched; the case's name (zero memory rows) points at the "
+               "cosine's epsilon, the line alone names w_content"),
 )
 NAMES = tuple(p.name for p in PATCHES)
 ENV = "DIFFMEM_PYNTM_PATCHES"
