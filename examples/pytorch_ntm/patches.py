@@ -177,8 +177,9 @@ PATCHES = (
           on_model=_init_read_dtype, clear="partly",
           clue="t=0 stage 1 with nothing before it leaves the step-0 inputs, x_0 and init.read; "
                "the trace's w_shifted came back float32, so float32 is in the run. The printed "
-               "element is at t=3, after errors compounded; at t=0 the ratio is 2.8, a float32 "
-               "rounding of init.read, which the message does not show"),
+               "element is at a later step, after errors compounded; at t=0 the controller's "
+               "ratio is ~3 (2.8 on ntm-copy-lstm-init), a float32 rounding of init.read, which "
+               "the message does not show"),
     Patch("add_tanh",
           "the write head's add vector is the raw interface slice; NTM.md: a = tanh(add^)",
           during_run=_add_tanh, clear="yes",
