@@ -72,7 +72,9 @@ class PyTorchNTM:
         from ntm.aio import EncapsulatedNTM
         X, Y, H = cfg["input_size"], cfg["output_size"], cfg["controller_size"]
         N, M = cfg["memory_rows"], cfg["memory_width"]
-        model = EncapsulatedNTM(X, Y, H, 1, 1, N, M).to(self.device, self.dtype)
+        with torch.random.fork_rng(devices=[]):   # its random init (overwritten below)
+            model = EncapsulatedNTM(X, Y, H, 1, 1, N, M)   # must not move the caller's RNG
+        model = model.to(self.device, self.dtype)
         for p in self.patches:
             if p.on_model:
                 p.on_model(model)

@@ -52,17 +52,39 @@ def step_section(k, patches, results, dtype):
            f"{len(results) - len(failed)} of {len(results)} cases pass.", ""]
     if not failed:
         return out
-    lines = collections.Counter(r.first_divergence or (r.error or "").splitlines()[0]
-                                for r in failed)
+    by_line = collections.defaultdict(list)
+    for r in failed:
+        by_line[r.first_divergence or (r.error or "").splitlines()[0]].append(r.case)
     out += ["First-divergence line (cases):", "", "```"]
-    out += [f"{line}    [{n} case(s)]" for line, n in lines.most_common()]
+    out += [f"{line}    [{len(names)} case(s)"
+            + (": " + ", ".join(names) if len(names) <= 3 else "") + "]"
+            for line, names in sorted(by_line.items(), key=lambda item: -len(item[1]))]
     out += ["```", ""]
     first = failed[0]
     body = failing_lines(first)
     out += [f"What diffmem printed for `{first.case}`"
             + (f" (first {_LISTED} lines of {len(body)})" if len(body) > _LISTED else "")
             + ":", "", "```"] + body[:_LISTED] + ["```", ""]
+    evidence = divergence_evidence(first)
+    if evidence:
+        out += [evidence, ""]
     return out
+
+
+def divergence_evidence(result):
+    """Measured for the reader (and for diffmem's own messages): the error-to-bound ratio of
+    the diverging tensor at the divergence step, next to its worst element's, which is what
+    the message prints."""
+    d = result.divergence
+    if not d or not isinstance(d.get("stage"), int):
+        return ""
+    report = next((t for t in result.tensors if t.tensor == f"trace/{d['name']}"), None)
+    if report is None or report.step_ratios is None or report.where is None:
+        return ""
+    at = float(report.step_ratios[d["step"], d["head"] or 0])
+    return (f"Measured on `trace/{d['name']}` of `{result.case}`: error-to-bound ratio "
+            f"{at:.3g} at the divergence step t={d['step']}; the printed worst element is at "
+            f"t={report.where.get('t')}, ratio {report.ratio:.3g}.")
 
 
 def _first_line(results):
