@@ -232,10 +232,11 @@ PATCHES = (
     Patch("sharpen_log",
           "sharpening is w^gamma / (sum + 1e-16); NTM.md: softmax(gamma * log(w + 1e-16))",
           during_run=_sharpen_log, clear="no",
-          clue="only grads/init.read_logits differs, ratio 1.4 at a scale of 1.6e-12, on "
-               "ntm-copy-lstm-n2-sharp: it reads as noise. The initial weight's gradient flows "
-               "through sharpening of near-zero weights, where 1e-16 inside the log and outside "
-               "differ"),
+          clue="only the initial weights' gradients differ: grads/init.read_logits on "
+               "ntm-copy-lstm-n2-sharp (ratio 1.4, scale 1.6e-12) and grads/init.write_logits "
+               "on ntm-dynamic-ngrams-lstm-long-sharp (ratio 6e10, but 1.7e-19 absolute at a "
+               "scale of 3e-22): it reads as noise. Those gradients flow through the sharpening "
+               "of near-zero weights, where 1e-16 inside the log and outside differ"),
     Patch("cosine_delta",
           "F.cosine_similarity(Mem + 1e-16, k + 1e-16) clamps the norms at 1e-8; NTM.md: "
           "norm(v) = sqrt(sum v^2 + 1e-16)",

@@ -42,18 +42,19 @@ def test_all_patches_pass_in_float64(cases):
         assert r.status == "pass", (case.name, r.first_divergence)
 
 
-@pytest.mark.parametrize("name,line", [
+@pytest.mark.parametrize("name,step,stage,entry", [
     # pytorch-ntm's write head passes the add slice raw (NTM.md: tanh): the step-0 add.
-    ("add_tanh", "t=0 stage 3 write.add head 0"),
+    ("add_tanh", 0, 3, "write.add"),
     # pytorch-ntm starts every head from an all-zero weight: the step-0 gated weight.
-    ("init_weights", "t=0 stage 5 write.w_gated head 0"),
+    ("init_weights", 0, 5, "write.w_gated"),
     # EncapsulatedNTM reads before it writes: the step-0 read addresses the old memory.
-    ("write_then_read", "t=0 stage 10 read.w_content head 0"),
+    ("write_then_read", 0, 10, "read.w_content"),
 ])
-def test_each_difference_is_found_where_it_is(cases, name, line):
+def test_each_difference_is_found_where_it_is(cases, name, step, stage, entry):
     r = run_case(PyTorchNTM("cpu", "float64", without(name), "wrapped"), cases[0], "float64")
     assert r.status == "fail"
-    assert r.first_divergence.startswith("first divergence: " + line), r.first_divergence
+    d = r.divergence
+    assert (d["step"], d["stage"], d["name"]) == (step, stage, entry), r.first_divergence
 
 
 def test_unpatched_buffers_are_not_learned(cases):
