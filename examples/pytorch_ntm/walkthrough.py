@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import pathlib
 import sys
 import time
 
@@ -74,17 +75,22 @@ def step_section(k, patches, results, dtype):
 def divergence_evidence(result):
     """Measured for the reader (and for diffmem's own messages): the error-to-bound ratio of
     the diverging tensor at the divergence step, next to its worst element's, which is what
-    the message prints."""
+    the message prints; and the failing tensors with the largest ratios."""
+    lines = []
     d = result.divergence
-    if not d or not isinstance(d.get("stage"), int):
-        return ""
-    report = next((t for t in result.tensors if t.tensor == f"trace/{d['name']}"), None)
-    if report is None or report.step_ratios is None or report.where is None:
-        return ""
-    at = float(report.step_ratios[d["step"], d["head"] or 0])
-    return (f"Measured on `trace/{d['name']}` of `{result.case}`: error-to-bound ratio "
-            f"{at:.3g} at the divergence step t={d['step']}; the printed worst element is at "
-            f"t={report.where.get('t')}, ratio {report.ratio:.3g}.")
+    report = (next((t for t in result.tensors if t.tensor == f"trace/{d['name']}"), None)
+              if d and isinstance(d.get("stage"), int) else None)
+    if report is not None and report.step_ratios is not None and report.where is not None:
+        at = float(report.step_ratios[d["step"], d["head"] or 0])
+        lines.append(f"Measured on `trace/{d['name']}`: error-to-bound ratio {at:.3g} at the "
+                     f"divergence step t={d['step']}; the printed worst element is at "
+                     f"t={report.where.get('t')}, ratio {report.ratio:.3g}.")
+    worst = sorted((t for t in result.tensors if t.status == "fail" and t.ratio is not None),
+                   key=lambda t: -t.ratio)[:3]
+    if worst:
+        lines.append("Largest ratios among its failing tensors: "
+                     + ", ".join(f"`{t.tensor}` {t.ratio:.3g}" for t in worst) + ".")
+    return " ".join(lines)
 
 
 def _first_line(results):
@@ -121,6 +127,7 @@ def walkthrough(trace="wrapped", pattern="*", partial=True, log=sys.stderr):
         print(f"step {k}: {passed}/{len(results)} pass in float64 "
               f"({time.perf_counter() - start:.0f} s)", file=log)
         summary.append(row)
+    results64 = results
     results32 = run_step(PATCHES, cases, "float32", trace)
     print(f"float32, all patches: {sum(r.status == 'pass' for r in results32)}/"
           f"{len(results32)} pass", file=log)
@@ -139,7 +146,7 @@ def walkthrough(trace="wrapped", pattern="*", partial=True, log=sys.stderr):
         sections += failing_lines(other) or [other.first_divergence or "-"]
         sections += ["```", ""]
     return {"cases": cases, "skipped": skipped, "sections": sections, "summary": summary,
-            "results32": results32, "necessity": necessity}
+            "results64": results64, "results32": results32, "necessity": necessity}
 
 
 def render(study, trace):
@@ -190,8 +197,12 @@ def render(study, trace):
             f"{necessity[p.name][1]}: {_cell(necessity[p.name][2], 120)} | {p.clear} |"
             for i, p in enumerate(PATCHES)]
     out += ["", "## Step by step", ""] + study["sections"]
-    out += ["## Final float32 table", "", "```", format_table(results32), "```", ""]
-    return "\n".join(out)
+    for dtype in ("float64", "float32"):
+        out += [f"## Final {dtype} table (all patches)", "", "```",
+                format_table(study[f"results{dtype[-2:]}"]), "```", ""]
+    # diffmem's messages name files by absolute path; the document names them from the root
+    root = str(pathlib.Path(__file__).resolve().parents[2]) + "/"
+    return "\n".join(out).replace(root, "")
 
 
 def _cell(line, limit=None):
