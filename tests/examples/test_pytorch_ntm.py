@@ -91,3 +91,16 @@ def test_patch_selection():
     assert [p.name for p in select(f"{NAMES[3]},{NAMES[0]}")] == [NAMES[0], NAMES[3]]
     with pytest.raises(ValueError, match="unknown patch"):
         select("no_such_patch")
+
+
+def test_walkthrough_ends_passing_and_names_every_patch():
+    import io
+
+    from examples.pytorch_ntm.walkthrough import render, walkthrough
+    study = walkthrough(pattern="ntm-random-lstm-n2-init", partial=False, log=io.StringIO())
+    assert study["summary"][0]["passed"] == 0          # pytorch-ntm as published fails
+    assert study["summary"][-1]["passed"] == 1         # all patches: passes in float64
+    assert [r.status for r in study["results32"]] == ["pass"]
+    text = render(study, "wrapped")
+    for name in NAMES:
+        assert f"`{name}`" in text
