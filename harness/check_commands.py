@@ -170,8 +170,11 @@ def _run_task(pairs, device, refs, tolerance, timeout, precisions, max_errors=No
     (never raises).  Each case is loaded (or drawn, and its reference run) once; after
     ``max_errors`` identical errors of one pair, its remaining cases are not run."""
     out, seen, stop = [], {}, {}
-    for ref in refs:
+    for i, ref in enumerate(refs):
         case = None
+        # State kept between calls shows on any case: the repeated call runs on the first
+        # case of each group and on every held-out case, not on every fixture.
+        repeat = i == 0 or ref.heldout is not None
         for spec, dtype in pairs:
             if stop.get((spec, dtype)):
                 out.append(_not_run(ref.name, spec, dtype, max_errors, stop[(spec, dtype)]))
@@ -188,7 +191,8 @@ def _run_task(pairs, device, refs, tolerance, timeout, precisions, max_errors=No
                 if isinstance(case, str):
                     result = CaseResult(ref.name, spec, dtype, 0.0, error=case)
                 else:
-                    result = run_case(backend, case, dtype, tolerance, timeout=timeout or None)
+                    result = run_case(backend, case, dtype, tolerance, repeat=repeat,
+                                      timeout=timeout or None)
                     if result.error and result.error.startswith("timed out"):
                         # The hung call still runs in its thread: this backend object is
                         # not used again in this process.

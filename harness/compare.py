@@ -714,15 +714,17 @@ def _unsupported_reason(backend, case):
 
 
 def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
-             paths: bool = True, timeout: float | None = None) -> CaseResult:
+             paths: bool = True, repeat: bool = True,
+             timeout: float | None = None) -> CaseResult:
     """Run ``backend`` on ``case`` and compare; never raises for a bad backend: its
     exceptions become a case with status ``error`` (``unsupported`` for
     ``diffmem.backends.Unsupported``).
 
     The calls: (1) trace and gradients, compared in full; with ``paths`` also (2) the
     production call without trace or gradients, whose logits and loss must meet the same
-    bounds (``untraced/...``), and (3) call (1) again, which must still meet them
-    (``repeat/...``): a backend that keeps state between calls fails there.
+    bounds (``untraced/...``), and, with ``repeat`` too, (3) call (1) again, which must
+    still meet them (``repeat/...``): a backend that keeps state between calls fails
+    there.
     """
     from diffmem.backends.protocol import Unsupported
     tolerance = tolerance or Tolerance()
@@ -740,6 +742,9 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
         bare = call_backend(backend, case, want_trace=False, want_grads=False, timeout=timeout)
         out.tensors += compare_outputs(case, bare, dtype, tolerance, prefix="untraced/",
                                        check="untraced", parts=("logits", "loss"))
+        if not repeat:
+            out.seconds = time.perf_counter() - start
+            return out
         again = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout)
         out.tensors += compare_outputs(case, again, dtype, tolerance, prefix="repeat/",
                                        check="repeat")
