@@ -335,8 +335,14 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
         lead = ""
         if per_step:   # the evidence at the divergence point, before errors compound
             t0 = int(np.argmax(_per_step(outside.astype(float)) > 0))
-            at = np.unravel_index(int(np.argmax(ratio[:, t0])), ratio[:, t0].shape)
-            el = (at[0], t0) + tuple(at[1:])
+            at_t = ratio[:, t0]
+            if heads:   # within the lowest failing head: the one the divergence line names
+                h0 = int(np.argmax((at_t > 1).any(axis=(0,) + tuple(range(2, at_t.ndim)))))
+                at = np.unravel_index(int(np.argmax(at_t[:, h0])), at_t[:, h0].shape)
+                el = (at[0], t0, h0) + tuple(at[1:])
+            else:
+                at = np.unravel_index(int(np.argmax(at_t)), at_t.shape)
+                el = (at[0], t0) + tuple(at[1:])
             report.first_bad = _where(el, axes)
             report.first_bad.update(got=float(got64[el]), expected=float(exp64[el]),
                                     error=float(err[el]), bound=float(bound_el[el]),
@@ -637,7 +643,9 @@ def find_suspect(reports, entries) -> dict | None:
     whose error is far above float64 rounding, within its bound or not: a cause that
     hides inside tolerance (a softplus that linearises, an epsilon in the wrong place)."""
     order = {f"trace/{e.name}": (e.stage, i) for i, e in enumerate(entries)}
-    found = [r for r in reports if r.suspect is not None]
+    # A tensor outside its bound is already named by the failure (or the divergence
+    # line); the suspect is for what hides inside tolerance.
+    found = [r for r in reports if r.suspect is not None and r.status != Mark.FAIL]
     if not found:
         return None
 
@@ -648,10 +656,9 @@ def find_suspect(reports, entries) -> dict | None:
     r = min(found, key=key)
     s = r.suspect
     stage = f" (stage {r.stage})" if r.stage is not None else ""
-    state = "outside" if r.status == Mark.FAIL else "within"
     line = (f"suspect: {r.tensor}{stage} at {format_where(s)}: |error| {s['error']:.3g} is "
             f"{s['error'] / s['rounding']:.3g}x float64 rounding here ({s['rounding']:.2g}), "
-            f"{state} its bound; a correct float64 implementation stays below "
+            f"within its bound; a correct float64 implementation stays below "
             f"{SUSPECT_FACTOR:g}x. The cause may sit here although the first divergence is "
             f"reported later")
     return {"line": line, "tensor": r.tensor, "stage": r.stage}
