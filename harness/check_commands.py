@@ -353,8 +353,14 @@ def _progress(total, enabled):
 
 def fixture_refs(fixtures, pattern, trust=False):
     """CaseRefs for the fixture cases matching ``pattern`` and their shape keys; checks the
-    folder against the pin and every file against the manifest first."""
-    from .fixture_io import _directory, case_names, case_path, load_case
+    folder against the pin and every file's hash against the manifest first (each worker
+    loads and checks its cases in full again)."""
+    import json
+
+    import numpy as np
+
+    from .fixture_io import FixtureError, _directory, case_names, case_path, read_manifest
+    from .fixture_io import sha256_of
     from .pin import check_pinned
     directory = _directory(fixtures)
     digest = check_pinned(directory, trust=trust or False)
@@ -362,10 +368,19 @@ def fixture_refs(fixtures, pattern, trust=False):
     if not names:
         raise ValueError(f"--cases {pattern!r}: no fixture case matches (see `diffmem "
                          f"fixtures list`)")
+    manifest = read_manifest(directory)["cases"]
     shapes = {}
-    for n in names:   # loads (hash-checks) every file here, before any work starts
-        case = load_case(case_path(n, fixtures))
-        shapes[n] = (repr(case.config), case.inputs.shape, case.targets.shape)
+    for n in names:   # before any work starts: a bad file is a usage error, not N errors
+        path = case_path(n, fixtures)
+        if not path.is_file() or n not in manifest \
+                or sha256_of(path) != manifest[n].get("sha256"):
+            from .fixture_io import load_case
+            load_case(path)   # raises the FixtureError that says what is wrong
+            raise FixtureError(f"fixture {path}: does not match its manifest")
+        with np.load(path, allow_pickle=False) as npz:   # only the header and two arrays
+            header = json.loads(str(npz["case.json"]))
+            shapes[n] = (json.dumps(header["config"], sort_keys=True),
+                         npz["inputs"].shape, npz["targets"].shape)
     return [CaseRef(n, fixtures) for n in names], shapes, digest
 
 
