@@ -384,8 +384,9 @@ def _kind_of_error(err, err_low, expected, dtype) -> str:
     if err > 1e3 * err_low and err > 1e-3 * abs(expected):
         return " [far larger than float32 rounding: a wrong formula, index or order?]"
     if err < err_low / 10:
-        return (f" [far below float32 rounding here ({err_low:.2g}): a small approximation "
-                f"(a threshold, an epsilon) here or carried from earlier; see the suspect line]")
+        return (f" [below float32 rounding here ({err_low:.2g}) yet far above float64's: one "
+                f"value in lower precision, or a small approximation (a threshold, an epsilon), "
+                f"here or carried from earlier]")
     return ""
 
 
