@@ -10,6 +10,7 @@ import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
 from .functions import _softmax_vjp, softmax
+from .precision import matmul_operand as rounded
 from .vjp import with_vjp
 
 DELTA = 1e-16   # inside the norm: finite cosine and gradient for a zero row or key
@@ -22,8 +23,9 @@ def norm(v):
 
 
 def cosine_similarity(key, memory):
-    """K[h, i] = (k_h . Mem_i) / (norm(k_h) * norm(Mem_i))."""
-    return (key @ memory.T) / (norm(key)[:, None] * norm(memory)[None, :])
+    """K[h, i] = (k_h . Mem_i) / (norm(k_h) * norm(Mem_i)).
+    (``rounded``: the identity except in an emulated low-precision mode, precision.py.)"""
+    return (rounded(key) @ rounded(memory).T) / (norm(key)[:, None] * norm(memory)[None, :])
 
 
 def _content_weights_vjp(g, w, key, beta, memory):

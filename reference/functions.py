@@ -10,6 +10,7 @@ import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 from autograd.tracer import getval
 
+from .precision import matmul_operand as rounded
 from .vjp import with_vjp
 
 
@@ -20,8 +21,9 @@ def _linear_vjp(g, y, weight, x, bias):
 
 @with_vjp(_linear_vjp)
 def linear(weight, x, bias):
-    """W x + b, W as [out, in] (NTM.md's parameter table, as torch.nn.Linear)."""
-    return weight @ x + bias
+    """W x + b, W as [out, in] (NTM.md's parameter table, as torch.nn.Linear).
+    (``rounded``: the identity except in an emulated low-precision mode, precision.py.)"""
+    return rounded(weight) @ rounded(x) + bias
 
 
 def _sigmoid_vjp(g, y, z):

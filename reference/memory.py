@@ -2,6 +2,7 @@
 
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
+from .precision import matmul_operand as rounded
 from .vjp import with_vjp
 
 
@@ -34,7 +35,7 @@ def write_memory(memory, weight, erase, add):
     keep = 1.0
     for h in range(weight.shape[0]):
         keep = keep * (1.0 - weight[h][:, None] * erase[h][None, :])
-    return memory * keep + weight.T @ add
+    return memory * keep + rounded(weight).T @ rounded(add)
 
 
 def _read_memory_vjp(g, reads, memory, weight):
@@ -44,5 +45,6 @@ def _read_memory_vjp(g, reads, memory, weight):
 
 @with_vjp(_read_memory_vjp)
 def read_memory(memory, weight):
-    """r_h = Mem^T w_h for each read head: weight [R, N] -> reads [R, M]."""
-    return weight @ memory
+    """r_h = Mem^T w_h for each read head: weight [R, N] -> reads [R, M].
+    (``rounded``: the identity except in an emulated low-precision mode, precision.py.)"""
+    return rounded(weight) @ rounded(memory)
