@@ -1,15 +1,18 @@
 """Generating golden fixtures from the catalogue, and verifying them against the reference.
 
-``generate`` runs the frozen reference on every catalogued case, in float64 (the truth)
-and float32 (the tolerance baseline of HARNESS.md section 4), with full trace and
-gradients, and writes one byte-stable file per case plus the manifest.
+``generate`` runs the frozen reference on every catalogued case, in float64 (the truth),
+float32 (the tolerance baseline of HARNESS.md section 4) and the low-precision modes
+emulated (tf32, bfloat16, float16: the baselines of those modes, docs/precision.md), with
+full trace and gradients, and writes one byte-stable file per case plus the manifest.
 
 ``verify`` is the freeze guard: it re-runs the reference on each stored case and compares
 with what is stored.  On the machine and library versions that wrote the files the runs
 are bit-identical; the default bounds (relative to each tensor's largest magnitude) only
 leave room for another BLAS's summation order:
 float64 1e-12, float32 1e-4 (float32 rounding differences are amplified by long or
-sharp cases; the float32 run is a baseline, not the truth).  ``exact=True`` demands
+sharp cases; the float32 run is a baseline, not the truth), the emulated modes 1e-2
+(their rounding of a matrix product's operands is exact; only a float32 difference
+before it can move a value across a rounding boundary, by one ulp of the format).  ``exact=True`` demands
 bit equality.
 """
 
@@ -28,11 +31,13 @@ from .fixture_io import (DTYPES, FixtureError, case_entries, flatten_result, mat
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
 from .models import model_spec
 
-VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4}
+VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2,
+               "float16": 1e-2}
 
 
 def reference_runs(config, params, inputs, targets, mask) -> dict:
-    """{"float64": R, "float32": R}: the reference with trace and gradients."""
+    """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
+    gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
     run = model_spec(config.model).run_reference
     return {dtype: run(config, params, inputs, targets, mask, dtype=dtype,
                        want_trace=True, want_grads=True) for dtype in DTYPES}

@@ -2,7 +2,10 @@
 
 ``reference_case`` runs the reference in float64 and float32 on given data and wraps
 the results in the same ``Case`` a fixture file loads into, so everything that checks
-fixtures (``compare.run_case``, the report) checks these too.
+fixtures (``compare.run_case``, the report) checks these too.  The runs of the
+low-precision modes (tf32, bfloat16, float16, the baselines of those modes) are made
+when first looked up (``case.expected["tf32"]``), or at once for the modes named in
+``modes``: a float32 test does not pay for them.
 """
 
 from __future__ import annotations
@@ -11,16 +14,35 @@ import pathlib
 
 import numpy as np
 
-from .fixture_io import Case
+from .fixture_io import DTYPES, Case
 from .models import model_spec
 
 
-def reference_case(name, config, params, inputs, targets, mask, meta=None) -> Case:
-    """A Case holding the reference's float64 and float32 results on these arrays."""
+class ReferenceRuns(dict):
+    """dtype -> the reference's run; a dtype of ``fixture_io.DTYPES`` not yet run is run
+    on first look-up (``run(dtype)``) and kept."""
+
+    def __init__(self, run, dtypes):
+        super().__init__({d: run(d) for d in dtypes})
+        self._run = run
+
+    def __missing__(self, dtype):
+        if dtype not in DTYPES:
+            raise KeyError(dtype)
+        self[dtype] = self._run(dtype)
+        return self[dtype]
+
+
+def reference_case(name, config, params, inputs, targets, mask, meta=None,
+                   modes=()) -> Case:
+    """A Case holding the reference's float64 and float32 results on these arrays (and
+    those of ``modes`` now; any other mode's on first use of ``expected[mode]``)."""
     spec = model_spec(config.model)
-    expected = {d: spec.run_reference(config, params, inputs, targets, mask, dtype=d,
-                                      want_trace=True, want_grads=True)
-                for d in ("float64", "float32")}
+
+    def run(dtype):
+        return spec.run_reference(config, params, inputs, targets, mask, dtype=dtype,
+                                  want_trace=True, want_grads=True)
+    expected = ReferenceRuns(run, ("float64", "float32") + tuple(modes))
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)

@@ -65,6 +65,20 @@ ATOL_FLOAT64 = 1e-30
 C_FLOAT64 = 1e-5         # float64 error <= 1e-5 x the reference's float32 error (+ floors)
 UNRESOLVED_FLOAT32 = 1e-2  # reference float32 off by > 1% of scale: float32 cannot resolve it
 
+# Low-precision modes (docs/precision.md): a backend whose matrix products are TF32,
+# bfloat16 or float16 is bounded by the reference run with that precision emulated
+# (``err32`` is then |emulated run - float64|): k_mode * err_mode + rtol * scale + atol.
+# The floors are float32's (element-wise math stays float32 in these modes); k from
+# `diffmem calibrate --dtype tf32,bfloat16,float16` (docs/precision.md, "Calibration").
+LOW_PRECISION_CONSTANTS = {   # mode: (k, rtol, atol)
+    "tf32": (10.0, RTOL_FLOAT32, ATOL_FLOAT32),
+    "bfloat16": (10.0, RTOL_FLOAT32, ATOL_FLOAT32),
+    "float16": (10.0, RTOL_FLOAT32, ATOL_FLOAT32),
+}
+# A mode's emulated run off by more than this of the scale: the mode keeps no digit
+# there that a check could hold a kernel to; reported not checked (float64 checks it).
+UNRESOLVED_LOW_PRECISION = 1e-1
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -80,9 +94,12 @@ class Tolerance:
             k, rtol, atol = C_FLOAT64, RTOL_FLOAT64, ATOL_FLOAT64
         elif dtype == "float32":
             k, rtol, atol = K_FLOAT32, RTOL_FLOAT32, ATOL_FLOAT32
+        elif dtype in LOW_PRECISION_CONSTANTS:
+            k, rtol, atol = LOW_PRECISION_CONSTANTS[dtype]
         else:
-            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-        if self.k is not None and dtype == "float32":   # c64 is not a user knob
+            raise ValueError(f"dtype: expected 'float32', 'float64' or one of "
+                             f"{tuple(LOW_PRECISION_CONSTANTS)}, got {dtype!r}")
+        if self.k is not None and dtype != "float64":   # c64 is not a user knob
             k = self.k
         return (k, rtol if self.rtol is None else self.rtol,
                 atol if self.atol is None else self.atol)
@@ -104,7 +121,7 @@ class Tolerance:
         fixed = self.override_for(tensor)
         if fixed is not None:
             return np.full(err32.shape, fixed * scale + atol)
-        if dtype == "float32" and floor_scale is not None:
+        if dtype != "float64" and floor_scale is not None:
             scale = max(scale, floor_scale)
         return k * err32 + rtol * scale + atol
 
@@ -113,11 +130,12 @@ class Tolerance:
         the reference's own float32 error exceeds UNRESOLVED_FLOAT32 of its scale.
         Never for float64, nor for a tensor the user gave a bound of its own."""
         err32 = np.asarray(err32, dtype=np.float64)
-        if dtype != "float32" or self.override_for(tensor) is not None:
+        if dtype == "float64" or self.override_for(tensor) is not None:
             return np.zeros(err32.shape, dtype=bool)
         if floor_scale is not None:
             scale = max(scale, floor_scale)
-        return err32 > UNRESOLVED_FLOAT32 * scale
+        limit = UNRESOLVED_FLOAT32 if dtype == "float32" else UNRESOLVED_LOW_PRECISION
+        return err32 > limit * scale
 
     def with_overrides(self, **changes) -> "Tolerance":
         return replace(self, **changes)

@@ -14,8 +14,8 @@ The low-precision modes, for kernels whose products are not float32:
   operands of every product rounded to TF32 with ``lax.reduce_precision`` (round to
   nearest even), the dot itself HIGHEST;
 - ``bfloat16`` / ``float16``: every product's operands cast to the format, the dot
-  accumulating and returning float32 (``preferred_element_type``); the gradients pass
-  through the same casts, so the backward products take bf16 / fp16 inputs too.
+  accumulating and returning float32 (``preferred_element_type``); JAX's transposed
+  products in the backward pass take the float32 cotangent and the operands as cast.
 
 These go through ``BatchedNTM.matmul`` (the ops table's ``matmul`` entry).
 """

@@ -3,10 +3,13 @@
 float32 must mean float32: on an Ampere-or-later GPU torch may run float32 matmuls on
 TF32 tensor cores (``torch.backends.cuda.matmul.allow_tf32``, cuDNN's ``allow_tf32``),
 and ``torch.set_float32_matmul_precision("high" | "medium")`` lets cuBLAS use TF32 and
-oneDNN on CPU use bfloat16.  ``matmul_precision`` sets all three for the duration of one
-run and puts back exactly what the process had, even when the run raises: the user's
-own settings are never changed.  (The flags are process-wide; a run on another thread at
-the same moment would see them.)
+oneDNN on CPU use bfloat16.  ``matmul_precision`` turns these off for the duration of
+one run and puts back exactly what the process had, even when the run raises: the
+user's own settings are never changed.  On torch >= 2.9 it reads and writes the
+per-backend ``fp32_precision`` settings (which those flags now map to: writing the old
+flags and reading them back can fail there once the two APIs were mixed); on older
+torch, the flags.  (The settings are process-wide; a run on another thread at the same
+moment would see them.)
 
 The low-precision modes, for kernels whose products are not float32:
 
@@ -15,8 +18,8 @@ The low-precision modes, for kernels whose products are not float32:
   mantissa, round to nearest even), product and sum in float32;
 - ``bfloat16`` / ``float16``: every ``@`` casts its operands to the format and multiplies
   there (torch's own bf16 / fp16 matmul: accumulation in float32, result in the format),
-  the result cast back to float32; the backward pass runs the same casts' gradients,
-  so its products are in the format too.  Everything else stays float32.
+  the result cast back to float32; autograd differentiates the casts, so the backward
+  products are in the format too.  Everything else stays float32.
 
 These go through ``BatchedNTM.matmul`` (the ops table's ``matmul`` entry); the fused
 stages of ``backends/fused.py`` are plain ``@`` internally, so a low-precision table
@@ -34,52 +37,69 @@ from .ops import TorchOps
 FORMATS = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def _snapshot():
-    """The process's TF32 settings, read through the API it uses: the older flags, or
-    (when the user set ``fp32_precision``, after which torch refuses the older getters)
-    the newer one."""
-    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    try:
-        return ("legacy", torch.get_float32_matmul_precision(), matmul.allow_tf32,
-                cudnn.allow_tf32)
-    except RuntimeError:
-        return ("fp32_precision", matmul.fp32_precision, cudnn.fp32_precision)
+# torch >= 2.9 keeps one ``fp32_precision`` setting per backend ("ieee", "tf32", "bf16"
+# or "none": inherit), parents before children.  Older torch has only the flags.
+_KNOBS = ("", "cuda.matmul", "cudnn", "cudnn.conv", "cudnn.rnn", "mkldnn", "mkldnn.matmul",
+          "mkldnn.conv", "mkldnn.rnn")
 
 
-def _apply(state):
-    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    if state[0] == "legacy":
-        _, precision, allow_matmul, allow_cudnn = state
-        torch.set_float32_matmul_precision(precision)   # also sets matmul.allow_tf32
-        matmul.allow_tf32 = allow_matmul
-        cudnn.allow_tf32 = allow_cudnn
-    else:
-        _, matmul.fp32_precision, cudnn.fp32_precision = state
+def _knobs():
+    """[(name, object with fp32_precision)] that this torch has, parents first."""
+    found = []
+    for path in _KNOBS:
+        obj = torch.backends
+        for part in filter(None, path.split(".")):
+            obj = getattr(obj, part, None)
+        if obj is not None and hasattr(obj, "fp32_precision"):
+            found.append((path or "backends", obj))
+    return found
 
 
 def settings():
-    """The TF32 / matmul-precision settings in force, as a dict (for ``diffmem doctor``)."""
-    state = _snapshot()
-    if state[0] == "legacy":
-        return {"float32_matmul_precision": state[1], "cuda.matmul.allow_tf32": state[2],
-                "cudnn.allow_tf32": state[3]}
-    return {"cuda.matmul.fp32_precision": state[1], "cudnn.fp32_precision": state[2]}
+    """Every TF32 / matmul-precision setting in force, name -> value (read without
+    changing anything; for ``diffmem doctor`` and the tests)."""
+    if _knobs():
+        return {f"{name}.fp32_precision": obj.fp32_precision for name, obj in _knobs()}
+    return {"float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32}
+
+
+def _set(values):
+    """Apply ``settings()``-shaped values (a subset is fine), in the order given."""
+    knobs = {f"{name}.fp32_precision": obj for name, obj in _knobs()}
+    for key, value in values.items():
+        if key in knobs:
+            knobs[key].fp32_precision = value
+        elif key == "float32_matmul_precision":
+            torch.set_float32_matmul_precision(value)
+        elif key == "cuda.matmul.allow_tf32":
+            torch.backends.cuda.matmul.allow_tf32 = value
+        else:
+            torch.backends.cudnn.allow_tf32 = value
+
+
+def full_float32(tf32=False) -> dict:
+    """The settings a run needs: cuBLAS and cuDNN products in IEEE float32 (TF32 when
+    ``tf32``), oneDNN's (CPU) in float32, never bfloat16."""
+    if _knobs():
+        mode = "tf32" if tf32 else "ieee"
+        return {"cuda.matmul.fp32_precision": mode, "cudnn.fp32_precision": mode,
+                "mkldnn.matmul.fp32_precision": "ieee"}
+    return {"float32_matmul_precision": "high" if tf32 else "highest",
+            "cuda.matmul.allow_tf32": tf32, "cudnn.allow_tf32": tf32}
 
 
 @contextlib.contextmanager
 def matmul_precision(dtype, device_type="cpu"):
-    """Within: TF32 on only for mode ``tf32`` on CUDA, off (full float32) otherwise."""
-    saved = _snapshot()
-    tf32 = dtype == "tf32" and device_type == "cuda"
-    if saved[0] == "legacy":
-        wanted = ("legacy", "high" if tf32 else "highest", tf32, tf32)
-    else:
-        wanted = ("fp32_precision",) + ("tf32" if tf32 else "ieee",) * 2
+    """Within: TF32 on only for mode ``tf32`` on CUDA, full float32 otherwise; every
+    setting put back as it was on exit (exception or not)."""
+    saved = settings()
     try:
-        _apply(wanted)
+        _set(full_float32(dtype == "tf32" and device_type == "cuda"))
         yield
     finally:
-        _apply(saved)
+        _set(saved)
 
 
 def round_tf32(x):
