@@ -40,8 +40,9 @@ def _content_weights_vjp(g, w, key, beta, memory):
     gD = gK / (nk[:, None] * nm[None, :])
     gnk = -onp.sum(gK * K, axis=1) / nk
     gnm = -onp.sum(gK * K, axis=0) / nm
-    g_key = gD @ memory + (gnk / nk)[:, None] * key
-    g_memory = gD.T @ key + (gnm / nm)[:, None] * memory
+    # (``rounded``: the products of the dot k . Mem_i's gradient, as in the forward)
+    g_key = rounded(gD) @ rounded(memory) + (gnk / nk)[:, None] * key
+    g_memory = rounded(gD).T @ rounded(key) + (gnm / nm)[:, None] * memory
     return g_key, onp.sum(gz * K, axis=-1), g_memory
 
 

@@ -15,8 +15,8 @@ from .vjp import with_vjp
 
 
 def _linear_vjp(g, y, weight, x, bias):
-    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g
-    return onp.outer(g, x), g @ weight, g
+    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g  (``rounded``: as in ``linear``)
+    return onp.outer(rounded(g), rounded(x)), rounded(g) @ rounded(weight), g
 
 
 @with_vjp(_linear_vjp)

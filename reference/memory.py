@@ -19,9 +19,12 @@ def _write_memory_vjp(g, new_memory, memory, weight, erase, add):
         suffix.insert(0, F * suffix[0])
     g_keep = g * memory
     g_factor = [g_keep * prefix[h] * suffix[h + 1] for h in range(len(factors))]
-    g_weight = add @ g.T - onp.stack([gF @ erase[h] for h, gF in enumerate(g_factor)])
+    # (``rounded``: the products of the forward's w^T a, as there; the erase terms are
+    # reductions of element-wise products, not matrix products)
+    g_weight = rounded(add) @ rounded(g).T - onp.stack([gF @ erase[h]
+                                                        for h, gF in enumerate(g_factor)])
     g_erase = -onp.stack([weight[h] @ gF for h, gF in enumerate(g_factor)])
-    return g * prefix[-1], g_weight, g_erase, weight @ g
+    return g * prefix[-1], g_weight, g_erase, rounded(weight) @ rounded(g)
 
 
 @with_vjp(_write_memory_vjp)
@@ -39,8 +42,8 @@ def write_memory(memory, weight, erase, add):
 
 
 def _read_memory_vjp(g, reads, memory, weight):
-    # reads = w Mem:  g_Mem = w^T g,  g_w = g Mem^T
-    return weight.T @ g, g @ memory.T
+    # reads = w Mem:  g_Mem = w^T g,  g_w = g Mem^T  (``rounded``: as in the forward)
+    return rounded(weight).T @ rounded(g), rounded(g) @ rounded(memory).T
 
 
 @with_vjp(_read_memory_vjp)

@@ -15,14 +15,18 @@ What the emulation rounds, and nothing else:
   these modes (cuBLAS / XLA dots, torch autocast's matmul list);
 - the products are then formed and accumulated in float32 (a product of two rounded
   operands is exact in float32 for tf32 and bf16, and for fp16 within its range), as a
-  tensor core does; the result stays float32.
+  tensor core does; the result stays float32;
+- the same for those products' gradients (the hand-written VJPs): ``W^T g`` and
+  ``g x^T`` of the linear layers, ``gD Mem`` and ``gD^T k`` of the dot products, and
+  the reads' and the write's ``w^T g``, ``g Mem^T``, ``a g^T``, ``w g``: a kernel
+  in these modes runs its backward matrix products on the same tensor cores.
 
 Not rounded: element-wise math (activations, gates, erase, sharpening's power, the
 shift's small circular convolution), reductions that are not matrix products (the
 norms' sums of squares, softmax sums) and the loss: kernels keep these in float32.
-The backward pass is float32 through the rounded forward's values (each rounding is
-passed straight through: the gradient of a cast is the identity); a kernel that also
-rounds its backward products is covered by the calibrated ``k``
+Everything else in the backward pass is float32; a rounding itself is passed straight
+through (the gradient of a cast is the identity).  What a kernel rounds beyond this
+(e.g. a bf16 matmul's bf16 result) is covered by the calibrated ``k``
 (``diffmem calibrate --dtype tf32,bfloat16,float16``).
 
 Formats, as float32 bit patterns (sign, exponent, mantissa bits kept):
