@@ -186,8 +186,9 @@ def test_low_precision_backends_err_like_their_emulated_reference(case, backend,
     """The mode really is lower than float32, and of the emulation's size (within 10x):
     the logits' and gradients' errors from float64."""
     exp64, emulated = case.expected["float64"], case.expected[mode]
+    # (trace and gradients, as a check runs it: the compiled program is shared)
     r = load_backend(backend, "cpu", mode).run(case.config, case.params, case.inputs,
-                                               case.targets, case.mask, want_trace=False,
+                                               case.targets, case.mask, want_trace=True,
                                                want_grads=True)
     assert r.logits.dtype == np.float32
     for got, want, base in ((r.logits, exp64["logits"], emulated["logits"]),
