@@ -44,8 +44,11 @@ def add_check_commands(subparsers):
                    help="a registered backend (jax, torch, reference) or an import path "
                         "package.module:make_backend; repeatable (default: jax and torch)")
     p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
-    p.add_argument("--dtype", default="both", choices=("float32", "float64", "both"),
-                   help="backend precision (default both)")
+    p.add_argument("--dtype", default="both",
+                   choices=("float32", "float64", "both", "tf32", "bfloat16", "float16"),
+                   help="backend precision (default both: float32 and float64); tf32, "
+                        "bfloat16, float16 for kernels whose matrix products are lower "
+                        "(docs/precision.md)")
     p.add_argument("--cases", default="*", metavar="GLOB",
                    help="case names (shell glob, comma-separated for several; default all)")
     p.add_argument("--fixtures", default=None, metavar="DIR",

@@ -21,7 +21,8 @@ def pytest_addoption(parser):
                          "package.module:make_backend (repeatable)")
     group.addoption("--diffmem-device", default=None, help="device, e.g. cpu, cuda, cuda:1 "
                                                            "(default cpu)")
-    group.addoption("--diffmem-dtype", default=None, choices=("float32", "float64", "both"),
+    group.addoption("--diffmem-dtype", default=None,
+                    choices=("float32", "float64", "both", "tf32", "bfloat16", "float16"),
                     help="backend precision (default both)")
     group.addoption("--diffmem-cases", default=None, metavar="GLOB",
                     help="fixture case names (shell glob, comma-separated; default all)")
@@ -39,7 +40,7 @@ def pytest_addoption(parser):
             ("diffmem_tolerance", "per-tensor bounds PATTERN=RTOL (one per line)")):
         parser.addini(name, help_text, type="linelist", default=[])
     for name, help_text in (("diffmem_device", "device for the conformance suite"),
-                            ("diffmem_dtype", "float32, float64 or both"),
+                            ("diffmem_dtype", "float32, float64, both, tf32, bfloat16 or float16"),
                             ("diffmem_cases", "case glob"),
                             ("diffmem_fixtures", "fixture folder")):
         parser.addini(name, help_text, default=None)
