@@ -9,6 +9,7 @@ Backends are found by a short name registered under the entry-point group
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Optional
@@ -83,9 +84,38 @@ def resolve_factory(name_or_path: str):
         except ImportError as exc:
             raise ValueError(f"backend {name_or_path!r}: its package is not importable ({exc}); "
                              f"install it, e.g. pip install 'diffmem[{name_or_path}]'") from exc
-    if not callable(factory):
-        raise ValueError(f"backend {name_or_path!r}: {factory!r} is not callable")
+    if not callable(factory) or inspect.isclass(factory) and not hasattr(factory, "run"):
+        raise ValueError(f"backend {name_or_path!r}: {factory!r} is not a backend factory "
+                         f"(expected a function make_backend(device, dtype))")
+    try:
+        inspect.signature(factory).bind("cpu", "float32")
+    except TypeError:
+        raise ValueError(f"backend {name_or_path!r}: {factory!r} is not a backend factory: it "
+                         f"cannot be called as make_backend(device, dtype)") from None
+    except ValueError:   # builtins without a signature: nothing to check before the call
+        pass
     return factory
+
+
+def check_backend_spec(name_or_path: str) -> None:
+    """Cheap up-front check of a ``--backend`` value, without importing a registered
+    backend's framework: a registered name must exist; an import path is resolved."""
+    if isinstance(name_or_path, str) and ":" not in name_or_path \
+            and name_or_path in registered_backends():
+        return
+    resolve_factory(name_or_path)
+
+
+def check_backend(backend, name_or_path: str = "backend"):
+    """The object a factory made must have the protocol: ``name`` and ``run``."""
+    missing = [a for a in ("name", "run") if not hasattr(backend, a)]
+    if missing or not callable(getattr(backend, "run", None)):
+        raise ValueError(f"backend {name_or_path!r}: its factory returned "
+                         f"{type(backend).__module__}.{type(backend).__name__}, which lacks "
+                         f"{' and '.join(missing) or 'a callable run'}; expected an object with "
+                         f"name and run(config, params, inputs, targets, mask, *, want_trace, "
+                         f"want_grads) (docs/harness.md, 'Backend protocol')")
+    return backend
 
 
 def load_backend(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
@@ -93,4 +123,4 @@ def load_backend(name_or_path: str, device: str = "cpu", dtype: str = "float32")
     ``PRECISIONS``)."""
     if dtype not in PRECISIONS:
         raise ValueError(f"dtype: expected one of {PRECISIONS}, got {dtype!r}")
-    return resolve_factory(name_or_path)(device, dtype)
+    return check_backend(resolve_factory(name_or_path)(device, dtype), name_or_path)

@@ -139,7 +139,8 @@ def random_case(seed, group, index, draw, modes=()):
     inputs, targets, mask = _data(rng, draw, cfg)
     name = f"cal-{seed}-{group}-{index}-{'lstm' if cfg.controller == 'lstm' else 'ff'}" \
            f"-N{cfg.N}-T{inputs.shape[1]}-{regime}-{draw['task']}"
-    return reference_case(name, cfg, params, inputs, targets, mask, modes=modes)
+    return reference_case(name, cfg, params, inputs, targets, mask,
+                          precisions=("float64", "float32") + tuple(modes))
 
 
 # ---------------------------------------------------------------- running
@@ -156,7 +157,7 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False):
     for index in indices:
         case = random_case(seed, group, index, draw, modes)
         for (b, d), backend in made.items():
-            r = run_case(backend, case, d, tolerance)
+            r = run_case(backend, case, d, tolerance, paths=False)
             worst = max((t for t in r.tensors if t.ratio is not None),
                         key=lambda t: t.ratio, default=None)
             rows.append({"case": case.name, "backend": b, "dtype": d, "status": r.status,

@@ -1,25 +1,34 @@
 """``diffmem check`` and ``diffmem calibrate``.
 
-``check`` runs backends on the golden fixtures and compares (``compare.py``) against the
-tolerance model (``tolerance.py``); it prints a progress bar (stderr), a table, the
-failure messages and a summary (stdout), and exits 0 only when every run passed.
+``check`` runs backends on the golden fixtures and on freshly drawn held-out cases
+(``heldout.py``), compares (``compare.py``) against the tolerance model
+(``tolerance.py``), and prints a progress bar (stderr), a table, the failure messages
+and a summary (stdout).  Exit status: 0 only when every run passed (README.md,
+"Verdicts"), 1 when any run failed, errored or was incomplete (or was unsupported under
+``--strict``), 2 for a usage error.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
+import time
+from dataclasses import dataclass
 
-from .compare import CaseResult, run_case
+from .compare import CaseResult, cover_runs, error_signature, run_case
 
 DEFAULT_BACKENDS = ("jax", "torch")
+DEFAULT_HELDOUT = 4
+DEFAULT_TIMEOUT = 600.0     # seconds per backend call: generous, a hang is not a slow run
+DEFAULT_MAX_ERRORS = 3      # identical errors before the run stops early
 
 
 def add_tolerance_options(parser):
     group = parser.add_argument_group(
-        "tolerance (README.md, 'Tolerance'); default: the calibrated bounds")
+        "tolerance (docs/harness.md, 'Tolerance'); default: the calibrated bounds")
     group.add_argument("--k", type=float, default=None, metavar="K",
-                       help="float32: multiple of the reference's own float32 error allowed")
+                       help="low precisions: multiple of the reference's own error in that "
+                            "precision allowed")
     group.add_argument("--rtol", type=float, default=None, metavar="R",
                        help="relative floor (x the tensor's max |value|), every dtype checked")
     group.add_argument("--atol", type=float, default=None, metavar="A",
@@ -34,32 +43,55 @@ def tolerance_from_args(args):
     return make_tolerance(args.k, args.rtol, args.atol, args.tolerance)
 
 
+def precision_choices():
+    from diffmem.backends import protocol
+    return tuple(getattr(protocol, "PRECISIONS", protocol.DTYPES))
+
+
 def add_check_commands(subparsers):
     p = subparsers.add_parser(
-        "check", help="check backends against the golden fixtures (the main job)",
-        description="Run backends on the golden fixtures and compare their logits, loss, "
-                    "gradients and trace with the frozen reference. Exit status 0 only if "
-                    "every run passed.")
+        "check", help="check backends against the frozen reference (the main job)",
+        description="Run backends on the golden fixtures and on freshly drawn held-out cases, "
+                    "and compare their logits, loss, gradients and trace with the frozen "
+                    "reference. Exit status 0 only if every run passed, 1 if any failed, "
+                    "errored or could not be checked completely, 2 for a usage error.")
     p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
-                   help="a registered backend (jax, torch, reference) or an import path "
+                   help="a registered backend (jax, torch, reference, ...) or an import path "
                         "package.module:make_backend; repeatable (default: jax and torch)")
-    p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
-    p.add_argument("--dtype", default="both",
-                   choices=("float32", "float64", "both", "tf32", "bfloat16", "float16"),
-                   help="backend precision (default both: float32 and float64); tf32, "
-                        "bfloat16, float16 for kernels whose matrix products are lower "
-                        "(docs/precision.md)")
+    p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default: cpu)")
+    p.add_argument("--dtype", action="append", default=None, metavar="DTYPE",
+                   help="backend precision: float64, float32, tf32, bfloat16, float16, or "
+                        "'both' (float32 and float64); repeatable (default: both)")
     p.add_argument("--cases", default="*", metavar="GLOB",
-                   help="case names (shell glob, comma-separated for several; default all)")
+                   help="fixture case names (shell glob, comma-separated for several; "
+                        "default: all)")
     p.add_argument("--fixtures", default=None, metavar="DIR",
-                   help="fixture folder (default: the installed diffmem fixtures)")
+                   help="fixture folder (default: the installed, pinned diffmem fixtures)")
+    p.add_argument("--trust-fixtures", action="store_true",
+                   help="check against a --fixtures folder whose manifest is not the pinned "
+                        "one (its baselines size the bounds: only for folders you made)")
+    p.add_argument("--heldout", type=int, default=DEFAULT_HELDOUT, metavar="N",
+                   help=f"held-out random cases drawn for this run (default: "
+                        f"{DEFAULT_HELDOUT}; 0: fixtures only)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed of the held-out cases (default: a new one each run, printed)")
     p.add_argument("--report", default=None, metavar="FILE", help="write a JSON report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="worker processes (default: one per CPU core, at most 4); 1 runs "
-                        "everything in this process")
+                   help="worker processes (default: cpu: one per core, at most 4; cuda: 1); "
+                        "1 runs everything in this process")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"limit for one backend call; a call past it is reported as an error "
+                        f"and every other result is kept (default: {DEFAULT_TIMEOUT:g}; 0: none)")
+    p.add_argument("--strict", action="store_true",
+                   help="count cases a backend declares unsupported as failures")
+    p.add_argument("--max-errors", type=int, default=DEFAULT_MAX_ERRORS, metavar="N",
+                   help=f"stop early after N runs end in the same error (default: "
+                        f"{DEFAULT_MAX_ERRORS})")
+    p.add_argument("--keep-going", action="store_true",
+                   help="never stop early on repeated errors")
     p.add_argument("--max-failures", type=int, default=20, metavar="N",
-                   help="failing runs whose messages are printed in full (default 20)")
+                   help="failing runs whose messages are printed in full (default: 20)")
     add_tolerance_options(p)
     p.set_defaults(func=cmd_check)
 
@@ -67,15 +99,61 @@ def add_check_commands(subparsers):
     add_calibrate_command(subparsers, add_tolerance_options)
 
 
+def parse_dtypes(values) -> tuple:
+    """``--dtype`` values (repeatable; 'both' = float32 and float64) -> ordered tuple."""
+    out = []
+    for value in values or ["both"]:
+        for d in ("float32", "float64") if value == "both" else (value,):
+            if d not in precision_choices():
+                raise ValueError(f"--dtype: expected one of {', '.join(precision_choices())} "
+                                 f"or 'both', got {d!r}")
+            if d not in out:
+                out.append(d)
+    return tuple(out)
+
+
 def _dtypes(choice):
-    return ("float32", "float64") if choice == "both" else (choice,)
+    return parse_dtypes([choice])
+
+
+# ---------------------------------------------------------------- work items
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case a worker can load by itself: a fixture by name, or a held-out draw."""
+    name: str
+    fixtures: str | None = None
+    heldout: dict | None = None
+
+    def load(self, precisions):
+        if self.heldout is not None:
+            from .heldout import make_case
+            return make_case(self.heldout, precisions)
+        from .fixture_io import case_path, load_case
+        return load_case(case_path(self.name, self.fixtures))
 
 
 _BACKENDS = {}   # (spec, device, dtype) -> backend, per process: compiled code is reused
+_HELDOUT = {}    # held-out case name -> Case, per process
 
 
-def _run_group(spec, device, dtype, cases, tolerance):
-    """One backend and dtype on some cases -> list of CaseResult (never raises)."""
+def _baselines(dtypes):
+    return tuple(sorted({"float32" if d == "float64" else d for d in dtypes} | {"float32"}))
+
+
+def _not_run(name, spec, dtype, max_errors, first):
+    return CaseResult(name, spec, dtype, 0.0,
+                      error=f"not run: the check stopped early after {max_errors} runs ended "
+                            f"in the same error ({first}); --keep-going runs everything")
+
+
+def _first_line(error):
+    return error.split(" (at ", 1)[0].splitlines()[0]
+
+
+def _run_group(spec, device, dtype, refs, tolerance, timeout, precisions, max_errors=None):
+    """One backend and dtype on some cases -> list of CaseResult (never raises); after
+    ``max_errors`` identical errors the group's remaining cases are not run."""
     from diffmem.backends.protocol import load_backend
 
     from .compare import describe_exception
@@ -84,94 +162,206 @@ def _run_group(spec, device, dtype, cases, tolerance):
         try:
             _BACKENDS[key] = load_backend(spec, device, dtype)
         except Exception as exc:   # unknown name, import error, bad device: one row
-            _BACKENDS[key] = CaseResult("(all cases)", spec, dtype, 0.0,
-                                        error=f"could not make backend {spec!r} ({device}, "
-                                              f"{dtype}): {describe_exception(exc)}")
+            _BACKENDS[key] = f"could not make backend {spec!r} ({device}, {dtype}): " \
+                             f"{describe_exception(exc)}"
     backend = _BACKENDS[key]
-    if isinstance(backend, CaseResult):
-        return [backend]
-    return [run_case(backend, case, dtype, tolerance) for case in cases]
+    out, seen, stop = [], {}, None
+    for ref in refs:
+        if out and out[-1].error and not out[-1].error.startswith("not run"):
+            sig = error_signature(out[-1])
+            seen[sig] = seen.get(sig, 0) + 1
+            if max_errors and seen[sig] >= max_errors and stop is None:
+                stop = _first_line(out[-1].error)
+        if stop is not None:
+            out.append(_not_run(ref.name, spec, dtype, max_errors, stop))
+            continue
+        if isinstance(backend, str):
+            out.append(CaseResult(ref.name, spec, dtype, 0.0, error=backend))
+            continue
+        try:
+            if ref.heldout is not None:
+                if ref.name not in _HELDOUT:
+                    _HELDOUT[ref.name] = ref.load(precisions)
+                case = _HELDOUT[ref.name]
+            else:
+                case = ref.load(precisions)
+        except ValueError as exc:
+            out.append(CaseResult(ref.name, spec, dtype, 0.0, error=f"case: {exc}"))
+            continue
+        result = run_case(backend, case, dtype, tolerance, timeout=timeout or None)
+        out.append(result)
+        if result.error and result.error.startswith("timed out"):
+            # The hung call still runs in its thread: this backend object is not used again.
+            _BACKENDS[key] = f"not run: this backend's earlier call on {ref.name} timed out"
+            backend = _BACKENDS[key]
+    return out
 
 
-def _run_group_by_name(spec, device, dtype, fixtures, names, tolerance):
-    # In a worker process: cases travel by name and are loaded (and hash-checked) here.
-    from .fixture_io import case_path, load_case
-    return _run_group(spec, device, dtype, [load_case(case_path(n, fixtures)) for n in names],
-                      tolerance)
+def _worker_init(environment):
+    # Spawned workers: the environment must be in place before JAX or torch is imported.
+    os.environ.update(environment)
 
 
-def _shape_groups(cases):
+def _groups(refs, shapes):
     """Cases that share a config and array shapes: one JAX compile serves each group."""
     groups = {}
-    for case in cases:
-        key = (repr(case.config), case.inputs.shape, case.targets.shape)
-        groups.setdefault(key, []).append(case)
+    for ref in refs:
+        groups.setdefault(shapes[ref.name], []).append(ref)
     return list(groups.values())
 
 
-def default_jobs():
-    import os
+def default_jobs(device="cpu"):
+    if device != "cpu":
+        # One process per GPU would need the GPUs to be split between workers; one process
+        # keeps every framework's memory pool on the device to itself.
+        return 1
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else (os.cpu_count() or 1)))
 
 
-def run_check(cases, backends, dtypes, device="cpu", tolerance=None, progress=True,
-              jobs=1, fixtures=None):
+def validate_jobs(device, jobs):
+    if jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1, got {jobs}")
+    if device != "cpu" and jobs > 1:
+        raise ValueError(f"--jobs {jobs} with --device {device}: each worker process would "
+                         f"hold its own CUDA context and memory pool on the one device; use "
+                         f"--jobs 1 (the default on CUDA)")
+
+
+def worker_environment(device, jobs):
+    """What a spawned worker needs: frameworks that do not preallocate the GPU, and at
+    most its share of the CPU cores (worker processes each starting a thread per core
+    oversubscribe the machine: 117 s instead of 57 s on 2 cores)."""
+    cores = default_jobs("cpu") if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cores // max(1, jobs)))
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "OMP_NUM_THREADS": threads,
+           "MKL_NUM_THREADS": threads}
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=True,
+              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None):
     """Every (backend, dtype) on every case -> list of CaseResult, in (backend, dtype,
-    case) order (never raises for a bad backend: a factory that fails gives one error row).
+    case) order (never raises for a bad backend: a factory that fails gives one error row
+    per case).  ``refs`` are ``CaseRef``s or loaded cases (then run in this process).
 
     With ``jobs > 1`` the work is spread over worker processes (spawned: JAX and torch
     must not be forked), one task per (backend, dtype, group of same-shaped cases), so
-    each compiled program is reused within its task.
+    each compiled program is reused within its task.  After ``max_errors`` runs end in
+    the same error, the remaining work is not started (those runs are reported as not
+    run).
     """
+    refs = [r if isinstance(r, CaseRef) else _Loaded(r) for r in refs]
+    shapes = shapes or {r.name: r.name for r in refs}
+    precisions = _baselines(dtypes)
     tasks = [(spec, dtype, group) for spec in backends for dtype in dtypes
-             for group in _shape_groups(cases)]
-    bar = _progress(len(backends) * len(dtypes) * len(cases), progress)
-    done = {}
-    jobs = min(jobs, len(tasks))
+             for group in _groups(refs, shapes)]
+    bar = _progress(len(backends) * len(dtypes) * len(refs), progress)
+    done, counts, stopped = {}, {}, []
+
+    def record(i, results):
+        done[i] = results
+        for r in results:
+            sig = error_signature(r)
+            if sig is not None and not r.error.startswith("not run"):
+                counts[sig] = counts.get(sig, 0) + 1
+                if max_errors and counts[sig] >= max_errors and not stopped:
+                    stopped.append(_first_line(r.error))
+        bar.update(sum(1 for _ in results))
+
+    jobs = min(jobs, len(tasks)) if tasks else 1
     if jobs <= 1:
         for i, (spec, dtype, group) in enumerate(tasks):
+            if stopped:
+                break
             bar.set_postfix_str(f"{spec} {dtype} {group[0].name}", refresh=False)
-            done[i] = _run_group(spec, device, dtype, group, tolerance)
-            bar.update(len(group))
+            record(i, _run_group(spec, device, dtype, group, tolerance, timeout, precisions,
+                                 max_errors))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_group_by_name, spec, device, dtype, fixtures,
-                                   [c.name for c in group], tolerance): i
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init,
+                                 initargs=(worker_environment(device, jobs),)) as pool:
+            futures = {pool.submit(_run_group, spec, device, dtype, group, tolerance, timeout,
+                                   precisions, max_errors): i
                        for i, (spec, dtype, group) in enumerate(tasks)}
             for future in as_completed(futures):
                 i = futures[future]
                 spec, dtype, group = tasks[i]
+                if future.cancelled():
+                    continue
                 try:
-                    done[i] = future.result()
+                    results = future.result()
                 except Exception as exc:   # a worker died (e.g. a segfaulting kernel)
                     from .compare import describe_exception
-                    done[i] = [CaseResult(c.name, spec, dtype, 0.0,
+                    results = [CaseResult(c.name, spec, dtype, 0.0,
                                           error=f"the worker process running it failed: "
                                                 f"{describe_exception(exc)}; run with --jobs 1 "
                                                 f"to debug") for c in group]
                 bar.set_postfix_str(f"{spec} {dtype} {group[0].name}", refresh=False)
-                bar.update(len(group))
+                record(i, results)
+                if stopped:
+                    for f in futures:
+                        f.cancel()
     bar.close()
-    order = {c.name: i for i, c in enumerate(cases)}
-    rows, failed_factories = [], set()
+    for i, (spec, dtype, group) in enumerate(tasks):
+        if i not in done:
+            done[i] = [_not_run(c.name, spec, dtype, max_errors, stopped[0] if stopped else "?")
+                       for c in group]
+    order = {r.name: i for i, r in enumerate(refs)}
+    rows = []
     for i, (spec, dtype, group) in enumerate(tasks):
         rank = (backends.index(spec), dtypes.index(dtype))
-        for r in done[i]:
-            if r.case == "(all cases)":       # one row per backend that could not be made
-                if (spec, dtype) in failed_factories:
-                    continue
-                failed_factories.add((spec, dtype))
-            rows.append((rank, order.get(r.case, -1), r))
-    return [r for _, _, r in sorted(rows, key=lambda row: row[:2])]
+        rows += [(rank, order.get(r.case, -1), r) for r in done[i]]
+    results = [r for _, _, r in sorted(rows, key=lambda row: row[:2])]
+    cover_runs(results)
+    return results
+
+
+class _Loaded:
+    """A case already in memory (tests, the pytest plugin), run in this process only."""
+
+    def __init__(self, case):
+        self.case, self.name, self.heldout = case, case.name, None
+
+    def load(self, precisions):
+        return self.case
 
 
 def _progress(total, enabled):
     from tqdm import tqdm
     return tqdm(total=total, unit="run", file=sys.stderr, disable=not enabled,
                 dynamic_ncols=True, leave=False)
+
+
+# ---------------------------------------------------------------- the cases of a check
+
+def fixture_refs(fixtures, pattern, trust=False):
+    """CaseRefs for the fixture cases matching ``pattern`` and their shape keys; checks the
+    folder against the pin and every file against the manifest first."""
+    from .fixture_io import _directory, case_names, case_path, load_case
+    from .pin import check_pinned
+    directory = _directory(fixtures)
+    digest = check_pinned(directory, trust=trust or False)
+    names = case_names(fixtures, pattern)
+    if not names:
+        raise ValueError(f"--cases {pattern!r}: no fixture case matches (see `diffmem "
+                         f"fixtures list`)")
+    shapes = {}
+    for n in names:   # loads (hash-checks) every file here, before any work starts
+        case = load_case(case_path(n, fixtures))
+        shapes[n] = (repr(case.config), case.inputs.shape, case.targets.shape)
+    return [CaseRef(n, fixtures) for n in names], shapes, digest
+
+
+def heldout_refs(seed, count):
+    from .heldout import descriptions
+    refs, shapes = [], {}
+    for d in descriptions(seed, count):
+        refs.append(CaseRef(d["name"], heldout=d))
+        shapes[d["name"]] = d["name"]
+    return refs, shapes
 
 
 def load_cases(fixtures, pattern):
@@ -184,26 +374,46 @@ def load_cases(fixtures, pattern):
 
 
 def cmd_check(args) -> int:
-    from .report import format_failures, format_summary, format_table, write_report
+    from .heldout import new_seed
+    from .report import format_failures, format_summary, format_table, verdict, write_report
     try:
         tolerance = tolerance_from_args(args)
-        cases = load_cases(args.fixtures, args.cases)
-    except ValueError as exc:   # FixtureError is a ValueError
+        dtypes = parse_dtypes(args.dtype)
+        backends = args.backend or list(DEFAULT_BACKENDS)
+        from diffmem.backends.protocol import check_backend_spec
+        for b in backends:
+            check_backend_spec(b)   # a name that finds no backend is a usage error
+        jobs = args.jobs if args.jobs is not None else default_jobs(args.device)
+        validate_jobs(args.device, jobs)
+        if args.heldout < 0:
+            raise ValueError(f"--heldout: expected an integer >= 0, got {args.heldout}")
+        if args.timeout < 0:
+            raise ValueError(f"--timeout: expected seconds >= 0, got {args.timeout:g}")
+        if args.max_errors < 1:
+            raise ValueError(f"--max-errors: expected an integer >= 1, got {args.max_errors}")
+        refs, shapes, digest = fixture_refs(args.fixtures, args.cases, args.trust_fixtures)
+    except ValueError as exc:   # FixtureError and UnpinnedFixtures are ValueErrors
         print(f"diffmem check: {exc}", file=sys.stderr)
         return 2
-    backends = args.backend or list(DEFAULT_BACKENDS)
-    jobs = args.jobs if args.jobs is not None else default_jobs()
-    if jobs < 1:
-        print(f"diffmem check: --jobs: expected an integer >= 1, got {jobs}", file=sys.stderr)
-        return 2
-    results = run_check(cases, backends, _dtypes(args.dtype), args.device, tolerance,
-                        progress=not args.no_progress, jobs=jobs, fixtures=args.fixtures)
+    seed = args.seed if args.seed is not None else new_seed()
+    extra, extra_shapes = heldout_refs(seed, args.heldout)
+    if args.heldout:
+        print(f"held-out cases: {args.heldout} drawn with --seed {seed} (replay: diffmem check "
+              f"--seed {seed})", flush=True)
+    started = time.perf_counter()
+    results = run_check(refs + extra, backends, dtypes, args.device, tolerance,
+                        progress=not args.no_progress, jobs=jobs,
+                        shapes={**shapes, **extra_shapes}, timeout=args.timeout,
+                        max_errors=None if args.keep_going else args.max_errors)
+    seconds = time.perf_counter() - started
     print(format_table(results))
     failures = format_failures(results, limit=args.max_failures)
     if failures:
         print("\n" + failures)
-    print("\n" + format_summary(results))
+    print("\n" + format_summary(results, strict=args.strict))
     if args.report:
-        path = write_report(args.report, results, tolerance, fixtures=args.fixtures)
+        path = write_report(args.report, results, tolerance, fixtures=args.fixtures,
+                            manifest_sha256=digest, seed=seed, strict=args.strict,
+                            seconds=seconds)
         print(f"JSON report: {path}")
-    return 0 if all(r.status == "pass" for r in results) else 1
+    return 0 if verdict(results, strict=args.strict) else 1

@@ -5,19 +5,26 @@ A kernel author's repository runs it with one command:
     pytest --pyargs diffmem.harness.conformance --diffmem-backend mypkg.kernel:make_backend
 
 (options: ``--diffmem-device``, ``--diffmem-dtype``, ``--diffmem-cases``,
-``--diffmem-fixtures``, tolerance overrides; see ``pytest_plugin.py``).  The checks are
-``logits``, ``loss``, ``grads``, ``grad_inputs`` and ``trace``; a failing test's message
-is the one ``diffmem check`` prints; a part the backend does not return is skipped as
-"not checked".  Each worker runs a backend once per case and caches the comparison,
-so the five checks of a case cost one run; with pytest-xdist, ``-n auto --dist
-loadgroup`` keeps a case's checks on one worker (plain ``-n auto`` works too).
+``--diffmem-fixtures``, ``--diffmem-heldout``, ``--diffmem-seed``, ``--diffmem-timeout``,
+``--diffmem-strict``, tolerance overrides; see ``pytest_plugin.py``).  The cases are the
+pinned fixtures and the session's held-out random cases; the checks are ``CHECKS``
+(``compare.py``).  Verdicts follow ``diffmem check``: a check passes only when everything
+in it was checked; an incomplete check fails; an absent (optional) trace is skipped as
+"not compared"; a case the backend declares unsupported is skipped (fails under
+``--diffmem-strict``).  Without a backend the suite fails with a message: a CI job that
+forgot ``--diffmem-backend`` must not stay green.
+
+Each worker runs a backend once per case and caches the comparison, so the checks of a
+case cost one run; with pytest-xdist, ``-n auto --dist loadgroup`` keeps a case's checks
+on one worker (plain ``-n auto`` works too).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from diffmem.harness.compare import CHECKS, NOT_CHECKED, PASS, CaseResult, describe_exception
+from diffmem.harness.compare import (CHECKS, INCOMPLETE, NOT_COMPARED, PASS, UNSUPPORTED,
+                                     CaseResult, describe_exception)
 from diffmem.harness.pytest_plugin import settings
 
 _BACKENDS = {}   # worker-local caches: no state is shared between xdist workers
@@ -25,8 +32,17 @@ _CASES = {}
 _RESULTS = {}
 
 
-def _dtypes(choice):
-    return ("float32", "float64") if choice == "both" else (choice,)
+def _dtypes(s):
+    from diffmem.harness.check_commands import parse_dtypes
+    return parse_dtypes(s["dtype"])
+
+
+def _cases(s):
+    """[(name, CaseRef)]: the pinned fixtures matching the glob, then the held-out draws."""
+    from diffmem.harness.check_commands import fixture_refs, heldout_refs
+    refs, _, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"])
+    extra, _ = heldout_refs(s["seed"], s["heldout"])
+    return [(r.name, r) for r in refs + extra]
 
 
 def pytest_generate_tests(metafunc):
@@ -34,24 +50,24 @@ def pytest_generate_tests(metafunc):
         return
     s = settings(metafunc.config)
     if not s["backends"]:
-        metafunc.parametrize("diffmem_run", [pytest.param(None, marks=pytest.mark.skip(
-            reason="no backend to check: give --diffmem-backend NAME|package.module:factory"))],
-            ids=["no-backend"])
+        metafunc.parametrize("diffmem_run", [pytest.param(("usage-error", (
+            "no backend to check: give --diffmem-backend NAME|package.module:make_backend "
+            "(or the ini key diffmem_backend); the suite fails rather than pass "
+            "without one")))], ids=["no-backend"])
         return
-    from diffmem.harness.fixture_io import case_names
     try:
-        names = case_names(s["fixtures"], s["cases"])
-        if not names:
-            raise ValueError(f"--diffmem-cases {s['cases']!r}: no fixture case matches")
+        dtypes = _dtypes(s)
+        cases = _cases(s)
     except ValueError as exc:
-        metafunc.parametrize("diffmem_run", [pytest.param(("fixtures-error", str(exc)))],
-                             ids=["fixtures-error"])
+        metafunc.parametrize("diffmem_run", [pytest.param(("usage-error", str(exc)))],
+                             ids=["usage-error"])
         return
+    metafunc.config._diffmem_refs = dict(cases)
     params = [pytest.param((backend, dtype, name, check),
                            id=f"{name}-{backend}-{dtype}-{check}",
                            marks=pytest.mark.xdist_group(f"{name}-{backend}-{dtype}"))
-              for backend in s["backends"] for dtype in _dtypes(s["dtype"])
-              for name in names for check in CHECKS]
+              for backend in s["backends"] for dtype in dtypes
+              for name, _ in cases for check in CHECKS]
     metafunc.parametrize("diffmem_run", params)
 
 
@@ -60,41 +76,59 @@ def _tolerance(s):
     return make_tolerance(s["k"], s["rtol"], s["atol"], s["tolerance"])
 
 
+def _backend(spec, device, dtype):
+    from diffmem.backends.protocol import load_backend
+    key = (spec, device, dtype)
+    if key not in _BACKENDS:
+        try:
+            _BACKENDS[key] = load_backend(spec, device, dtype)
+        except Exception as exc:
+            _BACKENDS[key] = f"could not make backend {spec!r} ({device}, {dtype}): " \
+                             f"{describe_exception(exc)}"
+    return _BACKENDS[key]
+
+
 def case_result(config, backend_spec, dtype, case_name) -> CaseResult:
-    """The comparison of one backend on one case, computed once per worker."""
+    """The comparison of one backend on one case, computed once per worker; a
+    low-precision run's unresolvable tensors are covered by the float64 run when the
+    session checks float64 too."""
+    from diffmem.harness.check_commands import _baselines
+    from diffmem.harness.compare import run_case
     s = settings(config)
-    key = (backend_spec, s["device"], dtype, case_name, s["fixtures"])
+    key = (backend_spec, s["device"], dtype, case_name)
     if key in _RESULTS:
         return _RESULTS[key]
-    from diffmem.backends.protocol import load_backend
-    from diffmem.harness.compare import run_case
-    from diffmem.harness.fixture_io import case_path, load_case
-    bkey = (backend_spec, s["device"], dtype)
-    if bkey not in _BACKENDS:
-        try:
-            _BACKENDS[bkey] = load_backend(backend_spec, s["device"], dtype)
-        except Exception as exc:
-            _BACKENDS[bkey] = f"could not make backend {backend_spec!r} ({s['device']}, " \
-                              f"{dtype}): {describe_exception(exc)}"
-    backend = _BACKENDS[bkey]
+    backend = _backend(backend_spec, s["device"], dtype)
     if isinstance(backend, str):
         result = CaseResult(case_name, backend_spec, dtype, 0.0, error=backend)
     else:
-        ckey = (s["fixtures"], case_name)
-        if ckey not in _CASES:
-            _CASES[ckey] = load_case(case_path(case_name, s["fixtures"]))
-        result = run_case(backend, _CASES[ckey], dtype, _tolerance(s))
+        if case_name not in _CASES:
+            ref = config._diffmem_refs[case_name]
+            _CASES[case_name] = ref.load(_baselines(_dtypes(s)))
+        result = run_case(backend, _CASES[case_name], dtype, _tolerance(s),
+                          timeout=s["timeout"] or None)
+        if result.error and result.error.startswith("timed out"):
+            _BACKENDS[(backend_spec, s["device"], dtype)] = \
+                f"not run: this backend's earlier call on {case_name} timed out"
     _RESULTS[key] = result
+    if dtype != "float64" and result.noise_only and "float64" in _dtypes(s):
+        result.cover(case_result(config, backend_spec, "float64", case_name))
     return result
 
 
 def test_conformance(diffmem_run, request):
-    if diffmem_run[0] == "fixtures-error":
+    if diffmem_run[0] == "usage-error":
         pytest.fail(diffmem_run[1], pytrace=False)
     backend, dtype, case_name, check = diffmem_run
-    status, message = case_result(request.config, backend, dtype, case_name).check(check)
-    if status == NOT_CHECKED:
+    s = settings(request.config)
+    result = case_result(request.config, backend, dtype, case_name)
+    status, message = result.check(check)
+    if status == NOT_COMPARED:
+        pytest.skip(message)
+    if status == UNSUPPORTED and not s["strict"]:
         pytest.skip(message)
     if status != PASS:
-        pytest.fail(f"{case_name} [{backend}, {dtype}] {check}: {status.upper()}\n{message}",
-                    pytrace=False)
+        hint = ("\n(a low precision cannot resolve these tensors; add --diffmem-dtype float64 "
+                "so the float64 run checks them)" if status == INCOMPLETE else "")
+        pytest.fail(f"{case_name} [{backend}, {dtype}] {check}: {str(status).upper()}\n"
+                    f"{message}{hint}", pytrace=False)

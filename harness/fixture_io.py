@@ -50,8 +50,12 @@ class FixtureError(ValueError):
     """A fixture file or folder that cannot be trusted; the message says what to do."""
 
 
-def regenerate_hint(name=None):
+def regenerate_hint(name=None, directory=None):
+    """How to rebuild a fixture (or all of them) in the folder that was given."""
     which = f" --cases {name}" if name else ""
+    default = default_fixture_dir()
+    if directory is not None and pathlib.Path(directory).resolve() != default:
+        return f"regenerate it with `diffmem fixtures generate{which} --fixtures {directory}`"
     return (f"regenerate it with `diffmem fixtures generate{which}` "
             f"(or restore the committed file with `git checkout -- fixtures/`)")
 
@@ -62,7 +66,8 @@ def storage_dtype(dtype) -> str:
 
 
 def _fail(path, problem, name=None):
-    raise FixtureError(f"fixture {path}: {problem}; {regenerate_hint(name)}")
+    path = pathlib.Path(path)
+    raise FixtureError(f"fixture {path}: {problem}; {regenerate_hint(name, path.parent)}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def _directory(directory):
     directory = default_fixture_dir() if directory is None else pathlib.Path(directory)
     if not directory.is_dir():
         raise FixtureError(f"fixture folder {directory}: does not exist; "
-                           f"{regenerate_hint()} (`--out DIR` writes elsewhere)")
+                           f"{regenerate_hint(directory=directory)}")
     return directory
 
 
@@ -116,18 +121,19 @@ def read_manifest(directory) -> dict:
     """The manifest of a fixture folder: {"format", "cases": {name: entry}}."""
     path = pathlib.Path(directory) / MANIFEST
     if not path.is_file():
-        raise FixtureError(f"fixture manifest {path}: missing; {regenerate_hint()}")
+        raise FixtureError(f"fixture manifest {path}: missing; "
+                           f"{regenerate_hint(directory=directory)}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FixtureError(f"fixture manifest {path}: not valid JSON ({exc}); "
-                           f"{regenerate_hint()}") from None
+                           f"{regenerate_hint(directory=directory)}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT \
             or not isinstance(manifest.get("cases"), dict):
         raise FixtureError(f"fixture manifest {path}: expected format {MANIFEST_FORMAT!r} "
                            f"with a 'cases' table, got format "
                            f"{manifest.get('format') if isinstance(manifest, dict) else None!r}; "
-                           f"{regenerate_hint()}")
+                           f"{regenerate_hint(directory=directory)}")
     return manifest
 
 

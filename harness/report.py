@@ -1,7 +1,11 @@
 """What a check run prints and writes: the terminal table, the summary, the JSON report.
 
-JSON schema ``diffmem-report/1`` (documented in README.md): floats that are
-not finite are written as the strings "inf", "-inf", "nan" (JSON has no such numbers).
+The verdict (``verdict``) is the one rule the exit code, the summary line, the JSON's
+``summary.ok`` and the pytest plugin share: every run PASS, where UNSUPPORTED runs count
+as passed only without ``--strict`` (and are always counted apart).
+
+JSON schema ``diffmem-report/2`` (documented in docs/harness.md): floats that are not
+finite are written as the strings "inf", "-inf", "nan" (JSON has no such numbers).
 """
 
 from __future__ import annotations
@@ -11,83 +15,149 @@ import math
 import pathlib
 from importlib.metadata import PackageNotFoundError, version
 
-from .compare import CHECKS, ERROR, FAIL, NOT_CHECKED, PASS
+from .compare import (CHECKS, ERROR, FAIL, INCOMPLETE, PASS, UNSUPPORTED,
+                      error_signature)
 from .tolerance import Tolerance
 
-SCHEMA_VERSION = "diffmem-report/1"
+SCHEMA_VERSION = "diffmem-report/2"
 _TENSOR_FIELDS = ("tensor", "check", "status", "kind", "max_abs", "rel", "scale", "bound",
-                  "ratio", "err32", "where", "got", "expected", "stage", "message")
+                  "ratio", "err32", "where", "got", "expected", "stage", "first_bad",
+                  "suspect", "covered_by", "message")
+STATUSES = (PASS, FAIL, ERROR, INCOMPLETE, UNSUPPORTED)
 
 
 def _ratio_text(ratio):
     return "-" if ratio is None else ("inf" if math.isinf(ratio) else f"{ratio:.3g}")
 
 
-def _status_text(result):
-    if result.status != PASS:
-        return result.status.upper()
-    # pass* : a part, or a single tensor, was not checked (never counted as passed)
-    unchecked = [r for r in result.tensors if r.status == NOT_CHECKED]
-    return "pass" if not unchecked else "pass*"
+def verdict(results, strict=False) -> bool:
+    """True only when every run passed (and something ran)."""
+    allowed = {PASS} if strict else {PASS, UNSUPPORTED}
+    return bool(results) and all(r.status in allowed for r in results) \
+        and any(r.status == PASS for r in results)
+
+
+def _errors(results) -> dict:
+    """Distinct errors, in order of first appearance -> (label, count, full text)."""
+    out = {}
+    for r in results:
+        sig = error_signature(r)
+        if sig is None:
+            continue
+        if sig not in out:
+            out[sig] = [f"E{len(out) + 1}", 0, r.error]
+        out[sig][1] += 1
+    return out
 
 
 def format_table(results) -> str:
     """One line per (case, backend, dtype): status, worst error-to-bound ratio (<= 1 passes)
-    and the first divergence."""
-    header = ("case", "backend", "dtype", "status", "worst ratio", "first divergence")
-    rows = [(r.case, r.backend, r.dtype, _status_text(r), _ratio_text(r.worst_ratio),
-             r.first_divergence if r.error is None else r.error.splitlines()[0][:100])
-            for r in results]
+    and the first divergence; an error met by several runs is spelt out once, below."""
+    errors = _errors(results)
+
+    def last_column(r):
+        if r.error is not None:
+            label, count, _ = errors[error_signature(r)]
+            return f"{label}: {r.error.splitlines()[0][:90]}" if count == 1 else f"{label}"
+        if r.unsupported is not None:
+            return r.unsupported[:100]
+        text = r.first_divergence.splitlines()[0] if r.first_divergence else ""
+        if not text and r.status == INCOMPLETE:
+            text = "not checked: " + ", ".join(t.tensor for t in r.noise_only if not t.passed)
+        return text
+    header = ("case", "backend", "dtype", "status", "worst ratio", "first divergence / note")
+    rows = [(r.case, r.backend, r.dtype, str(r.status).upper(), _ratio_text(r.worst_ratio),
+             last_column(r)) for r in results]
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row[:5], widths)) + "  " + row[5]
              for row in [header] + rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[5]))
+    repeated = [(label, count, text) for label, count, text in errors.values() if count > 1]
+    if repeated:
+        lines.append("")
+        lines += [f"{label} ({count} runs): {text}{_error_hint(text)}"
+                  for label, count, text in repeated]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def summarise(results) -> dict:
-    counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, ERROR)}
-    unchecked = {c: sum(r.error is None and any(t.check == c and t.status == NOT_CHECKED
-                                                for t in r.tensors) for r in results)
-                 for c in CHECKS}
-    return {"runs": len(results), "passed": counts[PASS], "failed": counts[FAIL],
-            "errors": counts[ERROR], "not_checked": {c: n for c, n in unchecked.items() if n},
-            "ok": bool(results) and counts[FAIL] == counts[ERROR] == 0}
+def _error_hint(text) -> str:
+    """The fix for errors whose cause is the set-up, not the kernel."""
+    low = text.lower()
+    if "outofmemory" in low or "out of memory" in low or "resource_exhausted" in low:
+        return ("\n  fix: the device ran out of memory; run fewer processes at once (--jobs 1, "
+                "the default on CUDA), and let JAX allocate on demand "
+                "(XLA_PYTHON_CLIENT_PREALLOCATE=false; `diffmem doctor` shows free memory)")
+    if "no cuda" in low or "sees no" in low or "cuda driver" in low:
+        return "\n  fix: no usable GPU for this framework; `diffmem doctor` shows what each sees"
+    if "cannot import" in low or "not importable" in low or "no module named" in low:
+        return "\n  fix: install the backend's package into this environment"
+    if low.startswith("timed out"):
+        return "\n  fix: debug the hang with --jobs 1 on that case; --timeout sets the limit"
+    return ""
 
 
-def format_summary(results) -> str:
-    s = summarise(results)
+def summarise(results, strict=False) -> dict:
+    counts = {str(s): sum(r.status == s for r in results) for s in STATUSES}
+    covered = sum(1 for r in results for t in r.tensors if t.covered_by)
+    return {"runs": len(results), "passed": counts["pass"], "failed": counts["fail"],
+            "errors": counts["error"], "incomplete": counts["incomplete"],
+            "unsupported": counts["unsupported"], "strict": strict,
+            "low_precision_tensors_checked_by_float64": covered,
+            "distinct_errors": len(_errors(results)),
+            "ok": verdict(results, strict)}
+
+
+def format_summary(results, strict=False) -> str:
+    s = summarise(results, strict)
     line = (f"{s['runs']} run(s): {s['passed']} passed, {s['failed']} failed, "
-            f"{s['errors']} error(s)")
-    if s["not_checked"]:
-        line += ("; not checked (pass*): " + ", ".join(f"{c} in {n} run(s)"
-                                                     for c, n in s["not_checked"].items()))
+            f"{s['errors']} error(s), {s['incomplete']} incomplete, "
+            f"{s['unsupported']} unsupported" + (" (counted as failures: --strict)"
+                                                   if strict and s["unsupported"] else ""))
+    if s["distinct_errors"] and s["errors"] > s["distinct_errors"]:
+        line += f"\n{s['errors']} errors, {s['distinct_errors']} distinct (see E1.. above)"
+    if s["incomplete"]:
+        line += ("\nincomplete: a low precision cannot resolve some tensors of those cases and "
+                 "no float64 run of the same backend checked them; run with --dtype float64 "
+                 "as well")
+    if s["low_precision_tensors_checked_by_float64"]:
+        line += (f"\n{s['low_precision_tensors_checked_by_float64']} tensor(s) that a low "
+                 f"precision cannot resolve were held to its noise bound and checked by the "
+                 f"backend's float64 run")
     worst = [r for r in results if r.worst_ratio is not None and r.status == PASS]
     if worst:
         w = max(worst, key=lambda r: r.worst_ratio)
         line += f"\nlargest error-to-bound ratio among passes: {_ratio_text(w.worst_ratio)} " \
                 f"({w.case}, {w.backend})"
+    suspects = [r for r in results if r.suspect]
+    if suspects:
+        line += f"\nsuspects (float64 errors far above rounding): {len(suspects)} run(s)"
     return line + ("\nOK" if s["ok"] else "\nFAILED")
 
 
 def format_failures(results, limit=None) -> str:
     """The messages of every failing check, case by case (what a kernel author reads)."""
     blocks = []
+    errors = _errors(results)
     for r in results:
-        if r.status == PASS:
+        if r.status in (PASS, UNSUPPORTED) and not r.suspect:
             continue
-        lines = [f"== {r.case} [{r.backend}, {r.dtype}]: {r.status.upper()}"]
+        lines = [f"== {r.case} [{r.backend}, {r.dtype}]: {str(r.status).upper()}"]
         if r.error is not None:
-            lines.append("  " + r.error)
+            label, count, _ = errors[error_signature(r)]
+            if count > 1:
+                continue   # spelt out once under the table
+            lines.append("  " + r.error + _error_hint(r.error))
         else:
             if r.divergence:
-                lines.append("  " + r.divergence["line"])
+                lines += ["  " + x for x in r.divergence["line"].splitlines()]
+            if r.suspect:
+                lines.append("  " + r.suspect["line"])
             for check in CHECKS:
                 status, message = r.check(check)
-                if status == FAIL:
+                if status in (FAIL, INCOMPLETE):
                     body = message.splitlines()
-                    if check == "trace" and r.divergence:
-                        body = body[1:]   # the divergence line is already above
+                    if check == "trace" and r.divergence and "step" in r.divergence:
+                        body = body[len(r.divergence["line"].splitlines()):]
                     lines += [f"  [{check}] {m}" for m in body]
         blocks.append("\n".join(lines))
     if limit is not None and len(blocks) > limit:
@@ -110,13 +180,15 @@ def _plain(value):
 
 def result_dict(r) -> dict:
     return {
-        "case": r.case, "backend": r.backend, "dtype": r.dtype, "status": r.status,
+        "case": r.case, "backend": r.backend, "dtype": r.dtype, "status": str(r.status),
         "seconds": round(r.seconds, 6), "worst_ratio": r.worst_ratio,
         "first_divergence": r.first_divergence or None,
         "divergence": ({k: v for k, v in r.divergence.items()} if r.divergence else None),
-        "error": r.error,
-        "checks": {c: dict(zip(("status", "message"), r.check(c))) for c in CHECKS},
-        "tensors": [{f: getattr(t, f) for f in _TENSOR_FIELDS} for t in r.tensors],
+        "suspect": r.suspect, "error": r.error, "unsupported": r.unsupported,
+        "checks": {c: {"status": str(st), "message": msg}
+                   for c in CHECKS for st, msg in [r.check(c)]},
+        "tensors": [{f: (str(v) if f == "status" else v)
+                     for f in _TENSOR_FIELDS for v in [getattr(t, f)]} for t in r.tensors],
     }
 
 
@@ -127,25 +199,33 @@ def _diffmem_version():
         return "unknown"
 
 
-def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None) -> dict:
+def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
+                manifest_sha256=None, seed=None, strict=False, seconds=None) -> dict:
+    from .pin import PINNED_MANIFEST_SHA256
     tolerance = tolerance or Tolerance()
     tol = {d: dict(zip(("k", "rtol", "atol"), tolerance.constants(d)))
-           for d in ("float32", "float64")}
+           for d in sorted({r.dtype for r in results} | {"float32", "float64"})}
     tol["overrides"] = [list(o) for o in tolerance.overrides]
     return _plain({
         "schema_version": SCHEMA_VERSION,
         "diffmem_version": _diffmem_version(),
         "fixtures": str(fixtures) if fixtures is not None else None,
+        "fixtures_manifest_sha256": manifest_sha256,
+        "fixtures_pinned": manifest_sha256 == PINNED_MANIFEST_SHA256 if manifest_sha256
+        else None,
+        "heldout_seed": seed,
+        "seconds": seconds,
         "tolerance": tol,
-        "summary": summarise(results),
+        "summary": summarise(results, strict),
         "results": [result_dict(r) for r in results],
     })
 
 
-def write_report(path, results, tolerance=None, *, fixtures=None):
+def write_report(path, results, tolerance=None, *, fixtures=None, **extra):
     path = pathlib.Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report_dict(results, tolerance, fixtures=fixtures), indent=1,
+    path.write_text(json.dumps(report_dict(results, tolerance, fixtures=fixtures, **extra),
+                               indent=1,
                                allow_nan=False) + "\n", encoding="utf-8")
     return path

@@ -4,8 +4,8 @@
 the results in the same ``Case`` a fixture file loads into, so everything that checks
 fixtures (``compare.run_case``, the report) checks these too.  The runs of the
 low-precision modes (tf32, bfloat16, float16, the baselines of those modes) are made
-when first looked up (``case.expected["tf32"]``), or at once for the modes named in
-``modes``: a float32 test does not pay for them.
+when first looked up (``case.expected["tf32"]``), or at once for those named in
+``precisions``: a float32 test does not pay for them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .models import model_spec
 
 class ReferenceRuns(dict):
     """dtype -> the reference's run; a dtype of ``fixture_io.DTYPES`` not yet run is run
-    on first look-up (``run(dtype)``) and kept."""
+    on first look-up (``run(dtype)``) and kept: a float32 test does not pay for the
+    low-precision modes' runs, and ``case.expected["bfloat16"]`` still works."""
 
     def __init__(self, run, dtypes):
         super().__init__({d: run(d) for d in dtypes})
@@ -34,15 +35,17 @@ class ReferenceRuns(dict):
 
 
 def reference_case(name, config, params, inputs, targets, mask, meta=None,
-                   modes=()) -> Case:
-    """A Case holding the reference's float64 and float32 results on these arrays (and
-    those of ``modes`` now; any other mode's on first use of ``expected[mode]``)."""
+                   precisions=("float64", "float32")) -> Case:
+    """A Case holding the reference's results on these arrays in ``precisions`` (float64
+    always: it is what every backend is compared with); any other dtype of
+    ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``."""
     spec = model_spec(config.model)
+    precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
 
     def run(dtype):
         return spec.run_reference(config, params, inputs, targets, mask, dtype=dtype,
                                   want_trace=True, want_grads=True)
-    expected = ReferenceRuns(run, ("float64", "float32") + tuple(modes))
+    expected = ReferenceRuns(run, precisions)
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)

@@ -1,19 +1,37 @@
 """Pretrained NTMs for the five tasks, one model file each (``<task>.npz``).
 
 Made by the commands in ``train_all.sh`` (each file's header records its own exact
-command); tested by ``diffmem pretrained-table``.  See README.md, "Pretrained models".
+command); listed by ``diffmem pretrained list`` and tested by ``diffmem pretrained table``.
+Wherever a command takes a model file, ``pretrained:<task>`` names one of these
+(``diffmem test --model pretrained:copy``).
 """
 
 import os
 
 TASKS = ("copy", "repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort")
+PREFIX = "pretrained:"
+
+
+def folder():
+    """The folder holding the pretrained model files (the installed package's)."""
+    return os.path.dirname(os.path.abspath(__file__))
 
 
 def path(task):
     """The model file of a task."""
     if task not in TASKS:
-        raise ValueError(f"pretrained task: expected one of {TASKS}, got {task!r}")
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{task}.npz")
+        raise ValueError(f"pretrained model: expected one of {', '.join(TASKS)}, got {task!r}")
+    return os.path.join(folder(), f"{task}.npz")
+
+
+def is_name(spec):
+    """Whether ``spec`` is written ``pretrained:<task>`` (a name, not a path)."""
+    return isinstance(spec, str) and spec.startswith(PREFIX)
+
+
+def resolve(spec):
+    """A model file path from ``pretrained:<task>`` or a path (returned unchanged)."""
+    return path(spec[len(PREFIX):]) if is_name(spec) else spec
 
 
 def load(task):

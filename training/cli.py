@@ -1,182 +1,156 @@
-"""``diffmem train``, ``diffmem test`` and ``diffmem pretrained-table``: thin argument
-parsing over ``loop``, ``evaluate``, ``view``, ``plot`` and ``table``."""
+"""``diffmem train``, ``diffmem test`` and ``diffmem pretrained list|table``: the parsers.
+
+The commands are in ``cli_train`` (train) and ``cli_test`` (test, pretrained); the checks
+they run on every argument before any work are in ``cli_checks``.
+"""
 
 import argparse
-import os
-import sys
 
-TASK_CHOICES = ("copy", "repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort")
+from .cli_test import list_command, table_command, test_command
+from .cli_train import DEFAULT_SAVE_EVERY, DEFAULT_STEPS, TASK_CHOICES, train_command
 
+ENGINE_CHOICES = ("torch", "jax", "reference")
+
+
+# ------------------------------------------------------------------ parsers
 
 def add_commands(subparsers):
+    _add_train(subparsers)
+    _add_test(subparsers)
+    _add_pretrained(subparsers)
+
+
+def _add_train(subparsers):
     p = subparsers.add_parser(
         "train", help="train an NTM on one of the five tasks",
-        description="Train an NTM on a task (TASKS.md) and save it as a model file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--task", choices=TASK_CHOICES, help="the task (required unless --resume)")
-    p.add_argument("--width", type=int, help="vector width in bits (task option 'width')")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="another task option, e.g. max_repeats=5, item_len=3, order=6")
-    p.add_argument("--N", type=int, default=16, help="memory rows")
-    p.add_argument("--M", type=int, default=8, help="memory row width")
-    p.add_argument("--controller", choices=("feedforward", "lstm"), default="feedforward")
-    p.add_argument("--units", type=int, default=100, help="controller units")
-    p.add_argument("--read-heads", type=int, default=1)
-    p.add_argument("--write-heads", type=int, default=1)
-    p.add_argument("--lo", type=int, help="shortest training sequence (task knob; default 1)")
-    p.add_argument("--hi", type=int, help="longest training sequence (task knob; default 5)")
-    p.add_argument("--curriculum", type=float, metavar="BITS",
-                   help="start at --lo and lengthen the longest sequence by one whenever "
-                        "the recent mean bits per sequence is below BITS")
-    p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop",
-                   help="rmsprop: Graves 2013 with momentum 0.9, decay 0.95 (the NTM paper's)")
-    p.add_argument("--lr", type=float, help="learning rate (default 1e-4 rmsprop, 1e-3 adam)")
-    p.add_argument("--lr-halve-every", type=int, metavar="STEPS",
-                   help="halve the learning rate every STEPS steps")
-    p.add_argument("--clip", type=float, default=10.0,
-                   help="clip each gradient component to [-CLIP, CLIP] (0: off)")
-    p.add_argument("--backend", choices=("torch", "jax", "reference"),
-                   help="engine for gradients (default torch, or as saved when resuming; "
-                        "jax is the faster on CPU for small models)")
-    p.add_argument("--dtype", choices=("float32", "float64"),
-                   help="engine precision (default float32; the reference float64)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0, help="parameters and data")
-    p.add_argument("--steps", type=int, help="total optimizer steps (default 1000)")
-    p.add_argument("--sequences", type=int, help="total sequences seen (instead of --steps)")
-    p.add_argument("--save-to", metavar="FILE",
-                   help="model file (default: the --resume file, else ntm-TASK.npz)")
-    p.add_argument("--save-every", type=int, metavar="STEPS", default=0)
-    p.add_argument("--log-every", type=int, metavar="STEPS", default=0,
-                   help="print metrics and the text view of a training sequence")
-    p.add_argument("--no-view", action="store_true", help="log metrics without the text view")
-    p.add_argument("--grad-check", action="store_true",
+        description="Train an NTM on a task of the NTM paper (TASKS.md) and save it as a "
+                    "model file; --resume continues a saved run exactly where it stopped.  "
+                    "Ctrl-C or SIGTERM saves the state after the last finished step.")
+    g = p.add_argument_group("task")
+    g.add_argument("--task", choices=TASK_CHOICES, help="the task (required unless --resume)")
+    g.add_argument("--width", type=int, help="vector width in bits (the task option 'width'; "
+                   "task default: 8 for most tasks, 6 for associative_recall)")
+    g.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="another task option, repeatable: max_repeats=5, item_len=3, "
+                        "order=6, n_out=4, normalise=false")
+    g.add_argument("--lo", type=int, help="smallest value of the task's knob in training "
+                   "(sequence length, or number of items for associative_recall and "
+                   "priority_sort; default 1)")
+    g.add_argument("--hi", type=int, help="largest value of the task's knob in training "
+                   "(default 5)")
+    g.add_argument("--curriculum", type=float, metavar="BITS",
+                   help="start at --lo and raise the largest knob by one whenever the recent "
+                        "mean bits per sequence is below BITS (default: off)")
+    g = p.add_argument_group("model")
+    g.add_argument("--N", type=int, help="memory rows (default 16)")
+    g.add_argument("--M", type=int, help="memory row width (default 8)")
+    g.add_argument("--controller", choices=("feedforward", "lstm"),
+                   help="controller kind (default feedforward)")
+    g.add_argument("--units", type=int, help="controller units (default 100)")
+    g.add_argument("--read-heads", type=int, help="read heads (default 1)")
+    g.add_argument("--write-heads", type=int, help="write heads (default 1)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=("rmsprop", "adam"),
+                   help="rmsprop: Graves 2013 with momentum 0.9, decay 0.95, the NTM paper's "
+                        "(default); adam: Kingma & Ba")
+    g.add_argument("--lr", type=float, help="learning rate (default 1e-4 for rmsprop, "
+                   "1e-3 for adam)")
+    g.add_argument("--lr-halve-every", type=int, metavar="STEPS",
+                   help="halve the learning rate every STEPS steps (default: never)")
+    g.add_argument("--clip", type=float, help="clip each gradient component to "
+                   "[-CLIP, CLIP]; 0 turns clipping off (default 10)")
+    g.add_argument("--batch-size", type=int, help="sequences per step (default 16)")
+    g.add_argument("--seed", type=int, help="seed of the parameters and the data (default 0)")
+    g.add_argument("--steps", type=int, help=f"total optimizer steps, counting those of a "
+                   f"resumed run (default {DEFAULT_STEPS})")
+    g.add_argument("--sequences", type=int, help="total sequences seen, instead of --steps")
+    g.add_argument("--backend", choices=ENGINE_CHOICES,
+                   help="engine for the gradients (default torch; jax is faster on CPU for "
+                        "small models; reference: float64, for tiny runs)")
+    g.add_argument("--dtype", choices=("float32", "float64"),
+                   help="engine precision (default float32; float64 for the reference)")
+    g = p.add_argument_group("output")
+    g.add_argument("--save-to", metavar="FILE",
+                   help="model file to write (default: the --resume file, else ntm-TASK.npz)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="let a new run replace an existing --save-to file")
+    g.add_argument("--save-every", type=int, metavar="STEPS",
+                   help=f"also save every STEPS steps; 0: only at the end, on Ctrl-C and "
+                        f"on an error (default {DEFAULT_SAVE_EVERY})")
+    g.add_argument("--log-every", type=int, metavar="STEPS",
+                   help="print the metrics (and the text view of a training sequence) every "
+                        "STEPS steps (default 0: never)")
+    g.add_argument("--no-view", action="store_true", help="log metrics without the text view")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--grad-check", action="store_true",
                    help="at the first step and every --log-every steps, compare the "
                         "engine's gradients with the reference's on the current batch")
-    p.add_argument("--resume", metavar="FILE", help="continue training a saved model")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("resuming")
+    g.add_argument("--resume", metavar="MODEL",
+                   help="continue training a saved model (a file or pretrained:TASK); its "
+                        "sizes, task, optimizer, seed and batch size are kept")
+    g.add_argument("--override-saved", action="store_true",
+                   help="with --resume: let --optimizer, --seed and --batch-size replace "
+                        "the saved ones (each change is printed as a warning)")
     p.set_defaults(func=train_command, argv=None)
 
+
+def _add_batch_size(p, default, what):
+    p.add_argument("--batch-size", type=int, default=default,
+                   help=f"{what} (default {default})")
+    # The old name, kept working but not shown: one name per concept in the help.
+    p.add_argument("--batch", type=int, dest="batch_size", help=argparse.SUPPRESS)
+
+
+def _add_test(subparsers):
     t = subparsers.add_parser(
         "test", help="run a saved model on fresh sequences and show its memory access",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--model", required=True, metavar="FILE")
-    t.add_argument("--lo", type=int, required=True, help="shortest test sequence (task knob)")
-    t.add_argument("--hi", type=int, required=True, help="longest test sequence (task knob)")
-    t.add_argument("--batch", type=int, default=32, help="sequences for the metrics")
-    t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--backend", choices=("reference", "torch", "jax"), default="reference")
-    t.add_argument("--no-view", action="store_true", help="metrics only")
-    t.add_argument("--plot", metavar="FILE.png", help="write heatmaps of the first sequence")
+        description="Run a trained model on fresh sequences of the task it was trained on: "
+                    "bits and bit errors per sequence, then the first sequence as a text "
+                    "view (and, with --plot, as a picture) of its inputs, outputs and "
+                    "memory access.")
+    t.add_argument("--model", required=True, metavar="MODEL",
+                   help="a model file, or pretrained:TASK (see `diffmem pretrained list`)")
+    t.add_argument("--lo", type=int, required=True,
+                   help="smallest value of the task's knob (sequence length, or number of "
+                        "items for associative_recall and priority_sort)")
+    t.add_argument("--hi", type=int, required=True, help="largest value of the task's knob")
+    _add_batch_size(t, 32, "sequences for the metrics")
+    t.add_argument("--seed", type=int, default=1234, help="seed of the test data (default 1234)")
+    t.add_argument("--backend", choices=ENGINE_CHOICES, default="reference",
+                   help="engine for the metrics (default reference, float64; the views "
+                        "always come from the reference)")
+    t.add_argument("--no-view", action="store_true", help="metrics only, no text view")
+    t.add_argument("--plot", metavar="FILE",
+                   help="write a picture of the first sequence (.png, .pdf or .svg)")
     t.set_defaults(func=test_command)
 
-    r = subparsers.add_parser(
-        "pretrained-table", help="test the pretrained models and print the README table")
-    r.add_argument("--folder", help="folder of model files (default: the pretrained package)")
-    r.add_argument("--batch", type=int, default=64)
-    r.add_argument("--seed", type=int, default=2024)
-    r.set_defaults(func=table_command)
+
+def _add_pretrained(subparsers):
+    p = subparsers.add_parser(
+        "pretrained", help="list or test the pretrained models (pretrained:TASK)",
+        description="The pretrained models, one per task.  Any command that takes a model "
+                    "file also takes pretrained:TASK, e.g. `diffmem test --model "
+                    "pretrained:copy --lo 20 --hi 20`.")
+    sub = p.add_subparsers(dest="pretrained_command", required=True, metavar="ACTION")
+    lst = sub.add_parser("list", help="the pretrained models: name, sizes, training",
+                         description="List the pretrained models with the name to give "
+                                     "--model or --resume.")
+    lst.set_defaults(func=list_command)
+    tab = sub.add_parser("table", help="test every pretrained model and print the table",
+                         description="Test each pretrained model through the reference "
+                                     "(float64) on fresh sequences, on its training range "
+                                     "and beyond, and print the table of docs/training.md.")
+    _add_table_options(tab)
+    old = subparsers.add_parser(
+        "pretrained-table", help="the same as `diffmem pretrained table`",
+        description="The same as `diffmem pretrained table`.")
+    _add_table_options(old)
 
 
-def _settings(args):
-    from .data import parse_options
-    options = parse_options(args.option)
-    if args.width is not None:
-        options["width"] = args.width
-    steps, sequences = args.steps, args.sequences
-    if args.resume is None:
-        args.backend = args.backend or "torch"
-        steps = 1000 if steps is None and sequences is None else steps
-        args.lo = 1 if args.lo is None else args.lo
-        args.hi = 5 if args.hi is None else args.hi
-    # 0 switches a budget off (None would mean "as saved" when resuming).
-    if steps is not None and sequences is None:
-        sequences = 0
-    elif sequences is not None and steps is None:
-        steps = 0
-    return {"task": args.task, "options": options, "N": args.N, "M": args.M,
-            "controller": args.controller, "units": args.units,
-            "read_heads": args.read_heads, "write_heads": args.write_heads,
-            "lo": args.lo, "hi": args.hi, "curriculum": args.curriculum,
-            "optimizer": args.optimizer, "lr": args.lr, "lr_halve_every": args.lr_halve_every,
-            "clip": args.clip, "backend": args.backend, "dtype": args.dtype,
-            "batch_size": args.batch_size, "seed": args.seed, "steps": steps,
-            "sequences": sequences, "save_every": args.save_every,
-            "log_every": args.log_every, "view": not args.no_view,
-            "grad_check": args.grad_check}
-
-
-def _stop_on_signals():
-    """Ctrl-C and ``kill PID`` both stop training through KeyboardInterrupt, which saves the
-    latest state.  Installed explicitly: a job started in the background by a
-    non-interactive shell inherits SIGINT as ignored."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-def train_command(args):
-    from .loop import Trainer, command_line
-    if args.task is None and args.resume is None:
-        raise SystemExit("diffmem train: give --task (or --resume FILE)")
-    settings = _settings(args)
-    settings["save_to"] = args.save_to or args.resume or f"ntm-{args.task}.npz"
-    command = command_line(args.argv)
-    trainer = Trainer(settings, resume=args.resume)
-    previous = trainer.settings.get("commands") or []
-    trainer.settings["commands"] = previous + [command]
-    trainer.settings["command"] = command
-    cfg = trainer.cfg
-    print(f"task {trainer.settings['task']} {trainer.settings['options']}  X={cfg.X} Y={cfg.Y} "
-          f"N={cfg.N} M={cfg.M} {cfg.controller} {cfg.H} units, R={cfg.R} Wh={cfg.Wh}; "
-          f"{trainer.engine.name} engine, {trainer.settings['optimizer']} lr "
-          f"{trainer.optimizer.lr:g}, batch {trainer.settings['batch_size']}; "
-          f"starting at step {trainer.steps}", file=sys.stderr)
-    _stop_on_signals()
-    trainer.run(progress=not args.no_progress)
-    return 0
-
-
-def report(model, result, lo, hi):
-    lines = [f"model {model.header['task']['name']} {model.header['task'].get('options', {})}, "
-             f"trained {model.header['steps']} steps on lengths "
-             f"{model.header['training']['lo']}..{model.header['training']['hi']}",
-             f"test lengths {lo}..{hi}, {result['inputs'].shape[0]} sequences: "
-             f"bits/seq {result['bits']:.4f}, bit errors/seq {result['errors']:.3f}"]
-    if result["bayes_bits"] is not None:
-        lines.append(f"Bayes-optimal predictor on the same sequences: bits/seq "
-                     f"{result['bayes_bits']:.4f} (model / optimal = "
-                     f"{result['bits'] / result['bayes_bits']:.4f})")
-    return "\n".join(lines)
-
-
-def test_command(args):
-    from .evaluate import evaluate
-    from .modelfile import load_model
-    from .view import text_view
-    model = load_model(args.model)
-    result = evaluate(model, args.lo, args.hi, batch=args.batch, seed=args.seed,
-                      backend=args.backend)
-    print(report(model, result, args.lo, args.hi))
-    ex = result["example"]
-    if not args.no_view:
-        print("\nfirst sequence:\n")
-        print(text_view(model.config, ex["inputs"], ex["targets"], ex["logits"], ex["trace"],
-                        ex["mask"]))
-    if args.plot:
-        from .plot import plot_sequence
-        plot_sequence(args.plot, model.config, ex,
-                      title=f"{os.path.basename(args.model)}: {model.task['name']}, "
-                            f"lengths {args.lo}..{args.hi}")
-        print(f"wrote {args.plot}")
-    return 0
-
-
-def table_command(args):
-    from .table import pretrained_table
-    print(pretrained_table(args.folder, batch=args.batch, seed=args.seed))
-    return 0
+def _add_table_options(p):
+    p.add_argument("--folder", metavar="DIR",
+                   help="folder of <task>.npz model files (default: the pretrained models)")
+    _add_batch_size(p, 64, "fresh sequences per row")
+    p.add_argument("--seed", type=int, default=2024, help="seed of the test data (default 2024)")
+    p.set_defaults(func=table_command)

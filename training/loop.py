@@ -6,9 +6,12 @@ header as ``training``), so a saved model can be resumed and its command replaye
 The loss minimised is the mean over the batch of the per-sequence loss (NTM.md, nats).
 """
 
+import contextlib
 import math
 import shlex
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -22,10 +25,68 @@ from .modelfile import load_model, save_model
 from .optim import make_optimizer
 from .view import text_view
 
-# Settings a resumed run takes from its model file (changing them mid-run would make
-# a different experiment); everything else may be given anew on the command line.
-FROZEN_ON_RESUME = ("task", "options", "N", "M", "controller", "units", "read_heads",
-                    "write_heads", "optimizer", "seed", "batch_size")
+# Settings a resumed run takes from its model file; everything else may be given anew.
+# The model's shape: the saved parameters fix it, so a resumed run can never change it.
+SHAPE_SETTINGS = ("task", "options", "N", "M", "controller", "units", "read_heads",
+                  "write_heads")
+# The run's identity: changing one mid-run makes a different experiment, so a resumed run
+# changes them only when asked to (``override``): a new optimizer starts from a fresh
+# state, a new seed restarts the data generator from that seed.
+RUN_SETTINGS = ("optimizer", "seed", "batch_size")
+FROZEN_ON_RESUME = SHAPE_SETTINGS + RUN_SETTINGS
+
+
+def resume_conflicts(saved, settings):
+    """[(key, given, saved)] for frozen settings given with a value other than the saved one.
+
+    ``None`` means "not given"; task options are compared one by one (``{"width": 8}``
+    given against ``{"width": 4, "item_len": 3}`` saved is a conflict on ``width``).
+    """
+    out = []
+    for key in FROZEN_ON_RESUME:
+        given = settings.get(key)
+        if key == "options":
+            for name, value in sorted((given or {}).items()):
+                if saved["options"].get(name) != value:
+                    out.append((f"options.{name}", value, saved["options"].get(name)))
+        elif given is not None and given != saved.get(key):
+            out.append((key, given, saved.get(key)))
+    return out
+
+
+def merge_resumed(saved, settings, override=()):
+    """A resumed run's settings: frozen ones from the file (unless overridden), the given
+    ones (not None) for the rest, the saved ones where nothing was given."""
+    keep = [k for k in FROZEN_ON_RESUME if k not in override]
+    merged = dict(settings, **{k: saved[k] for k in keep})
+    for k, v in saved.items():
+        if merged.get(k) is None:
+            merged[k] = v
+    return merged
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold Ctrl-C and SIGTERM until the block is done, then deliver them.
+
+    Committing a step is several assignments (parameters, optimizer state, counters, the
+    data generator's state); a signal between two of them would save a state that is half
+    before the step and half after it, and resuming from it would not be exact.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pending:
+        signal.raise_signal(pending[0])
 
 
 def model_config(settings):
@@ -62,29 +123,42 @@ def sequence_length(inputs, mask):
 
 
 class Trainer:
-    def __init__(self, settings, resume=None, out=print):
+    """One training run.  ``resume``: a model file path or a loaded ``Model`` to continue;
+    ``override``: names from RUN_SETTINGS whose values in ``settings`` replace the saved ones.
+
+    The state that a save writes (parameters, optimizer, counters, metrics, the data
+    generator) changes only in ``step``'s commit, all at once; an interrupt or error in
+    the middle of a step leaves the state of the end of the previous step, and resuming
+    from it redraws the same batch: a run stopped anywhere and resumed gives the same
+    parameters as a run that never stopped.
+    """
+
+    def __init__(self, settings, resume=None, out=print, override=()):
         self.out = out
         if resume is not None:
-            model = load_model(resume)
+            model = load_model(resume) if isinstance(resume, str) else resume
             saved = model.header["training"]
-            settings = dict(settings, **{k: saved[k] for k in FROZEN_ON_RESUME})
-            for k, v in saved.items():  # unspecified settings continue as they were
-                if settings.get(k) is None:
-                    settings[k] = v
+            settings = merge_resumed(saved, settings, override)
             self.steps, self.sequences = model.header["steps"], model.header["sequences"]
             self.params = model.params
             self.history = model.header.get("history", [])
-            self.rng = np.random.default_rng()
-            self.rng.bit_generator.state = model.header["rng_state"]
+            if "seed" in override and settings["seed"] != saved["seed"]:
+                self.rng = np.random.default_rng(settings["seed"])
+            else:
+                self.rng = np.random.default_rng()
+                self.rng.bit_generator.state = model.header["rng_state"]
             self.max_len = min(model.header.get("curriculum_hi", settings["hi"]), settings["hi"]) \
                 if settings.get("curriculum") else settings["hi"]
             self.metrics = dict(model.header.get("metrics", {}))
+            self._window = [tuple(w) for w in model.header.get("window", [])]
         else:
             self.steps = self.sequences = 0
             self.history = []
             self.rng = np.random.default_rng(settings["seed"])
             self.max_len = settings["lo"] if settings.get("curriculum") else settings["hi"]
             self.metrics = {}
+            self._window = []
+        self.rng_state = self.rng.bit_generator.state  # as of the last committed step
         self.settings = settings
         self.cfg = model_config(settings)
         if resume is None:
@@ -93,10 +167,11 @@ class Trainer:
         self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["lr"],
                                         clip=settings["clip"])
         self.base_lr = self.optimizer.lr
-        if resume is not None and model.optim:
+        fresh_optimizer = "optimizer" in override and settings["optimizer"] != saved["optimizer"] \
+            if resume is not None else True
+        if resume is not None and model.optim and not fresh_optimizer:
             self.optimizer.load_state(model.optim)
-        self._window = []
-        self.stopped = "running"  # then "completed" or "interrupted at step N"
+        self.stopped = "running"  # then "completed", "interrupted at step N" or "failed ..."
 
     # ------------------------------------------------------------ one step
     def lr_now(self):
@@ -104,6 +179,8 @@ class Trainer:
         return lr * 0.5 ** (self.steps // every) if every else lr
 
     def step(self):
+        """One optimizer step; returns its batch.  Nothing a save writes changes until the
+        step's last statement (see the class docstring)."""
         s = self.settings
         inputs, targets, mask = data.batch(s["task"], self.rng, s["batch_size"], s["lo"],
                                            self.max_len, s["options"])
@@ -111,33 +188,38 @@ class Trainer:
         if not np.all(np.isfinite(loss)):
             raise FloatingPointError(f"step {self.steps + 1}: the loss is not finite ({loss}); "
                                      f"try a lower --lr")
+        checked = {}
         if s.get("grad_check") and (self.steps % max(s["log_every"] or 1, 1) == 0):
             worst, where = grad_check(self.cfg, self.params, grads, inputs, targets, mask)
             self.out(f"grad-check step {self.steps + 1}: worst relative error {worst:.3g} "
                      f"in {where} ({self.engine.name} {self.engine.dtype_name} vs "
                      f"reference float64)")
-            self.metrics["grad_check"] = worst
+            checked["grad_check"] = worst
         self.optimizer.lr = self.lr_now()
-        self.params = self.optimizer.step(self.params, grads)
-        self.steps += 1
-        self.sequences += inputs.shape[0]
+        proposal = self.optimizer.propose(self.params, grads)
         errors = bit_errors(logits, targets, mask)
-        self._window.append((float(loss.mean()), float(errors.mean())))
-        self._window = self._window[-100:]
-        self.metrics.update(loss=float(np.mean([w[0] for w in self._window])),
-                            errors=float(np.mean([w[1] for w in self._window])),
-                            lengths=[s["lo"], self.max_len])
-        self.metrics["bits"] = self.metrics["loss"] / math.log(2.0)
+        window = (self._window + [(float(loss.mean()), float(errors.mean()))])[-100:]
+        metrics = dict(self.metrics, loss=float(np.mean([w[0] for w in window])),
+                       errors=float(np.mean([w[1] for w in window])),
+                       lengths=[s["lo"], self.max_len], **checked)
+        metrics["bits"] = metrics["loss"] / math.log(2.0)
+        with deferred_interrupts():
+            self.params = self.optimizer.commit(proposal)
+            self.steps += 1
+            self.sequences += inputs.shape[0]
+            self._window, self.metrics = window, metrics
+            self.rng_state = self.rng.bit_generator.state
         return inputs, targets, mask
 
     def advance_curriculum(self):
         """Lengthen the longest training sequence by one when the recent mean bits per
-        sequence falls below the threshold (``--curriculum BITS``)."""
+        sequence falls below the threshold (``--curriculum BITS``).  Run before each step:
+        it depends only on the committed state, so a resumed run decides the same."""
         s = self.settings
         if s.get("curriculum") and self.max_len < s["hi"] and len(self._window) >= 50 \
                 and self.metrics["bits"] < s["curriculum"]:
-            self.max_len += 1
-            self._window = []
+            with deferred_interrupts():
+                self.max_len, self._window = self.max_len + 1, []
             self.out(f"curriculum: step {self.steps}, training lengths now "
                      f"{s['lo']}..{self.max_len}")
 
@@ -147,8 +229,8 @@ class Trainer:
                 "task": {"name": self.settings["task"], "options": self.settings["options"]},
                 "training": self.settings, "steps": self.steps, "sequences": self.sequences,
                 "metrics": self.metrics, "history": self.history,
-                "rng_state": self.rng.bit_generator.state, "curriculum_hi": self.max_len,
-                "stopped": self.stopped}
+                "rng_state": self.rng_state, "curriculum_hi": self.max_len,
+                "window": [list(w) for w in self._window], "stopped": self.stopped}
 
     def save(self, path=None):
         path = path or self.settings["save_to"]
@@ -182,8 +264,8 @@ class Trainer:
         start = time.time()
         try:
             while not self.done():
-                batch = self.step()
                 self.advance_curriculum()
+                batch = self.step()
                 bar.update(batch[0].shape[0] if by_sequences else 1)
                 bar.set_postfix(loss=f"{self.metrics['loss']:.3f}",
                                 bits=f"{self.metrics['bits']:.3f}",
@@ -204,9 +286,16 @@ class Trainer:
                     self.save()
         except KeyboardInterrupt:
             bar.close()
+            self.rng.bit_generator.state = self.rng_state  # the batch in flight is redrawn
             self.stopped = f"interrupted at step {self.steps}"
             path = self.save()
             self.out(f"interrupted at step {self.steps}; saved {path}")
+            raise
+        except Exception as exc:
+            bar.close()
+            self.rng.bit_generator.state = self.rng_state
+            self.stopped = f"failed at step {self.steps + 1}: {type(exc).__name__}"
+            self._save_after_error(exc)
             raise
         bar.close()
         self.stopped = "completed"
@@ -215,6 +304,19 @@ class Trainer:
                  f"{time.time() - start:.1f} s; bits/seq {self.metrics.get('bits', float('nan')):.4f}, "
                  f"bit errors/seq {self.metrics.get('errors', float('nan')):.3f}; saved {path}")
         return path
+
+    def _save_after_error(self, exc):
+        """Keep the work done before an error: the state after the last completed step."""
+        if self.steps == 0:
+            return
+        try:
+            path = self.save()
+        except Exception as save_exc:  # the original error is the one to report
+            self.out(f"error at step {self.steps + 1}; the state after step {self.steps} "
+                     f"could not be saved either ({save_exc})")
+            return
+        self.out(f"error at step {self.steps + 1} ({type(exc).__name__}: {exc}); saved the "
+                 f"state after step {self.steps} to {path} (continue with --resume {path})")
 
 
 def command_line(argv=None):

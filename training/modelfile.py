@@ -25,6 +25,16 @@ from diffmem.reference.config import SPEC_VERSION
 from diffmem.reference.layout import validate_params
 
 FORMAT = "diffmem-model/1"
+# A .npz is a zip archive: local file header, or the end record of an empty archive.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+class ModelFileError(ValueError):
+    """A file that is not a usable model file; ``problem`` says why (without the path)."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"model file {path}: {problem}")
+        self.path, self.problem = path, problem
 
 
 class Model:
@@ -68,18 +78,30 @@ def save_model(path, header, params, optim=None):
 
 
 def load_model(path):
-    """Read and check a model file; any problem is a ValueError naming the file."""
+    """Read and check a model file; any problem is a ModelFileError (a ValueError) naming
+    the file and what is wrong with it."""
     def bad(what):
-        return ValueError(f"model file {path}: {what}")
+        return ModelFileError(path, what)
 
+    if os.path.isdir(path):
+        raise bad("is a folder, not a model file")
     if not os.path.isfile(path):
         raise bad("no such file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # Checked before numpy sees the file: np.load would try to unpickle anything that is
+    # neither .npy nor .npz, and answer with a message about pickles.
+    if magic not in ZIP_MAGIC:
+        what = "is empty" if not magic else f"starts with {magic!r}"
+        raise bad(f"not a .npz model file (a .npz is a zip archive; this file {what})")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise bad(f"not a readable .npz model file (truncated or foreign?): {exc}") from None
+        raise bad(f"not a readable .npz model file (truncated or damaged: {exc})") from None
     if "header" not in arrays:
+        if "case.json" in arrays:
+            raise bad("is a diffmem fixture (a case for `diffmem check`), not a model file")
         raise bad("no 'header' entry; not a diffmem model file "
                   f"(entries: {sorted(arrays)[:8]})")
     try:

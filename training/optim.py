@@ -38,14 +38,20 @@ class _Optimizer:
         return np.clip(grad, -self.clip, self.clip) if self.clip else grad
 
     def step(self, params, grads):
-        """New parameters after one update (the inputs are left unchanged).
+        """New parameters after one update (the inputs are left unchanged)."""
+        return self.commit(self.propose(params, grads))
 
-        The new state is committed in one assignment at the end, so a Ctrl-C in the
-        middle leaves the optimizer exactly as it was before the step.
-        """
+    def propose(self, params, grads):
+        """One update computed without changing the optimizer: (new params, state, t).
+        ``commit`` makes it the optimizer's state, in one assignment, so an interrupt in
+        between leaves the optimizer exactly as it was before the step."""
         state = {s: dict(d) for s, d in self.state.items()}
         t = self.t + 1
         new = {k: self.update(state, t, k, params[k], self.clipped(grads[k])) for k in params}
+        return new, state, t
+
+    def commit(self, proposal):
+        new, state, t = proposal
         self.state, self.t = state, t
         return new
 

@@ -1,6 +1,6 @@
-"""The README table of the pretrained models, made by testing them (never by hand).
+"""The table of the pretrained models (docs/results.md), made by testing them (never by hand).
 
-``python -m diffmem.training.table`` or ``diffmem pretrained-table``.  Per task: the
+``diffmem pretrained table`` or ``python -m diffmem.training.table``.  Per task: the
 model's sizes, its training lengths, and its bits and bit errors per sequence on fresh
 sequences (through the reference, float64) on the training range and beyond it.
 Goals (issue 5): copy under 1 bit error per sequence at twice its longest training
@@ -88,12 +88,14 @@ def pretrained_table(folder=None, batch=64, seed=2024):
 
 def main(argv=None):
     import argparse
-    p = argparse.ArgumentParser(prog="python -m diffmem.training.table")
-    p.add_argument("--folder")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seed", type=int, default=2024)
+    p = argparse.ArgumentParser(prog="python -m diffmem.training.table",
+                                description="The same as `diffmem pretrained table`.")
+    p.add_argument("--folder", help="folder of <task>.npz model files")
+    p.add_argument("--batch-size", "--batch", type=int, default=64,
+                   help="fresh sequences per row (default 64)")
+    p.add_argument("--seed", type=int, default=2024, help="seed of the test data (default 2024)")
     args = p.parse_args(argv)
-    print(pretrained_table(args.folder, args.batch, args.seed))
+    print(pretrained_table(args.folder, args.batch_size, args.seed))
     return 0
 
 

@@ -4,12 +4,17 @@ Blocks, each a titled grid with time flowing left to right (one column per step)
 one row per channel or memory location, values rounded to one decimal:
 inputs, targets, outputs (sigmoid of the logits), then per write head its weights over
 the N locations, its adds and erases over the M memory columns, then per read head its
-weights.  All of it comes from one sequence's NTM.md trace.
+weights and the vector it read.  All of it comes from one sequence's NTM.md trace.
+
+A long sequence is cut into windows of at most ``STEPS_PER_WINDOW`` steps, each window
+showing every block for those steps, so no line is longer than about 110 characters
+and the blocks of one window stay aligned step for step.
 """
 
 import numpy as np
 
 CELL = 5  # characters per step: "-0.3 " fits, so columns line up for any sign
+STEPS_PER_WINDOW = 20
 
 
 def fmt(value):
@@ -17,12 +22,12 @@ def fmt(value):
     return f"{round(float(value), 1) + 0.0:.1f}"
 
 
-def grid(title, label, values):
-    """values [rows, T] -> lines: a title, a time axis, one line per row."""
+def grid(title, label, values, first_step=0):
+    """values [rows, T] -> lines: a title, a time axis (from first_step), one line per row."""
     values = np.asarray(values, dtype=np.float64)
     width = max(len(f"{label}{values.shape[0] - 1}"), 4)
-    lines = [title, " " * (width + 3) + "".join(f"{t:>{CELL - 1}} " for t in range(values.shape[1]))
-             .rstrip()]
+    steps = range(first_step, first_step + values.shape[1])
+    lines = [title, (" " * (width + 3) + "".join(f"{t:>{CELL - 1}} " for t in steps)).rstrip()]
     for i, row in enumerate(values):
         cells = "".join(f"{fmt(v):>{CELL - 1}} " for v in row)
         lines.append(f"{label + str(i):>{width}} | {cells.rstrip()}")
@@ -33,22 +38,40 @@ def sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))
 
 
-def text_view(cfg, inputs, targets, logits, trace, mask=None):
-    """The view of one sequence (unbatched arrays: inputs [T, X], trace name -> [T, ...])."""
+def blocks_of(cfg, inputs, targets, logits, trace, mask=None):
+    """[(title, row label, values [rows, T])] of one sequence, in display order."""
     outputs = sigmoid(logits)
     if mask is not None:  # outputs are only meaningful where an answer is expected
         outputs = outputs * (np.asarray(mask)[:, None] > 0)
-    blocks = [grid("inputs (channel x time)", "x", np.asarray(inputs).T),
-              grid("targets", "y", np.asarray(targets).T),
-              grid("outputs (sigmoid of logits, masked steps only)", "y", outputs.T)]
+    blocks = [("inputs (channel x time)", "x", np.asarray(inputs).T),
+              ("targets", "y", np.asarray(targets).T),
+              ("outputs (sigmoid of logits, masked steps only)", "y", outputs.T)]
     for h in range(cfg.Wh):
-        blocks.append(grid(f"write head {h}: weights (location x time)", "loc",
-                           trace["write.weight"][:, h].T))
-        blocks.append(grid(f"write head {h}: adds (memory column x time)", "col",
-                           trace["write.add"][:, h].T))
-        blocks.append(grid(f"write head {h}: erases (memory column x time)", "col",
-                           trace["write.erase"][:, h].T))
+        blocks += [(f"write head {h}: weights (location x time)", "loc",
+                    trace["write.weight"][:, h].T),
+                   (f"write head {h}: adds (memory column x time)", "col",
+                    trace["write.add"][:, h].T),
+                   (f"write head {h}: erases (memory column x time)", "col",
+                    trace["write.erase"][:, h].T)]
     for h in range(cfg.R):
-        blocks.append(grid(f"read head {h}: weights (location x time)", "loc",
-                           trace["read.weight"][:, h].T))
-    return "\n\n".join("\n".join(b) for b in blocks)
+        blocks += [(f"read head {h}: weights (location x time)", "loc",
+                    trace["read.weight"][:, h].T),
+                   (f"read head {h}: vector read (memory column x time)", "col",
+                    trace["reads"][:, h].T)]
+    return blocks
+
+
+def text_view(cfg, inputs, targets, logits, trace, mask=None, steps_per_window=STEPS_PER_WINDOW):
+    """The view of one sequence (unbatched arrays: inputs [T, X], trace name -> [T, ...])."""
+    blocks = blocks_of(cfg, inputs, targets, logits, trace, mask)
+    T = np.asarray(inputs).shape[0]
+    if T <= steps_per_window:
+        return "\n\n".join("\n".join(grid(*b)) for b in blocks)
+    windows = []
+    for start in range(0, T, steps_per_window):
+        stop = min(start + steps_per_window, T)
+        shown = [grid(title, label, values[:, start:stop], start)
+                 for title, label, values in blocks]
+        windows.append(f"== steps {start}..{stop - 1} of {T} ==\n\n" +
+                       "\n\n".join("\n".join(b) for b in shown))
+    return "\n\n".join(windows)

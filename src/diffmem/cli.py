@@ -2,36 +2,76 @@
 
 import argparse
 import importlib
+import os
 import sys
+
+from diffmem import __version__
+from diffmem.usage import UsageError
 
 # Modules with ``add_commands(subparsers)``; each sub-command sets ``func(args) -> int``.
 COMMAND_MODULES = (
     "diffmem.harness.cli",        # check, fixtures, calibrate
     "diffmem.harness.doctor",     # doctor
     "diffmem.reference.gradcheck",  # gradcheck
-    "diffmem.training.cli",       # train, test
+    "diffmem.training.cli",       # train, test, pretrained
 )
+
+# 128 + SIGPIPE: what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
+
+
+def version_line():
+    from diffmem.reference.config import SPEC_VERSION
+    return f"diffmem {__version__} (NTM spec {SPEC_VERSION}, Python {sys.version.split()[0]})"
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="diffmem",
-        description="Check differentiable-memory kernels against the frozen NTM reference.")
+        description="Check differentiable-memory kernels against the frozen NTM reference; "
+                    "train and test NTMs on the paper's tasks.  `diffmem COMMAND --help` "
+                    "describes each command.")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)
     return parser
 
 
+def command_name(args):
+    """'diffmem fixtures list', 'diffmem train', ...: the prefix of a one-line error."""
+    words = ["diffmem", args.command]
+    for attr in ("fixtures_command", "pretrained_command"):
+        if getattr(args, attr, None):
+            words.append(getattr(args, attr))
+    return " ".join(words)
+
+
+def _silence_stdout():
+    # The reader (e.g. `| head`) is gone: point stdout at /dev/null so that the
+    # interpreter's final flush does not raise a second BrokenPipeError.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv   # the exact command line, recorded by `diffmem train` in model files
     try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv   # the exact command line, recorded by `diffmem train` in model files
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"{command_name(args)}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def test_cli_generate_list_verify(tmp_path, capsys):
     assert SMALL[0] in out and "N=1" in out and "random" in out
     assert main(["fixtures", "verify", "--dir", str(tmp_path), "-j", "1", "--exact"]) == 0
     assert main(["fixtures", "generate", "--dir", str(tmp_path), "--cases", "nope"]) == 2
-    assert main(["fixtures", "verify", "--dir", str(tmp_path / "missing")]) == 1
+    assert main(["fixtures", "verify", "--dir", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
     assert main(["fixtures", "list", "--catalogue", "--cases", "ntm-copy-*"]) == 0
     out = capsys.readouterr().out

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from diffmem.harness import tolerance as tol_mod
-from diffmem.harness.compare import (CHECKS, ERROR, FAIL, NOT_CHECKED, PASS, compare_case,
-                                     run_case)
+from diffmem.harness.compare import (ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
+                                     UNSUPPORTED, Mark, compare_case, run_case)
 from diffmem.harness.testing import tiny_case
 from diffmem.harness.tolerance import Tolerance, make_tolerance, parse_override
 
@@ -40,7 +40,7 @@ def tensor(res, name):
 def test_reference_itself_passes_float64_with_zero_error(case):
     res = check(case, exact(case))
     assert res.status == PASS and res.worst_ratio == 0.0 and res.divergence is None
-    assert all(res.check(c)[0] == PASS for c in CHECKS)
+    assert all(res.check(c)[0] == PASS for c in REQUIRED + ("trace",))
 
 
 def test_reference_float32_passes_within_one_over_k(case):
@@ -73,7 +73,7 @@ def test_gradient_element_named_by_parameter_index(case):
     t = tensor(res, "grads/interface.weight")
     assert t.where == {"index": [4, 2]} and t.status == FAIL
     assert res.divergence["stage"] == "gradient-only"
-    assert "only gradients differ: grads/interface.weight" in res.first_divergence
+    assert "only gradients differ, worst first: grads/interface.weight" in res.first_divergence
 
 
 def test_loss_only_difference_is_localised_to_the_loss(case):
@@ -98,16 +98,20 @@ def test_first_divergence_line_names_step_stage_and_head(case):
     r = perturb_trace(case, ("write.w_shifted", (0, 2, 0, 1), 1e-3),
                       ("memory", (0, 2, 1, 1), 1e-3), ("controller", (1, 3, 0), 1e-3))
     res = check(case, r)
-    assert res.first_divergence == (
-        "first divergence: t=2 stage 6 write.w_shifted head 0 (everything before matched: "
-        "steps 0-1 all stages, step 2 stages 1-5)")
+    first, evidence = res.first_divergence.split("\n")
+    assert first == (
+        "first divergence: t=2 stage 6 write.w_shifted head 0 (compared before it and "
+        "matched: steps 0-1 all stages, step 2 stages 1-5)")
+    # The evidence at the divergence point: the perturbed element, its error and bound.
+    assert evidence.startswith("  at the divergence: b=0 t=2 head=0 index=(1): got ")
+    assert "|error| 0.001 vs bound" in evidence
     assert res.divergence == {"line": res.first_divergence, "step": 2, "stage": 6,
                               "name": "write.w_shifted", "head": 0}
     # The trace check's message starts with that line and lists the first tensor first.
     status, message = res.check("trace")
     lines = message.splitlines()
-    assert status == FAIL and lines[0] == res.first_divergence
-    assert lines[1].startswith("trace/write.w_shifted:")
+    assert status == FAIL and "\n".join(lines[:2]) == res.first_divergence
+    assert lines[2].startswith("trace/write.w_shifted:")
 
 
 def test_earlier_step_wins_over_earlier_stage(case):
@@ -120,17 +124,19 @@ def test_read_head_index_is_named(case):
     r = perturb_trace(case, ("read.weight", (1, 0, 1, 3), 1e-6))
     res = check(case, r)
     assert res.first_divergence.startswith("first divergence: t=0 stage 13 read.weight head 1 "
-                                           "(everything before matched: step 0 stages 1-12)")
+                                           "(compared before it and matched: step 0 stages "
+                                           "1-12)")
 
 
 def test_divergence_at_the_very_start(case):
     res = check(case, perturb_trace(case, ("controller", (0, 0, 0), 1e-6)))
-    assert res.first_divergence.endswith("(everything before matched: nothing comes before it)")
+    assert res.first_divergence.split("\n")[0].endswith(
+        "(compared before it and matched: nothing comes before it)")
 
 
 def test_step_one_wording(case):
     res = check(case, perturb_trace(case, ("interface", (0, 1, 0), 1e-6)))
-    assert "(everything before matched: step 0 all stages, step 1 stage 1)" in \
+    assert "(compared before it and matched: step 0 all stages, step 1 stage 1)" in \
         res.first_divergence
 
 
@@ -190,24 +196,33 @@ def test_missing_and_unexpected_gradient_keys(case):
     assert "misspelt" in res.check("grads")[1]
 
 
-def test_missing_trace_entry_fails_and_extra_entries_are_ignored(case):
+def test_a_partial_trace_is_checked_where_given_and_named_where_not(case):
     r = exact(case)
     del r["trace"]["write.gamma"]
     r["trace"]["my.extra"] = np.zeros(3)
     res = check(case, r)
-    assert tensor(res, "trace/write.gamma").kind == "missing"
+    assert tensor(res, "trace/write.gamma").status == Mark.NOT_COMPARED
     assert not any(t.tensor == "trace/my.extra" for t in res.tensors)
-    assert res.check("trace")[0] == FAIL
+    status, message = res.check("trace")
+    assert status == PASS and "not compared: trace/write.gamma" in message
+    assert res.status == PASS   # the trace localises; outputs and gradients decide
 
 
-def test_missing_optional_parts_are_not_checked_never_passed(case):
+def test_missing_required_parts_fail_by_name(case):
     r = exact(case)
-    r["grads"] = r["grad_inputs"] = r["trace"] = None
+    r["grads"] = r["grad_inputs"] = None
     res = check(case, r)
-    for c in ("grads", "grad_inputs", "trace"):
-        assert res.check(c)[0] == NOT_CHECKED
-    assert "not checked" in res.check("trace")[1]
-    assert res.status == PASS   # what was checked passed; the report marks it pass*
+    assert res.status == FAIL
+    assert tensor(res, "grads").kind == "missing" and "required" in res.check("grads")[1]
+    assert tensor(res, "grad_inputs").kind == "missing"
+
+
+def test_no_trace_at_all_is_not_compared_never_passed_as_a_check(case):
+    r = exact(case)
+    r["trace"] = None
+    res = check(case, r)
+    assert res.check("trace")[0] == NOT_COMPARED and "not returned" in res.check("trace")[1]
+    assert res.status == PASS
 
 
 def test_without_a_trace_a_failure_is_not_localised(case):
@@ -228,7 +243,7 @@ def test_missing_logits_fail(case):
 def test_result_of_the_wrong_type_is_an_error_not_a_crash(case):
     res = check(case, (1, 2))
     assert res.status == ERROR and "expected a diffmem.backends.Result" in res.error
-    assert all(res.check(c)[0] == ERROR for c in CHECKS)
+    assert all(res.check(c)[0] == ERROR for c in REQUIRED)
 
 
 def test_backend_exception_is_caught_with_type_and_frame(case):

@@ -1,0 +1,117 @@
+"""Checks of command-line values, run before any work: each failure is a ``UsageError``
+naming the flag and what was expected (one line, exit status 2)."""
+
+import math
+import os
+import tempfile
+
+from diffmem.usage import UsageError
+
+
+def check_int(flag, value, lo=1, what=None):
+    if value is not None and value < lo:
+        raise UsageError(f"{flag} {value}: expected {what or f'an integer >= {lo}'}")
+    return value
+
+
+def check_number(flag, value, positive=True):
+    if value is None:
+        return value
+    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise UsageError(f"{flag} {value}: expected a finite number "
+                         f"{'> 0' if positive else '>= 0'}")
+    return value
+
+
+def check_output(flag, path, suffixes=None):
+    """An output file we will be able to write, checked before any work."""
+    if suffixes and not path.lower().endswith(suffixes):
+        raise UsageError(f"{flag} {path}: expected a file name ending in "
+                         f"{', '.join(suffixes)}")
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a folder; expected a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".diffmem-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write in {folder} ({exc.strerror})") from None
+    return path
+
+
+def load_model_arg(flag, spec):
+    """A model from a command-line value: a file, or pretrained:TASK."""
+    from diffmem import pretrained
+    from .modelfile import ModelFileError, load_model
+    try:
+        path = pretrained.resolve(spec)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {spec}: {exc}") from None
+    try:
+        return load_model(path)
+    except ModelFileError as exc:
+        hint = ""
+        stem = os.path.splitext(os.path.basename(spec))[0]
+        if exc.problem == "no such file" and stem in pretrained.TASKS and os.sep not in spec:
+            hint = f" (the pretrained model is pretrained:{stem})"
+        raise UsageError(f"{flag} {spec}: {exc.problem}{hint}") from None
+
+
+def _split(message):
+    """'width: expected ...' -> ('width', 'expected ...'); the tasks name the argument first."""
+    name, sep, rest = message.partition(": ")
+    return (name, rest) if sep and " " not in name else (None, message)
+
+
+def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
+    """The task accepts its options and the knob at lo and at hi (one short batch each)."""
+    import numpy as np
+    from diffmem.tasks.registry import KNOBS
+    from . import data
+    import inspect
+    from diffmem.tasks import TASKS
+    allowed = set(inspect.signature(TASKS[task]).parameters) - {"rng", KNOBS[task]}
+    unknown = sorted(set(options) - allowed)
+    if KNOBS[task] in unknown:
+        raise UsageError(f"--option {KNOBS[task]}: {task}'s {KNOBS[task]} is drawn from "
+                         f"--lo..--hi; give those instead")
+    if unknown:
+        flag = "--width" if unknown == ["width"] else "--option"
+        raise UsageError(f"{flag}: {task} has no option {', '.join(unknown)} (its options: "
+                         f"{', '.join(sorted(allowed))})")
+    try:
+        data.sizes(task, options)
+    except ValueError as exc:
+        name, rest = _split(str(exc))
+        if name == "width" and "width" in options:
+            raise UsageError(f"--width {options['width']}: {rest}") from None
+        if name in options:
+            raise UsageError(f"--option {name}={options[name]}: {rest}") from None
+        raise UsageError(f"--option: {exc}") from None
+    if hi < lo:
+        raise UsageError(f"{hi_flag} {hi}: expected an integer >= {lo_flag} ({lo})")
+    for flag, value in ((lo_flag, lo), (hi_flag, hi)):
+        try:
+            data.batch(task, np.random.default_rng(0), 1, value, value, options)
+        except ValueError as exc:
+            name, rest = _split(str(exc))
+            if name == KNOBS[task]:
+                raise UsageError(f"{flag} {value}: {task}'s {name} (set by --lo/--hi) "
+                                 f"{rest}") from None
+            if name in options:
+                raise UsageError(f"--option {name}={options[name]} with {flag} {value}: "
+                                 f"{rest}") from None
+            raise UsageError(f"{flag} {value}: {exc}") from None
+
+
+def check_engine(flag, name):
+    """The engine's framework is installed (checked before the run starts)."""
+    import importlib.util
+    module = {"torch": "torch", "jax": "jax"}.get(name)
+    if module and importlib.util.find_spec(module) is None:
+        raise UsageError(f"{flag} {name}: {module} is not installed "
+                         f"(pip install 'diffmem[{module}]')")

@@ -1,0 +1,102 @@
+"""``diffmem test`` and ``diffmem pretrained list|table``."""
+
+import os
+
+from diffmem.usage import UsageError
+
+from .cli_checks import check_engine, check_int, check_output, check_task_range, \
+    load_model_arg
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def knob_word(task):
+    """What the --lo/--hi knob counts for a task: 'items' or 'lengths'."""
+    from diffmem.tasks.registry import KNOBS
+    return "items" if KNOBS[task] == "n_items" else "lengths"
+
+
+def report(model, result, lo, hi):
+    task = model.header["task"]["name"]
+    word = knob_word(task)
+    lines = [f"model {task} {model.header['task'].get('options', {})}, "
+             f"trained {model.header['steps']} steps on {word} "
+             f"{model.header['training']['lo']}..{model.header['training']['hi']}",
+             f"test {word} {lo}..{hi}, {result['inputs'].shape[0]} sequences: "
+             f"bits/seq {result['bits']:.4f}, bit errors/seq {result['errors']:.3f}"]
+    if result["bayes_bits"] is not None:
+        lines.append(f"Bayes-optimal predictor on the same sequences: bits/seq "
+                     f"{result['bayes_bits']:.4f} (model / optimal = "
+                     f"{result['bits'] / result['bayes_bits']:.4f})")
+    return "\n".join(lines)
+
+
+def test_command(args):
+    from .evaluate import evaluate
+    from .view import text_view
+    check_int("--lo", args.lo)
+    check_int("--hi", args.hi)
+    check_int("--batch-size", args.batch_size)
+    check_int("--seed", args.seed, lo=0)
+    if args.hi < args.lo:
+        raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
+    if args.plot:
+        check_output("--plot", args.plot, PLOT_SUFFIXES)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot: matplotlib is not installed "
+                             "(pip install 'diffmem[plot]')") from None
+    check_engine("--backend", args.backend)
+    model = load_model_arg("--model", args.model)
+    task = model.task["name"]
+    check_task_range(task, model.task.get("options", {}), args.lo, args.hi)
+    result = evaluate(model, args.lo, args.hi, batch=args.batch_size, seed=args.seed,
+                      backend=args.backend)
+    print(report(model, result, args.lo, args.hi))
+    ex = result["example"]
+    if not args.no_view:
+        print("\nfirst sequence:\n")
+        print(text_view(model.config, ex["inputs"], ex["targets"], ex["logits"], ex["trace"],
+                        ex["mask"]))
+    if args.plot:
+        from .plot import plot_sequence
+        plot_sequence(args.plot, model.config, ex,
+                      title=f"{os.path.basename(args.model)}: {task}, "
+                            f"{knob_word(task)} {args.lo}..{args.hi}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def list_command(args):
+    from diffmem import pretrained
+    from .modelfile import ModelFileError, load_model
+    from .table import describe
+    print(f"{'name':32s} {'model':48s} {'steps':>6s}  trained on")
+    for task in pretrained.TASKS:
+        name = f"{pretrained.PREFIX}{task}"
+        try:
+            model = load_model(pretrained.path(task))
+        except ModelFileError as exc:
+            print(f"{name:32s} (unusable: {exc.problem})")
+            continue
+        tr = model.header["training"]
+        print(f"{name:32s} {describe(model):48s} {model.header['steps']:6d}  "
+              f"{knob_word(task)} {tr['lo']}..{tr['hi']}")
+    print(f"\nfiles in {pretrained.folder()}; use the name wherever a model file goes, "
+          f"e.g. diffmem test --model pretrained:copy --lo 20 --hi 20")
+    return 0
+
+
+def table_command(args):
+    from .table import pretrained_table
+    check_int("--batch-size", args.batch_size)
+    check_int("--seed", args.seed, lo=0)
+    from .modelfile import ModelFileError
+    if args.folder is not None and not os.path.isdir(args.folder):
+        raise UsageError(f"--folder {args.folder}: no such folder")
+    try:
+        print(pretrained_table(args.folder, batch=args.batch_size, seed=args.seed))
+    except ModelFileError as exc:
+        raise UsageError(f"--folder: {exc}") from None
+    return 0

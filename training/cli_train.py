@@ -1,0 +1,224 @@
+"""``diffmem train``: the settings from the flags (new run or resume), checked before
+any work, then the training loop with Ctrl-C and SIGTERM saving the state."""
+
+import os
+import sys
+
+from diffmem.usage import UsageError
+
+from .cli_checks import check_engine, check_int, check_number, check_output, \
+    check_task_range, load_model_arg
+
+TASK_CHOICES = ("copy", "repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort")
+# Defaults of a new run (a resumed run takes what it does not get from its model file).
+TRAIN_DEFAULTS = {"N": 16, "M": 8, "controller": "feedforward", "units": 100,
+                  "read_heads": 1, "write_heads": 1, "lo": 1, "hi": 5,
+                  "optimizer": "rmsprop", "clip": 10.0, "backend": "torch",
+                  "batch_size": 16, "seed": 0}
+DEFAULT_STEPS = 1000
+DEFAULT_SAVE_EVERY = 100
+# The flag that sets each training setting, for messages.
+FLAGS = {"task": "--task", "N": "--N", "M": "--M", "controller": "--controller",
+         "units": "--units", "read_heads": "--read-heads", "write_heads": "--write-heads",
+         "lo": "--lo", "hi": "--hi", "curriculum": "--curriculum", "optimizer": "--optimizer",
+         "lr": "--lr", "lr_halve_every": "--lr-halve-every", "clip": "--clip",
+         "backend": "--backend", "dtype": "--dtype", "batch_size": "--batch-size",
+         "seed": "--seed", "steps": "--steps", "sequences": "--sequences",
+         "save_every": "--save-every", "log_every": "--log-every"}
+
+
+def _given(args):
+    """The training settings given on the command line (None: not given)."""
+    from .data import parse_options
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.width is not None:
+        options["width"] = args.width
+    return {"task": args.task, "options": options, "N": args.N, "M": args.M,
+            "controller": args.controller, "units": args.units,
+            "read_heads": args.read_heads, "write_heads": args.write_heads,
+            "lo": args.lo, "hi": args.hi, "curriculum": args.curriculum,
+            "optimizer": args.optimizer, "lr": args.lr, "lr_halve_every": args.lr_halve_every,
+            "clip": args.clip, "backend": args.backend, "dtype": args.dtype,
+            "batch_size": args.batch_size, "seed": args.seed, "steps": args.steps,
+            "sequences": args.sequences, "save_every": args.save_every,
+            "log_every": args.log_every, "view": not args.no_view,
+            "grad_check": args.grad_check}
+
+
+def _check_flags(given):
+    """Ranges of the flags that were given, before anything is loaded."""
+    for key in ("N", "M", "units", "read_heads", "write_heads", "batch_size", "lo", "hi",
+                "steps", "sequences", "lr_halve_every"):
+        check_int(FLAGS[key], given[key])
+    for key in ("save_every", "log_every", "seed"):
+        check_int(FLAGS[key], given[key], lo=0)
+    for key in ("lr", "curriculum"):
+        check_number(FLAGS[key], given[key])
+    check_number("--clip", given["clip"], positive=False)
+    if given["steps"] is not None and given["sequences"] is not None:
+        raise UsageError("--steps and --sequences: give one budget, not both")
+    if given["lo"] is not None and given["hi"] is not None and given["hi"] < given["lo"]:
+        raise UsageError(f"--hi {given['hi']}: expected an integer >= --lo ({given['lo']})")
+
+
+def _flag_of(key):
+    if key.startswith("options."):
+        name = key[len("options."):]
+        return "--width" if name == "width" else f"--option {name}"
+    return FLAGS[key]
+
+
+def _resume_settings(args, given, model):
+    """Settings of a resumed run: conflicts refused (or overridden), budget explained."""
+    from .loop import RUN_SETTINGS, resume_conflicts
+    saved = model.header["training"]
+    conflicts = resume_conflicts(saved, given)
+    shape = [c for c in conflicts if c[0].split(".")[0] not in RUN_SETTINGS]
+    run = [c for c in conflicts if c[0] in RUN_SETTINGS]
+
+    def listed(items):
+        return ", ".join(f"{_flag_of(k)} {g} (saved: {s})" for k, g, s in items)
+
+    if shape:
+        raise UsageError(f"--resume {args.resume}: {listed(shape)}: a resumed model keeps "
+                         f"its task and sizes; train a new model instead")
+    if run and not args.override_saved:
+        raise UsageError(f"--resume {args.resume}: {listed(run)}: differ from the saved run; "
+                         f"leave them out, or add --override-saved to change them")
+    for key, value, old in run:
+        effect = {"optimizer": "the optimizer state starts afresh",
+                  "seed": "the data generator restarts from the new seed",
+                  "batch_size": "later steps use the new batch size"}[key]
+        print(f"warning: {FLAGS[key]} {value} replaces the saved {old}; {effect}; the run "
+              f"is no longer the one its first command describes", file=sys.stderr)
+    for key in ("lo", "hi", "lr", "lr_halve_every", "clip", "curriculum", "backend", "dtype"):
+        if given[key] is not None and given[key] != saved.get(key):
+            old = "default" if saved.get(key) is None else f"saved {saved.get(key)}"
+            print(f"note: {FLAGS[key]} {given[key]} replaces the {old}", file=sys.stderr)
+    settings = dict(given)
+    # A budget given anew replaces the saved one; 0 switches the other off.
+    if given["steps"] is not None:
+        settings["sequences"] = 0
+    elif given["sequences"] is not None:
+        settings["steps"] = 0
+    return settings, [k for k, _, _ in run]
+
+
+def _already_done(model, settings):
+    """The message for a resumed run whose budget is already reached, else None."""
+    steps, sequences = model.header["steps"], model.header["sequences"]
+    saved = model.header["training"]
+    budget_steps = settings["steps"] if settings["steps"] is not None else saved.get("steps")
+    budget_seq = settings["sequences"] if settings["sequences"] is not None \
+        else saved.get("sequences")
+    if budget_seq:
+        if sequences >= budget_seq:
+            return (f"already trained on {sequences} sequences (budget --sequences "
+                    f"{budget_seq}); nothing to do, the file is unchanged; give a larger "
+                    f"--sequences to train on")
+    elif budget_steps is not None and steps >= budget_steps:
+        return (f"already trained {steps} steps (budget --steps {budget_steps}); nothing to "
+                f"do, the file is unchanged; give --steps above {steps} to train on")
+    return None
+
+
+def _final_checks(settings):
+    """The merged settings against each other and the task (new and resumed runs)."""
+    from .loop import model_config
+    check_task_range(settings["task"], settings["options"], settings["lo"], settings["hi"])
+    if settings.get("curriculum") and settings["lo"] == settings["hi"]:
+        print("note: --curriculum has nothing to do when --lo equals --hi", file=sys.stderr)
+    try:
+        model_config(settings)
+    except ValueError as exc:   # the flags were checked: this would be a missed check
+        raise UsageError(f"model sizes: {exc}") from None
+    check_engine("--backend", settings["backend"])
+
+
+def train_command(args):
+    from .loop import Trainer, command_line
+    given = _given(args)
+    _check_flags(given)
+    override = ()
+    model = None
+    if args.resume is not None:
+        model = load_model_arg("--resume", args.resume)
+        settings, override = _resume_settings(args, given, model)
+        message = _already_done(model, settings)
+        if message:
+            print(f"{args.resume}: {message}", file=sys.stderr)
+            return 0
+        from diffmem import pretrained
+        if args.save_to is None and pretrained.is_name(args.resume):
+            raise UsageError(f"--resume {args.resume}: give --save-to FILE (the pretrained "
+                             f"models are not overwritten)")
+        save_to = args.save_to or args.resume
+        task = model.task["name"]
+        if args.save_to and os.path.exists(save_to) and not args.overwrite and \
+                os.path.abspath(save_to) != os.path.abspath(pretrained.resolve(args.resume)):
+            raise UsageError(f"--save-to {save_to}: exists and is not the --resume file; "
+                             f"choose another --save-to, or add --overwrite")
+    else:
+        if args.task is None:
+            raise UsageError("--task: expected one of " + ", ".join(TASK_CHOICES) +
+                             " (or --resume MODEL)")
+        if args.override_saved:
+            raise UsageError("--override-saved: only with --resume")
+        settings = dict(given)
+        for key, value in TRAIN_DEFAULTS.items():
+            if settings[key] is None:
+                settings[key] = value
+        if settings["steps"] is None and settings["sequences"] is None:
+            settings["steps"] = DEFAULT_STEPS
+        settings["steps"] = settings["steps"] or 0
+        settings["sequences"] = settings["sequences"] or 0
+        save_to = args.save_to or f"ntm-{args.task}.npz"
+        task = args.task
+        check_output("--save-to", save_to)
+        if os.path.exists(save_to) and not args.overwrite:
+            raise UsageError(f"--save-to {save_to}: exists; continue it with --resume "
+                             f"{save_to}, choose another --save-to, or add --overwrite")
+    if settings.get("save_every") is None:
+        settings["save_every"] = DEFAULT_SAVE_EVERY if model is None else \
+            model.header["training"].get("save_every", DEFAULT_SAVE_EVERY)
+    check_output("--save-to", save_to)
+    if model is not None:
+        from .loop import merge_resumed
+        _final_checks(merge_resumed(model.header["training"], settings, override))
+    else:
+        _final_checks(settings)
+    settings["save_to"] = save_to
+    command = command_line(args.argv)
+    trainer = Trainer(settings, resume=model, override=override)
+    previous = trainer.settings.get("commands") or []
+    trainer.settings["commands"] = previous + [command]
+    trainer.settings["command"] = command
+    cfg = trainer.cfg
+    print(f"task {task} {trainer.settings['options']}  X={cfg.X} Y={cfg.Y} "
+          f"N={cfg.N} M={cfg.M} {cfg.controller} {cfg.H} units, R={cfg.R} Wh={cfg.Wh}; "
+          f"{trainer.engine.name} engine, {trainer.settings['optimizer']} lr "
+          f"{trainer.optimizer.lr:g}, batch {trainer.settings['batch_size']}; "
+          f"starting at step {trainer.steps}; saving to {save_to}", file=sys.stderr)
+    _stop_on_signals()
+    try:
+        trainer.run(progress=not args.no_progress)
+    except FloatingPointError as exc:   # a diverged run, not a bug: its state was saved
+        print(f"diffmem train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stop_on_signals():
+    """Ctrl-C and ``kill PID`` both stop training through KeyboardInterrupt, which saves the
+    latest state.  Installed explicitly: a job started in the background by a
+    non-interactive shell inherits SIGINT as ignored."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
