@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "81210932f2a327165ac9574dbefe6cb31b2d44b784152a40366b472f864c9829"
+PINNED_MANIFEST_SHA256 = "65283f341dadc4a18a36cb6823cbd6b4b9549b4496ac4b2e02ee6c11a26651d5"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

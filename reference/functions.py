@@ -10,20 +10,20 @@ import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 from autograd.tracer import getval
 
-from .precision import matmul_operand as rounded
+from .precision import matmul, outer
 from .vjp import with_vjp
 
 
 def _linear_vjp(g, y, weight, x, bias):
-    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g  (``rounded``: as in ``linear``)
-    return onp.outer(rounded(g), rounded(x)), rounded(g) @ rounded(weight), g
+    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g  (products as in ``linear``)
+    return outer(g, x), matmul(g, weight), g
 
 
 @with_vjp(_linear_vjp)
 def linear(weight, x, bias):
     """W x + b, W as [out, in] (NTM.md's parameter table, as torch.nn.Linear).
-    (``rounded``: the identity except in an emulated low-precision mode, precision.py.)"""
-    return rounded(weight) @ rounded(x) + bias
+    (``matmul``: ``@``, except in an emulated low-precision mode, precision.py.)"""
+    return matmul(weight, x) + bias
 
 
 def _sigmoid_vjp(g, y, z):

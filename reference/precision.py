@@ -15,7 +15,12 @@ What the emulation rounds, and nothing else:
   these modes (cuBLAS / XLA dots, torch autocast's matmul list);
 - the products are then formed and accumulated in float32 (a product of two rounded
   operands is exact in float32 for tf32 and bf16, and for fp16 within its range), as a
-  tensor core does; the result stays float32;
+  tensor core does;
+- the **result** of each matrix product is rounded to the format too in ``bfloat16`` and
+  ``float16`` (a bf16 / fp16 GEMM returns the format: torch's autocast, cuBLAS with bf16
+  output), and stays float32 in ``tf32`` (TF32 is a float32 compute mode).  A kernel
+  that keeps float32 results (``preferred_element_type=float32``) errs less than this
+  baseline and passes the more easily;
 - the same for those products' gradients (the hand-written VJPs): ``W^T g`` and
   ``g x^T`` of the linear layers, ``gD Mem`` and ``gD^T k`` of the dot products, and
   the reads' and the write's ``w^T g``, ``g Mem^T``, ``a g^T``, ``w g``: a kernel
@@ -37,8 +42,8 @@ Formats, as float32 bit patterns (sign, exponent, mantissa bits kept):
   nearest even; out of range -> inf, tiny -> subnormal or 0).
 
 The mode is a context (``emulating(mode)``, a ``contextvars`` variable: per thread and
-task); outside it ``matmul_operand`` returns its argument unchanged, so float64 and
-float32 runs are exactly what they were.
+task); outside it ``matmul`` is ``a @ b`` and ``outer`` is ``numpy.outer``, so float64
+and float32 runs are exactly what they were.
 """
 
 from __future__ import annotations
@@ -84,9 +89,26 @@ def round_to(x, mode):
 
 
 def matmul_operand(x):
-    """An operand of a forward matrix product: rounded in an emulated mode, else ``x``."""
+    """An operand of a matrix product: rounded in an emulated mode, else ``x``."""
     mode = _MODE.get()
     return x if mode is None else round_to(x, mode)
+
+
+def matmul(a, b):
+    """``a @ b``; in an emulated mode the operands rounded to the mode's format, the
+    products summed in float32, the result rounded to bf16 / fp16 in those modes."""
+    mode = _MODE.get()
+    if mode is None:
+        return a @ b
+    out = round_to(a, mode) @ round_to(b, mode)
+    return out if mode == "tf32" else round_to(out, mode)
+
+
+def outer(a, b):
+    """The outer product ``a b^T`` of two vectors: a matrix product with one term."""
+    if _MODE.get() is None:
+        return np.outer(a, b)
+    return matmul(np.reshape(a, (-1, 1)), np.reshape(b, (1, -1)))
 
 
 @contextlib.contextmanager

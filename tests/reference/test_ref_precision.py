@@ -5,7 +5,7 @@ import pytest
 
 from diffmem import reference as ntm
 from diffmem.reference import precision
-from diffmem.reference.precision import emulating, matmul_operand, round_to
+from diffmem.reference.precision import emulating, matmul, matmul_operand, outer, round_to
 
 
 def nearest_with_bits(x, significant_bits):
@@ -75,7 +75,8 @@ def test_unknown_mode_is_refused():
 @pytest.mark.parametrize("mode", ["tf32", "bfloat16", "float16"])
 def test_a_mode_rounds_the_controller_product_operands(mode):
     """Step 0's controller output, derived by hand: tanh(round(W) round(u) + b) with u =
-    [x_0; r_-1], product and sum in float32.  The float32 run differs from it."""
+    [x_0; r_-1], product and sum in float32, the product's result rounded too in bf16
+    and fp16.  The float32 run differs from it."""
     cfg = ntm.NTMConfig(input_size=4, output_size=2, controller_size=6, memory_rows=5,
                         memory_width=3)
     params = ntm.init_params(cfg, 3)
@@ -85,8 +86,10 @@ def test_a_mode_rounds_the_controller_product_operands(mode):
                         dtype=mode, want_grads=False)
     f32 = {k: v.astype(np.float32) for k, v in params.items()}
     u = np.concatenate([x[0, 0].astype(np.float32), f32["init.read"].reshape(-1)])
-    want = np.tanh(round_to(f32["controller.weight"], mode) @ round_to(u, mode)
-                   + f32["controller.bias"])
+    product = round_to(f32["controller.weight"], mode) @ round_to(u, mode)
+    if mode != "tf32":
+        product = round_to(product, mode)
+    want = np.tanh(product + f32["controller.bias"])
     got = out["trace"]["controller"][0, 0]
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=2e-7, atol=2e-7)
@@ -110,3 +113,21 @@ def test_modes_order_by_precision_and_float32_is_unchanged():
     for d in ("tf32", "bfloat16", "float16"):
         assert runs[d]["logits"].dtype == np.float32
         assert runs[d]["grads"]["controller.weight"].dtype == np.float32
+
+
+def test_matmul_and_outer_are_plain_outside_a_mode_and_round_inside():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    np.testing.assert_array_equal(matmul(a, b), a @ b)
+    np.testing.assert_array_equal(outer(a[0], b[:, 0]), np.outer(a[0], b[:, 0]))
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    with emulating("tf32"):
+        np.testing.assert_array_equal(matmul(a32, b32),
+                                      round_to(a32, "tf32") @ round_to(b32, "tf32"))
+    with emulating("bfloat16"):
+        want = round_to(round_to(a32, "bfloat16") @ round_to(b32, "bfloat16"), "bfloat16")
+        np.testing.assert_array_equal(matmul(a32, b32), want)
+        np.testing.assert_array_equal(outer(a32[0], b32[:, 0]),
+                                      round_to(np.outer(round_to(a32[0], "bfloat16"),
+                                                        round_to(b32[:, 0], "bfloat16")),
+                                               "bfloat16"))
