@@ -2,8 +2,9 @@
 
 ``generate`` runs the frozen reference on every catalogued case, in float64 (the truth),
 float32 (the tolerance baseline of HARNESS.md section 4) and the low-precision modes
-emulated (tf32, bfloat16, float16: the baselines of those modes, docs/precision.md), with
-full trace and gradients, and writes one byte-stable file per case plus the manifest.
+emulated (tf32, bfloat16, float16: the baselines of those modes, harness/baselines.py),
+with full trace and gradients, and writes one byte-stable file per case plus the
+manifest.
 
 ``verify`` is the freeze guard: it re-runs the reference on each stored case and compares
 with what is stored.  On the machine and library versions that wrote the files the runs
@@ -30,6 +31,7 @@ from . import catalogue as cat
 from .fixture_io import (DTYPES, LOW_PRECISION, FixtureError, case_entries, flatten_result,
                          matches,
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
+from .baselines import reference_run
 from .models import model_spec
 
 VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2,
@@ -39,9 +41,11 @@ VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2
 def reference_runs(config, params, inputs, targets, mask) -> dict:
     """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
     gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
-    run = model_spec(config.model).run_reference
-    return {dtype: run(config, params, inputs, targets, mask, dtype=dtype,
-                       want_trace=True, want_grads=True) for dtype in DTYPES}
+    spec, runs = model_spec(config.model), {}
+    for dtype in DTYPES:   # float64 first: a mode's baseline is measured from it
+        runs[dtype] = reference_run(spec, config, params, inputs, targets, mask, dtype,
+                                    runs.get("float64"))
+    return runs
 
 
 def _check_finite(name, flat):

@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "65283f341dadc4a18a36cb6823cbd6b4b9549b4496ac4b2e02ee6c11a26651d5"
+PINNED_MANIFEST_SHA256 = "853764c53434e65911d1bd0ba3a7886c713379ac03c4a0fdfb70af816476401b"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -14,23 +14,27 @@ import pathlib
 
 import numpy as np
 
+from .baselines import reference_run
 from .fixture_io import DTYPES, Case
 from .models import model_spec
 
 
 class ReferenceRuns(dict):
     """dtype -> the reference's run; a dtype of ``fixture_io.DTYPES`` not yet run is run
-    on first look-up (``run(dtype)``) and kept: a float32 test does not pay for the
-    low-precision modes' runs, and ``case.expected["bfloat16"]`` still works."""
+    on first look-up (``run(dtype, runs)``, given the runs so far) and kept: a float32
+    test does not pay for the low-precision modes' runs, and
+    ``case.expected["bfloat16"]`` still works."""
 
     def __init__(self, run, dtypes):
-        super().__init__({d: run(d) for d in dtypes})
+        super().__init__()
         self._run = run
+        for dtype in dtypes:      # float64 first: a mode's baseline is measured from it
+            self[dtype] = run(dtype, self)
 
     def __missing__(self, dtype):
         if dtype not in DTYPES:
             raise KeyError(dtype)
-        self[dtype] = self._run(dtype)
+        self[dtype] = self._run(dtype, self)
         return self[dtype]
 
 
@@ -42,9 +46,9 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
     spec = model_spec(config.model)
     precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
 
-    def run(dtype):
-        return spec.run_reference(config, params, inputs, targets, mask, dtype=dtype,
-                                  want_trace=True, want_grads=True)
+    def run(dtype, runs):
+        exp64 = runs["float64"] if dtype != "float64" else None
+        return reference_run(spec, config, params, inputs, targets, mask, dtype, exp64)
     expected = ReferenceRuns(run, precisions)
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),

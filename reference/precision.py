@@ -16,11 +16,13 @@ What the emulation rounds, and nothing else:
 - the products are then formed and accumulated in float32 (a product of two rounded
   operands is exact in float32 for tf32 and bf16, and for fp16 within its range), as a
   tensor core does;
-- the **result** of each matrix product is rounded to the format too in ``bfloat16`` and
-  ``float16`` (a bf16 / fp16 GEMM returns the format: torch's autocast, cuBLAS with bf16
-  output), and stays float32 in ``tf32`` (TF32 is a float32 compute mode).  A kernel
-  that keeps float32 results (``preferred_element_type=float32``) errs less than this
-  baseline and passes the more easily;
+- the **result** of each matrix product stays float32 in ``tf32`` (TF32 is a float32
+  compute mode); in ``bfloat16`` and ``float16`` it is rounded to the format
+  (``product_results="format"``, the default: a bf16 / fp16 GEMM that returns the
+  format, as torch's autocast) or kept float32 (``product_results="float32"``: bf16
+  inputs, float32 accumulator and output, as a fused kernel or JAX's
+  ``preferred_element_type``).  The harness's baseline for these modes takes, element by
+  element, whichever of the two is farther from float64 (``harness/baselines.py``);
 - the same for those products' gradients (the hand-written VJPs): ``W^T g`` and
   ``g x^T`` of the linear layers, ``gD Mem`` and ``gD^T k`` of the dot products, and
   the reads' and the write's ``w^T g``, ``g Mem^T``, ``a g^T``, ``w g``: a kernel
@@ -90,18 +92,19 @@ def round_to(x, mode):
 
 def matmul_operand(x):
     """An operand of a matrix product: rounded in an emulated mode, else ``x``."""
-    mode = _MODE.get()
+    mode = (_MODE.get() or (None,))[0]
     return x if mode is None else round_to(x, mode)
 
 
 def matmul(a, b):
     """``a @ b``; in an emulated mode the operands rounded to the mode's format, the
-    products summed in float32, the result rounded to bf16 / fp16 in those modes."""
-    mode = _MODE.get()
+    products summed in float32, the result rounded to bf16 / fp16 when the mode's
+    ``product_results`` is "format"."""
+    mode, results = _MODE.get() or (None, None)
     if mode is None:
         return a @ b
     out = round_to(a, mode) @ round_to(b, mode)
-    return out if mode == "tf32" else round_to(out, mode)
+    return out if mode == "tf32" or results == "float32" else round_to(out, mode)
 
 
 def outer(a, b):
@@ -111,11 +114,18 @@ def outer(a, b):
     return matmul(np.reshape(a, (-1, 1)), np.reshape(b, (1, -1)))
 
 
+PRODUCT_RESULTS = ("format", "float32")
+
+
 @contextlib.contextmanager
-def emulating(mode):
-    """Within: the reference's matrix products round their operands to ``mode``
-    (None: no rounding)."""
-    token = _MODE.set(None if mode is None else check_mode(mode))
+def emulating(mode, product_results="format"):
+    """Within: the reference's matrix products round their operands to ``mode`` (None:
+    no rounding), and their results too for bf16 / fp16 when ``product_results`` is
+    "format"."""
+    if product_results not in PRODUCT_RESULTS:
+        raise ValueError(f"product_results: expected one of {PRODUCT_RESULTS}, got "
+                         f"{product_results!r}")
+    token = _MODE.set(None if mode is None else (check_mode(mode), product_results))
     try:
         yield
     finally:

@@ -27,9 +27,10 @@ def _check_run_args(cfg, dtype):
         raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
 
 
-def _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads):
+def _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads,
+             product_results="format"):
     # Already validated and cast to compute_dtype(dtype).
-    with emulating(dtype if dtype in LOW_PRECISION else None):
+    with emulating(dtype if dtype in LOW_PRECISION else None, product_results):
         return _run_one_in(cfg, params, inputs, targets, mask, compute_dtype(dtype),
                            want_trace, want_grads)
 
@@ -52,10 +53,11 @@ def _run_one_in(cfg, params, inputs, targets, mask, dtype, want_trace, want_grad
 
 
 def run_sequence(cfg, params, inputs, targets, mask, *, dtype="float64",
-                 want_trace=True, want_grads=True):
+                 want_trace=True, want_grads=True, product_results="format"):
     """One sequence: inputs [T, X], targets [T, Y], mask [T].  ``dtype``: float64,
     float32, or a low-precision mode (tf32, bfloat16, float16: float32 arrays with the
-    mode's rounding emulated, ``precision.py``).
+    mode's rounding emulated, ``precision.py``, whose ``product_results`` says whether a
+    bf16 / fp16 matrix product returns the format or float32).
 
     Returns a dict: ``logits`` [T, Y], ``loss`` (scalar), and when asked ``trace``
     (name -> [T, ...]), ``grads`` (name -> param shape), ``grad_inputs`` [T, X].
@@ -65,11 +67,12 @@ def run_sequence(cfg, params, inputs, targets, mask, *, dtype="float64",
               for k, v in validate_params(params, cfg).items()}
     inputs, targets, mask = (a.astype(compute_dtype(dtype)) for a in
                              validate_data(cfg, inputs, targets, mask, batched=False))
-    return _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads)
+    return _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads,
+                    product_results)
 
 
 def run_batch(cfg, params, inputs, targets, mask, *, dtype="float64",
-              want_trace=True, want_grads=True):
+              want_trace=True, want_grads=True, product_results="format"):
     """A batch, one sequence at a time: inputs [B, T, X] -> Result-shaped dict.
 
     ``loss`` is [B]; ``grads`` are summed over the batch (the gradient of the summed
@@ -80,8 +83,8 @@ def run_batch(cfg, params, inputs, targets, mask, *, dtype="float64",
               for k, v in validate_params(params, cfg).items()}
     inputs, targets, mask = (a.astype(compute_dtype(dtype)) for a in
                              validate_data(cfg, inputs, targets, mask, batched=True))
-    runs = [_run_one(cfg, params, inputs[b], targets[b], mask[b], dtype, want_trace, want_grads)
-            for b in range(inputs.shape[0])]
+    runs = [_run_one(cfg, params, inputs[b], targets[b], mask[b], dtype, want_trace, want_grads,
+                     product_results) for b in range(inputs.shape[0])]
     result = {"logits": np.stack([r["logits"] for r in runs]),
               "loss": np.stack([r["loss"] for r in runs])}
     if want_trace:
