@@ -81,18 +81,23 @@ def rounding_floor64(err32, scale):
     stays within a small multiple of it (``compare.SUSPECT_FACTOR``)."""
     return np.asarray(err32, dtype=np.float64) * FLOAT64_PER_FLOAT32 + EPS64 * scale
 
+
 # Low-precision modes (docs/precision.md): a backend whose matrix products are TF32,
 # bfloat16 or float16 is bounded by the reference run with that precision emulated
-# (``err32`` is then |emulated run - float64|): k_mode * err_mode + rtol * scale + atol.
-# The floors are float32's (element-wise math stays float32 in these modes); k from
-# `diffmem calibrate --dtype tf32,bfloat16,float16` (docs/precision.md, "Calibration").
+# (``err32`` is then |emulated baseline - float64|, harness/baselines.py):
+# k_mode * err_mode + rtol * scale + atol, the floors float32's (element-wise math stays
+# float32 in these modes).  k from `diffmem calibrate --cases 300 --configs 10 --seed 11
+# --dtype tf32,bfloat16,float16 --small`: 0 failures of the bundled torch and JAX
+# backends in 1,800 runs; the smallest k passing every run was 13.3 / 5.24 / 5.57,
+# about doubled and rounded up (CPU only: GPU TF32 / bf16 kernels not yet measured).
 LOW_PRECISION_CONSTANTS = {   # mode: (k, rtol, atol)
-    "tf32": (50.0, RTOL_FLOAT32, ATOL_FLOAT32),
-    "bfloat16": (50.0, RTOL_FLOAT32, ATOL_FLOAT32),
-    "float16": (50.0, RTOL_FLOAT32, ATOL_FLOAT32),
+    "tf32": (30.0, RTOL_FLOAT32, ATOL_FLOAT32),
+    "bfloat16": (15.0, RTOL_FLOAT32, ATOL_FLOAT32),
+    "float16": (15.0, RTOL_FLOAT32, ATOL_FLOAT32),
 }
-# A mode's emulated run off by more than this of the scale: the mode keeps no digit
-# there that a check could hold a kernel to; reported not checked (float64 checks it).
+# A mode's emulated run off by more than this of the scale (float32: UNRESOLVED, 1 %):
+# the mode keeps no digit there a check could hold a kernel to; the noise bound only,
+# and the float64 run must check it.
 UNRESOLVED_LOW_PRECISION = 1e-1
 
 

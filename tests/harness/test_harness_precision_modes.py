@@ -94,3 +94,23 @@ def test_bundled_backends_pass_in_each_mode(case, mode):
     for backend in ("torch", "jax"):
         r = run_case(load_backend(backend, "cpu", mode), case, mode)
         assert r.status == PASS, (backend, r.first_divergence)
+
+
+def test_the_baseline_is_per_element_the_farther_product_style():
+    from diffmem.harness.baselines import farther
+    exp = {"a": np.array([0.0, 1.0, 2.0, 3.0])}
+    one = {"a": np.array([0.1, 1.0, 2.5, np.inf])}
+    two = {"a": np.array([-0.2, 1.01, 2.1, 3.0])}
+    got = farther(exp, [one, two])["a"]
+    np.testing.assert_array_equal(got, [-0.2, 1.01, 2.5, np.inf])
+
+
+def test_bfloat16_baseline_covers_both_styles(case):
+    """Its error is at least each style's own, element by element."""
+    from diffmem import reference as ntm
+    exp64 = case.expected["float64"]["trace"]["interface"]
+    base = np.abs(case.expected["bfloat16"]["trace"]["interface"] - exp64)
+    for style in ("format", "float32"):
+        run = ntm.run_batch(case.config, case.params, case.inputs, case.targets, case.mask,
+                            dtype="bfloat16", want_grads=False, product_results=style)
+        assert (base >= np.abs(run["trace"]["interface"] - exp64)).all()
