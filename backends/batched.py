@@ -17,7 +17,8 @@ logaddexp(z, 0)), softmax(z, axis), take_last(w, idx) (= w[..., idx]), sum, max,
 (over a small axis, by plain products), concat, stop_gradient, broadcast_to,
 zeros_like_shape(ref, shape); optionally write_memory, cosine_similarity and
 read_memory, the stages of the same names with a hand-written gradient
-(``backends/fused.py``).
+(``backends/fused.py``), and matmul(a, b), how a low-precision mode forms the matrix
+products (``a @ b`` without it; see ``matmul``).
 
 A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs``).
 """
@@ -59,6 +60,13 @@ class BatchedNTM:
         constant in value).  The ops table gives it as one fused operation."""
         return self.xp.softmax(z, axis=-1)
 
+    def matmul(self, a, b):
+        """a @ b.  Every matrix product of a step is written with this, so that an ops
+        table for a low-precision mode (tf32, bfloat16, float16) decides how its
+        operands are rounded (``xp.matmul``, e.g. backends/torch/precision_modes.py)."""
+        mm = getattr(self.xp, "matmul", None)
+        return a @ b if mm is None else mm(a, b)
+
     # ------------------------------------------------------------ state
     def initial_state(self, params, batch):
         xp, cfg = self.xp, self.cfg
@@ -81,8 +89,9 @@ class BatchedNTM:
         """Returns (c_t, cell_t); cell_t is None for the feedforward controller."""
         xp, H = self.xp, self.cfg.H
         if self.cfg.controller == "feedforward":
-            return xp.tanh(u @ params["controller.weight"].mT + params["controller.bias"]), None
-        z = xp.concat([u, state["h"]], axis=-1) @ params["controller.weight"].mT \
+            return xp.tanh(self.matmul(u, params["controller.weight"].mT)
+                           + params["controller.bias"]), None
+        z = self.matmul(xp.concat([u, state["h"]], axis=-1), params["controller.weight"].mT) \
             + params["controller.bias"]
         gates = xp.sigmoid(z)   # one call for i, f, o (its g slice is unused): fewer ops
         i, f, o = gates[:, :H], gates[:, H:2 * H], gates[:, 3 * H:]
@@ -92,7 +101,7 @@ class BatchedNTM:
 
     # ------------------------------------------------------------ 2. interface
     def interface(self, params, c):
-        return c @ params["interface.weight"].mT + params["interface.bias"]
+        return self.matmul(c, params["interface.weight"].mT) + params["interface.bias"]
 
     # ------------------------------------------------------------ 3. head activations
     def activate_head(self, raw):
@@ -120,7 +129,8 @@ class BatchedNTM:
         fused = getattr(self.xp, "cosine_similarity", None)
         if fused is not None and type(self).norm is BatchedNTM.norm:
             return fused(key, memory)
-        return (key @ memory.mT) / (self.norm(key)[..., :, None] * self.norm(memory)[..., None, :])
+        return self.matmul(key, memory.mT) / (self.norm(key)[..., :, None]
+                                              * self.norm(memory)[..., None, :])
 
     def content_weights(self, key, beta, memory):
         return self.softmax(beta[..., None] * self.cosine_similarity(key, memory))
@@ -151,18 +161,18 @@ class BatchedNTM:
         if fused is not None:
             return fused(memory, weight, erase, add)
         keep = self.xp.prod(1.0 - weight[..., :, :, None] * erase[..., :, None, :], axis=-3)
-        return memory * keep + weight.mT @ add
+        return memory * keep + self.matmul(weight.mT, add)
 
     def read_memory(self, memory, weight):
         fused = getattr(self.xp, "read_memory", None)   # same math, hand-written gradient
         if fused is not None:
             return fused(memory, weight)
-        return weight @ memory
+        return self.matmul(weight, memory)
 
     # ------------------------------------------------------------ 8. output
     def output(self, params, c, reads):
         flat = reads.reshape((reads.shape[0], -1))
-        return self.xp.concat([c, flat], axis=-1) @ params["output.weight"].mT \
+        return self.matmul(self.xp.concat([c, flat], axis=-1), params["output.weight"].mT) \
             + params["output.bias"]
 
     # ------------------------------------------------------------ one step

@@ -14,8 +14,9 @@ import numpy as np
 
 from diffmem.reference import NTMConfig
 from diffmem.reference.layout import trace_entries, validate_data, validate_params
+from diffmem.reference.precision import compute_dtype
 
-from .protocol import DEVICES_HELP, DTYPES
+from .protocol import DEVICES_HELP, PRECISIONS
 
 _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 
@@ -29,8 +30,8 @@ def parse_device(device):
 
 
 def check_dtype(dtype):
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype: expected one of {PRECISIONS}, got {dtype!r}")
     return dtype
 
 
@@ -45,8 +46,10 @@ def as_config(config):
 
 
 def check_run_args(config, params, inputs, targets, mask, dtype):
-    """Validated (cfg, params, inputs, targets, mask), the arrays numpy of ``dtype``."""
+    """Validated (cfg, params, inputs, targets, mask), the arrays numpy of ``dtype``
+    (float32 for a low-precision mode: only its matrix products are lower)."""
     cfg = as_config(config)
+    dtype = compute_dtype(dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype)
               for k, v in validate_params(params, cfg).items()}
     data = validate_data(cfg, inputs, targets, mask, batched=True)

@@ -16,7 +16,16 @@ from typing import Optional
 
 ENTRY_POINT_GROUP = "diffmem.backends"
 DEVICES_HELP = "'cpu', 'cuda' or 'cuda:N'"
-DTYPES = ("float32", "float64")
+# What a backend computes in.  float64 and float32 are what they say.  The
+# low-precision modes are for kernels whose matrix products are not float32: ``tf32``
+# (TF32 tensor cores: float32 range, 10-bit mantissa), ``bfloat16``, ``float16``.  A
+# backend in such a mode returns its results as float32 (or float64) numpy arrays,
+# numpy having no bfloat16: the values are what the kernel computed, widened.  The
+# harness bounds a mode by the reference run with that precision emulated
+# (diffmem.reference.precision), see docs/precision.md.
+PRECISIONS = ("float64", "float32", "tf32", "bfloat16", "float16")
+LOW_PRECISION = ("tf32", "bfloat16", "float16")
+DTYPES = PRECISIONS   # the older name; every dtype a backend factory may be asked for
 
 
 class Unsupported(Exception):
@@ -110,7 +119,8 @@ def check_backend(backend, name_or_path: str = "backend"):
 
 
 def load_backend(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
-    """Make a backend by name or import path, for a device and dtype."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
+    """Make a backend by name or import path, for a device and dtype (one of
+    ``PRECISIONS``)."""
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype: expected one of {PRECISIONS}, got {dtype!r}")
     return check_backend(resolve_factory(name_or_path)(device, dtype), name_or_path)

@@ -1,4 +1,4 @@
-"""Forward + backward throughput of the bundled backends, float32, CPU (issue 3, item 5).
+"""Forward + backward throughput of the bundled backends, float32 by default, CPU or CUDA.
 
 Prints sequences/s for batch sizes 1, 16, 32, 64, 256 on two configurations:
 - copy: the paper's copy task, LSTM 100 units, N=128, M=20, one read and one write head,
@@ -12,6 +12,11 @@ sequence (forward + backward, float64, one sequence) gives the speed-up column.
 
     python benchmarks/bench_backends.py [--batches 1 16 32 64 256] [--configs copy small]
         [--backends torch jax] [--seconds 2] [--threads N] [--profile]
+        [--device cpu|cuda|cuda:N] [--dtype float32|float64|tf32|bfloat16|float16]
+
+Each step runs in the precision a check in ``--dtype`` uses (float32: no TF32, JAX dots
+HIGHEST; see docs/precision.md), on ``--device``; CUDA steps are synchronised before the
+clock stops.
 """
 
 from __future__ import annotations
@@ -56,33 +61,48 @@ def timed(fn, seconds, min_reps=3):
     return float(np.median(walls)), float(np.median(cpus))
 
 
-def torch_step(cfg, params, batch, steps):
+def torch_step(cfg, params, batch, steps, device="cpu", dtype="float32"):
     import torch
     from diffmem.backends.torch import make_model, sequence_loss, to_tensors
-    model = make_model(cfg)
-    p = to_tensors(params, dtype="float32", requires_grad=True)
-    x, y, m = (torch.as_tensor(a) for a in make_data(cfg, batch, steps))
+    from diffmem.backends.torch.driver import _TORCH_DTYPES, torch_device
+    from diffmem.backends.torch.precision_modes import matmul_precision
+    dev = torch_device(device)
+    model = make_model(cfg, dev, dtype=dtype)
+    p = to_tensors(params, dev, dtype, requires_grad=True)
+    x, y, m = (torch.as_tensor(a, dtype=_TORCH_DTYPES[dtype], device=dev)
+               for a in make_data(cfg, batch, steps))
 
     def step():
-        for v in p.values():
-            v.grad = None
-        sequence_loss(model, p, x, y, m).sum().backward()
+        with matmul_precision(dtype, dev.type):
+            for v in p.values():
+                v.grad = None
+            sequence_loss(model, p, x, y, m).sum().backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
     return step, 0.0
 
 
-def jax_step(cfg, params, batch, steps):
+def jax_step(cfg, params, batch, steps, device="cpu", dtype="float32"):
     import jax
-    from diffmem.backends.jax import make_model, sequence_loss
-    model = make_model(cfg)
-    p = {k: jax.numpy.asarray(v, dtype=np.float32) for k, v in params.items()}
-    x, y, m = (jax.numpy.asarray(a) for a in make_data(cfg, batch, steps))
-    grad = jax.jit(jax.value_and_grad(lambda p, x: sequence_loss(model, p, x, y, m).sum()))
-    t0 = time.perf_counter()
-    compiled = grad.lower(p, x).compile()
-    compile_s = time.perf_counter() - t0
+    from diffmem.backends.jax import make_model, precision, sequence_loss
+    from diffmem.backends.jax.driver import jax_device
+    from diffmem.reference.precision import compute_dtype
+    dev = jax_device(device)
+    platform = "cpu" if dev.platform == "cpu" else "gpu"
+    with precision(dtype, platform):
+        model = make_model(cfg, dtype=dtype, platform=platform)
+        p = jax.device_put({k: np.asarray(v, dtype=compute_dtype(dtype))
+                            for k, v in params.items()}, dev)
+        x, y, m = jax.device_put(tuple(a.astype(compute_dtype(dtype))
+                                       for a in make_data(cfg, batch, steps)), dev)
+        grad = jax.jit(jax.value_and_grad(lambda p, x: sequence_loss(model, p, x, y, m).sum()))
+        t0 = time.perf_counter()
+        compiled = grad.lower(p, x).compile()
+        compile_s = time.perf_counter() - t0
 
     def step():
-        jax.block_until_ready(compiled(p, x))
+        with precision(dtype, platform):
+            jax.block_until_ready(compiled(p, x))
     return step, compile_s
 
 
@@ -157,16 +177,22 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     ap.add_argument("--profile", action="store_true",
                     help="profile both backends on the copy config at batch 32 and 256")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    ap.add_argument("--dtype", default="float32",
+                    choices=("float32", "float64", "tf32", "bfloat16", "float16"))
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip timing the reference (the 'x ref' column shows '-')")
     args = ap.parse_args(argv)
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()}; float32, CPU; "
-          f"forward+backward per training step")
+    print(f"torch {torch.__version__} threads={torch.get_num_threads()}; {args.dtype}, "
+          f"{args.device}; forward+backward per training step")
     for name in args.configs:
         cfg, steps = CONFIGS[name]
         params = init_params(cfg, seed=0)
-        ref_s = reference_per_sequence(cfg, params, steps, args.seconds)
+        ref_s = (float("nan") if args.no_reference
+                 else reference_per_sequence(cfg, params, steps, args.seconds))
         gflop = flops_per_sequence(cfg, steps) / 1e9
         print(f"\n[{name}] T={steps} H={cfg.H} N={cfg.N} M={cfg.M} {cfg.controller}; "
               f"reference {ref_s * 1e3:.1f} ms/sequence ({1 / ref_s:.1f} seq/s); "
@@ -175,7 +201,8 @@ def main(argv=None):
               f"{'GFLOP/s':>9}{'seq/cpu-s':>11}{'compile s':>11}")
         for backend in args.backends:
             for batch in args.batches:
-                step, compile_s = STEPS[backend](cfg, params, batch, steps)
+                step, compile_s = STEPS[backend](cfg, params, batch, steps, args.device,
+                                                 args.dtype)
                 sec, cpu = timed(step, args.seconds)
                 rate = batch / sec
                 print(f"{backend:8}{batch:>6}{rate:>10.0f}{sec * 1e3:>10.2f}"

@@ -8,6 +8,13 @@ runs every case and dtype and reports, per bug, how many runs caught it and how 
 those localised it correctly.
 
     python -m diffmem.harness.bug_hunt [--exhaustive] [--cases GLOB] [--fixtures DIR]
+        [--dtype float64,float32 | tf32 | bfloat16 | float16 ...]
+
+``--dtype`` picks the precisions tried (default float64 then float32).  A
+low-precision mode alone (``--dtype bfloat16``) answers "which bugs does a check in that
+mode still catch": the bug runs in the mode (its products rounded like a correct
+kernel's) against the mode's bound; a bug whose effect is smaller than the mode's own
+rounding noise survives there, and the float64 / float32 checks are what catch it.
 """
 
 from __future__ import annotations
@@ -115,11 +122,21 @@ def main(argv=None):
     parser.add_argument("--exhaustive", action="store_true",
                         help="every bug on every case and dtype (slow)")
     parser.add_argument("--backend-module", default="torch", choices=("torch", "jax"))
+    parser.add_argument("--dtype", default="float64,float32", metavar="LIST",
+                        help="precisions to try, in order (comma-separated: float64, "
+                             "float32, tf32, bfloat16, float16; default float64,float32)")
     args = parser.parse_args(argv)
+    from .calibrate import parse_dtypes
+    try:
+        dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
+        parse_dtypes(",".join(dtypes))    # validates the names
+    except ValueError as exc:
+        print(f"bug_hunt: {exc}", file=sys.stderr)
+        return 2
     cases = load_cases(args.fixtures, args.cases)
     names = args.bugs.split(",") if args.bugs else None
     verdicts = hunt(cases, names, exhaustive=args.exhaustive,
-                    backend_module=args.backend_module)
+                    backend_module=args.backend_module, dtypes=tuple(dtypes))
     print(format_verdicts(verdicts, args.exhaustive))
     return 0 if all(v.caught and v.localised for v in verdicts) else 1
 

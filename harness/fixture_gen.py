@@ -1,15 +1,19 @@
 """Generating golden fixtures from the catalogue, and verifying them against the reference.
 
-``generate`` runs the frozen reference on every catalogued case, in float64 (the truth)
-and float32 (the tolerance baseline of HARNESS.md section 4), with full trace and
-gradients, and writes one byte-stable file per case plus the manifest.
+``generate`` runs the frozen reference on every catalogued case, in float64 (the truth),
+float32 (the tolerance baseline of HARNESS.md section 4) and the low-precision modes
+emulated (tf32, bfloat16, float16: the baselines of those modes, harness/baselines.py),
+with full trace and gradients, and writes one byte-stable file per case plus the
+manifest.
 
 ``verify`` is the freeze guard: it re-runs the reference on each stored case and compares
 with what is stored.  On the machine and library versions that wrote the files the runs
 are bit-identical; the default bounds (relative to each tensor's largest magnitude) only
 leave room for another BLAS's summation order:
 float64 1e-12, float32 1e-4 (float32 rounding differences are amplified by long or
-sharp cases; the float32 run is a baseline, not the truth).  ``exact=True`` demands
+sharp cases; the float32 run is a baseline, not the truth), the emulated modes 1e-2
+(their rounding of a matrix product's operands is exact; only a float32 difference
+before it can move a value across a rounding boundary, by one ulp of the format).  ``exact=True`` demands
 bit equality.
 """
 
@@ -24,23 +28,33 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 from . import catalogue as cat
-from .fixture_io import (DTYPES, FixtureError, case_entries, flatten_result, matches,
+from .fixture_io import (DTYPES, LOW_PRECISION, FixtureError, case_entries, flatten_result,
+                         matches,
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
+from .baselines import reference_run
 from .models import model_spec
 
-VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4}
+VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2,
+               "float16": 1e-2}
 
 
 def reference_runs(config, params, inputs, targets, mask) -> dict:
-    """{"float64": R, "float32": R}: the reference with trace and gradients."""
-    run = model_spec(config.model).run_reference
-    return {dtype: run(config, params, inputs, targets, mask, dtype=dtype,
-                       want_trace=True, want_grads=True) for dtype in DTYPES}
+    """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
+    gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
+    spec, runs = model_spec(config.model), {}
+    for dtype in DTYPES:   # float64 first: a mode's baseline is measured from it
+        runs[dtype] = reference_run(spec, config, params, inputs, targets, mask, dtype,
+                                    runs.get("float64"))
+    return runs
 
 
 def _check_finite(name, flat):
-    # A non-finite baseline would make every later comparison meaningless.
+    # A non-finite baseline would make every later comparison meaningless.  A
+    # low-precision mode's emulated run may overflow its format (float16 ends at 65504):
+    # kept as it is, the harness then reports that tensor not checked in the mode.
     for key, arr in flat.items():
+        if key.split("/", 1)[0] in LOW_PRECISION:
+            continue
         if not np.isfinite(arr).all():
             raise ValueError(f"case {name}: the reference's {key} is not finite; "
                              f"change the case in harness/catalogue.py")
@@ -140,7 +154,8 @@ def compare_runs(expected: dict, got: dict, dtype, rtol=None) -> list:
     """Mismatches of one dtype's stored run against a re-run: a message per tensor.
 
     Bound per tensor: |got - expected| <= rtol * max|expected| (rtol=0: bit equality).
-    NaN never matches.
+    NaN never matches, except a mode's Inf or NaN (its format overflowed) met by the same
+    in the re-run.
     """
     rtol = VERIFY_RTOL[dtype] if rtol is None else rtol
     want, have = flatten_result(dtype, expected), flatten_result(dtype, got)
@@ -155,7 +170,11 @@ def compare_runs(expected: dict, got: dict, dtype, rtol=None) -> list:
             continue
         diff = np.abs(b.astype(np.float64) - a.astype(np.float64))
         diff[np.isnan(diff)] = np.inf
-        scale = float(np.max(np.abs(a))) if a.size else 0.0
+        if dtype in LOW_PRECISION:
+            same = (a == b) | (np.isnan(a) & np.isnan(b))
+            diff[~np.isfinite(a) & same] = 0.0
+        finite = np.isfinite(a)
+        scale = float(np.max(np.abs(a[finite]))) if finite.any() else 0.0
         bound = rtol * scale
         if diff.size and (diff > bound).any():
             idx = np.unravel_index(int(np.argmax(diff)), diff.shape)

@@ -7,10 +7,10 @@ Entries (numpy's ``.npy`` suffix dropped):
                               config, meta}
     params/<name>             float64, the model's parameter shapes
     inputs, targets, mask     float64 [B, T, X], [B, T, Y], [B, T]
-    <dtype>/logits            the reference run in <dtype> (float64 and float32):
-    <dtype>/loss              [B, T, Y], [B], grads summed over the batch,
-    <dtype>/grad_inputs       [B, T, X], and the full trace [B, T, ...]
-    <dtype>/grads/<name>
+    <dtype>/logits            the reference run in <dtype> (float64, float32, and the
+    <dtype>/loss              low-precision modes tf32, bfloat16, float16 emulated,
+    <dtype>/grad_inputs       stored as float32): [B, T, Y], [B], grads summed over
+    <dtype>/grads/<name>      the batch, [B, T, X], and the full trace [B, T, ...]
     <dtype>/trace/<name>
 
 ``manifest.json`` beside the files lists every case with its sha256, spec version and the
@@ -35,10 +35,13 @@ import numpy as np
 
 from .models import model_spec
 
+# The low-precision runs are the baselines of the tf32 / bfloat16 / float16 bounds
+# (docs/precision.md); their values are float32 arrays (numpy has no bfloat16).
+LOW_PRECISION = ("tf32", "bfloat16", "float16")
 FORMAT = "diffmem-fixture/1"
 MANIFEST_FORMAT = "diffmem-manifest/1"
 MANIFEST = "manifest.json"
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case stores
 # Any fixed timestamp works; 1980-01-01 is the earliest a zip can hold.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -55,6 +58,11 @@ def regenerate_hint(name=None, directory=None):
         return f"regenerate it with `diffmem fixtures generate{which} --fixtures {directory}`"
     return (f"regenerate it with `diffmem fixtures generate{which}` "
             f"(or restore the committed file with `git checkout -- fixtures/`)")
+
+
+def storage_dtype(dtype) -> str:
+    """The numpy dtype a stored run of ``dtype`` is kept in (float32 for a mode)."""
+    return "float32" if dtype in LOW_PRECISION else dtype
 
 
 def _fail(path, problem, name=None):
@@ -74,7 +82,8 @@ class Case:
     inputs: np.ndarray
     targets: np.ndarray
     mask: np.ndarray
-    expected: dict    # {"float64": R, "float32": R}: the reference's runs, with
+    expected: dict    # {"float64": R, "float32": R, "tf32": R, ...}: the reference's runs
+                      # (every dtype of DTYPES), with
                       # R = {logits, loss, grads: {name: arr}, grad_inputs, trace: {name: arr}}
 
     @property
@@ -175,10 +184,11 @@ def case_entries(name, model, spec_version, config_dict, meta, params, inputs, t
 
 def flatten_result(dtype, r) -> dict:
     """A reference run {logits, loss, grad_inputs, grads, trace} as {"<dtype>/...": array},
-    cast to ``dtype`` (the entry names of the file format)."""
-    out = {f"{dtype}/{k}": np.asarray(r[k], dtype) for k in ("logits", "loss", "grad_inputs")}
-    out.update({f"{dtype}/grads/{k}": np.asarray(v, dtype) for k, v in r["grads"].items()})
-    out.update({f"{dtype}/trace/{k}": np.asarray(v, dtype) for k, v in r["trace"].items()})
+    cast to its storage dtype (the entry names of the file format)."""
+    store = storage_dtype(dtype)
+    out = {f"{dtype}/{k}": np.asarray(r[k], store) for k in ("logits", "loss", "grad_inputs")}
+    out.update({f"{dtype}/grads/{k}": np.asarray(v, store) for k, v in r["grads"].items()})
+    out.update({f"{dtype}/trace/{k}": np.asarray(v, store) for k, v in r["trace"].items()})
     return out
 
 
@@ -207,12 +217,13 @@ def expected_shapes(spec, config, B, T) -> dict:
     # A model without trace_shapes gets only its trace's [B, T] prefix checked (None below).
     trace_shapes = spec.trace_shapes(config) if spec.trace_shapes else {}
     for dtype in DTYPES:
-        out[f"{dtype}/logits"] = (dtype, (B, T, Y))
-        out[f"{dtype}/loss"] = (dtype, (B,))
-        out[f"{dtype}/grad_inputs"] = (dtype, (B, T, X))
-        out.update({f"{dtype}/grads/{k}": (dtype, s) for k, s in pshapes.items()})
+        store = storage_dtype(dtype)
+        out[f"{dtype}/logits"] = (store, (B, T, Y))
+        out[f"{dtype}/loss"] = (store, (B,))
+        out[f"{dtype}/grad_inputs"] = (store, (B, T, X))
+        out.update({f"{dtype}/grads/{k}": (store, s) for k, s in pshapes.items()})
         out.update({f"{dtype}/trace/{e.name}":
-                    (dtype, (B, T) + tuple(trace_shapes[e.name]) if e.name in trace_shapes
+                    (store, (B, T) + tuple(trace_shapes[e.name]) if e.name in trace_shapes
                      else None) for e in spec.trace_entries(config)})
     return out
 

@@ -2,7 +2,10 @@
 
 ``reference_case`` runs the reference in float64 and float32 on given data and wraps
 the results in the same ``Case`` a fixture file loads into, so everything that checks
-fixtures (``compare.run_case``, the report) checks these too.
+fixtures (``compare.run_case``, the report) checks these too.  The runs of the
+low-precision modes (tf32, bfloat16, float16, the baselines of those modes) are made
+when first looked up (``case.expected["tf32"]``), or at once for those named in
+``precisions``: a float32 test does not pay for them.
 """
 
 from __future__ import annotations
@@ -11,19 +14,42 @@ import pathlib
 
 import numpy as np
 
-from .fixture_io import Case
+from .baselines import reference_run
+from .fixture_io import DTYPES, Case
 from .models import model_spec
+
+
+class ReferenceRuns(dict):
+    """dtype -> the reference's run; a dtype of ``fixture_io.DTYPES`` not yet run is run
+    on first look-up (``run(dtype, runs)``, given the runs so far) and kept: a float32
+    test does not pay for the low-precision modes' runs, and
+    ``case.expected["bfloat16"]`` still works."""
+
+    def __init__(self, run, dtypes):
+        super().__init__()
+        self._run = run
+        for dtype in dtypes:      # float64 first: a mode's baseline is measured from it
+            self[dtype] = run(dtype, self)
+
+    def __missing__(self, dtype):
+        if dtype not in DTYPES:
+            raise KeyError(dtype)
+        self[dtype] = self._run(dtype, self)
+        return self[dtype]
 
 
 def reference_case(name, config, params, inputs, targets, mask, meta=None,
                    precisions=("float64", "float32")) -> Case:
     """A Case holding the reference's results on these arrays in ``precisions`` (float64
-    always: it is what every backend is compared with)."""
+    always: it is what every backend is compared with); any other dtype of
+    ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``."""
     spec = model_spec(config.model)
     precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
-    expected = {d: spec.run_reference(config, params, inputs, targets, mask, dtype=d,
-                                      want_trace=True, want_grads=True)
-                for d in precisions}
+
+    def run(dtype, runs):
+        exp64 = runs["float64"] if dtype != "float64" else None
+        return reference_run(spec, config, params, inputs, targets, mask, dtype, exp64)
+    expected = ReferenceRuns(run, precisions)
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)

@@ -10,6 +10,7 @@ import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
 from .functions import _softmax_vjp, softmax
+from .precision import matmul
 from .vjp import with_vjp
 
 DELTA = 1e-16   # inside the norm: finite cosine and gradient for a zero row or key
@@ -22,8 +23,9 @@ def norm(v):
 
 
 def cosine_similarity(key, memory):
-    """K[h, i] = (k_h . Mem_i) / (norm(k_h) * norm(Mem_i))."""
-    return (key @ memory.T) / (norm(key)[:, None] * norm(memory)[None, :])
+    """K[h, i] = (k_h . Mem_i) / (norm(k_h) * norm(Mem_i)).
+    (``matmul``: ``@``, except in an emulated low-precision mode, precision.py.)"""
+    return matmul(key, memory.T) / (norm(key)[:, None] * norm(memory)[None, :])
 
 
 def _content_weights_vjp(g, w, key, beta, memory):
@@ -38,8 +40,9 @@ def _content_weights_vjp(g, w, key, beta, memory):
     gD = gK / (nk[:, None] * nm[None, :])
     gnk = -onp.sum(gK * K, axis=1) / nk
     gnm = -onp.sum(gK * K, axis=0) / nm
-    g_key = gD @ memory + (gnk / nk)[:, None] * key
-    g_memory = gD.T @ key + (gnm / nm)[:, None] * memory
+    # (``matmul``: the products of the dot k . Mem_i's gradient, as in the forward)
+    g_key = matmul(gD, memory) + (gnk / nk)[:, None] * key
+    g_memory = matmul(gD.T, key) + (gnm / nm)[:, None] * memory
     return g_key, onp.sum(gz * K, axis=-1), g_memory
 
 

@@ -10,18 +10,20 @@ import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 from autograd.tracer import getval
 
+from .precision import matmul, outer
 from .vjp import with_vjp
 
 
 def _linear_vjp(g, y, weight, x, bias):
-    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g
-    return onp.outer(g, x), g @ weight, g
+    # y = W x + b:  gW = g x^T,  gx = W^T g,  gb = g  (products as in ``linear``)
+    return outer(g, x), matmul(g, weight), g
 
 
 @with_vjp(_linear_vjp)
 def linear(weight, x, bias):
-    """W x + b, W as [out, in] (NTM.md's parameter table, as torch.nn.Linear)."""
-    return weight @ x + bias
+    """W x + b, W as [out, in] (NTM.md's parameter table, as torch.nn.Linear).
+    (``matmul``: ``@``, except in an emulated low-precision mode, precision.py.)"""
+    return matmul(weight, x) + bias
 
 
 def _sigmoid_vjp(g, y, z):

@@ -2,6 +2,7 @@
 
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
+from .precision import matmul
 from .vjp import with_vjp
 
 
@@ -18,9 +19,11 @@ def _write_memory_vjp(g, new_memory, memory, weight, erase, add):
         suffix.insert(0, F * suffix[0])
     g_keep = g * memory
     g_factor = [g_keep * prefix[h] * suffix[h + 1] for h in range(len(factors))]
-    g_weight = add @ g.T - onp.stack([gF @ erase[h] for h, gF in enumerate(g_factor)])
+    # (``matmul``: the products of the forward's w^T a, as there; the erase terms are
+    # reductions of element-wise products, not matrix products)
+    g_weight = matmul(add, g.T) - onp.stack([gF @ erase[h] for h, gF in enumerate(g_factor)])
     g_erase = -onp.stack([weight[h] @ gF for h, gF in enumerate(g_factor)])
-    return g * prefix[-1], g_weight, g_erase, weight @ g
+    return g * prefix[-1], g_weight, g_erase, matmul(weight, g)
 
 
 @with_vjp(_write_memory_vjp)
@@ -34,15 +37,16 @@ def write_memory(memory, weight, erase, add):
     keep = 1.0
     for h in range(weight.shape[0]):
         keep = keep * (1.0 - weight[h][:, None] * erase[h][None, :])
-    return memory * keep + weight.T @ add
+    return memory * keep + matmul(weight.T, add)
 
 
 def _read_memory_vjp(g, reads, memory, weight):
-    # reads = w Mem:  g_Mem = w^T g,  g_w = g Mem^T
-    return weight.T @ g, g @ memory.T
+    # reads = w Mem:  g_Mem = w^T g,  g_w = g Mem^T  (``matmul``: as in the forward)
+    return matmul(weight.T, g), matmul(g, memory.T)
 
 
 @with_vjp(_read_memory_vjp)
 def read_memory(memory, weight):
-    """r_h = Mem^T w_h for each read head: weight [R, N] -> reads [R, M]."""
-    return weight @ memory
+    """r_h = Mem^T w_h for each read head: weight [R, N] -> reads [R, M].
+    (``matmul``: ``@``, except in an emulated low-precision mode, precision.py.)"""
+    return matmul(weight, memory)

@@ -1,4 +1,5 @@
-"""Running the reference: values, trace and gradients, float64 or float32.
+"""Running the reference: values, trace and gradients, float64 or float32, or float32
+with a low-precision mode emulated (tf32, bfloat16, float16: ``precision.py``).
 
 ``run_sequence`` is the oracle for one sequence; ``run_batch`` loops it over a batch
 and returns arrays shaped like a backend's Result ([B, T, ...], grads summed).
@@ -13,8 +14,9 @@ from .config import NTMConfig
 from .layout import validate_data, validate_params
 from .loss import sequence_loss
 from .model import forward
+from .precision import LOW_PRECISION, compute_dtype, emulating
 
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32") + LOW_PRECISION
 
 
 def _check_run_args(cfg, dtype):
@@ -25,8 +27,15 @@ def _check_run_args(cfg, dtype):
         raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
 
 
-def _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads):
-    # Already validated and cast to dtype.
+def _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads,
+             product_results="format"):
+    # Already validated and cast to compute_dtype(dtype).
+    with emulating(dtype if dtype in LOW_PRECISION else None, product_results):
+        return _run_one_in(cfg, params, inputs, targets, mask, compute_dtype(dtype),
+                           want_trace, want_grads)
+
+
+def _run_one_in(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads):
     out = {}
 
     def loss_of(packed):
@@ -44,32 +53,38 @@ def _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads):
 
 
 def run_sequence(cfg, params, inputs, targets, mask, *, dtype="float64",
-                 want_trace=True, want_grads=True):
-    """One sequence: inputs [T, X], targets [T, Y], mask [T].
+                 want_trace=True, want_grads=True, product_results="format"):
+    """One sequence: inputs [T, X], targets [T, Y], mask [T].  ``dtype``: float64,
+    float32, or a low-precision mode (tf32, bfloat16, float16: float32 arrays with the
+    mode's rounding emulated, ``precision.py``, whose ``product_results`` says whether a
+    bf16 / fp16 matrix product returns the format or float32).
 
     Returns a dict: ``logits`` [T, Y], ``loss`` (scalar), and when asked ``trace``
     (name -> [T, ...]), ``grads`` (name -> param shape), ``grad_inputs`` [T, X].
     """
     _check_run_args(cfg, dtype)
-    params = {k: v.astype(dtype) for k, v in validate_params(params, cfg).items()}
-    inputs, targets, mask = (a.astype(dtype) for a in
+    params = {k: v.astype(compute_dtype(dtype))
+              for k, v in validate_params(params, cfg).items()}
+    inputs, targets, mask = (a.astype(compute_dtype(dtype)) for a in
                              validate_data(cfg, inputs, targets, mask, batched=False))
-    return _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads)
+    return _run_one(cfg, params, inputs, targets, mask, dtype, want_trace, want_grads,
+                    product_results)
 
 
 def run_batch(cfg, params, inputs, targets, mask, *, dtype="float64",
-              want_trace=True, want_grads=True):
+              want_trace=True, want_grads=True, product_results="format"):
     """A batch, one sequence at a time: inputs [B, T, X] -> Result-shaped dict.
 
     ``loss`` is [B]; ``grads`` are summed over the batch (the gradient of the summed
     loss); ``grad_inputs`` and the trace are [B, T, ...].
     """
     _check_run_args(cfg, dtype)
-    params = {k: v.astype(dtype) for k, v in validate_params(params, cfg).items()}
-    inputs, targets, mask = (a.astype(dtype) for a in
+    params = {k: v.astype(compute_dtype(dtype))
+              for k, v in validate_params(params, cfg).items()}
+    inputs, targets, mask = (a.astype(compute_dtype(dtype)) for a in
                              validate_data(cfg, inputs, targets, mask, batched=True))
-    runs = [_run_one(cfg, params, inputs[b], targets[b], mask[b], dtype, want_trace, want_grads)
-            for b in range(inputs.shape[0])]
+    runs = [_run_one(cfg, params, inputs[b], targets[b], mask[b], dtype, want_trace, want_grads,
+                     product_results) for b in range(inputs.shape[0])]
     result = {"logits": np.stack([r["logits"] for r in runs]),
               "loss": np.stack([r["loss"] for r in runs])}
     if want_trace:

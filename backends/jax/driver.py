@@ -3,13 +3,16 @@
 float64: JAX makes 64-bit arrays only while its ``jax_enable_x64`` flag is on.  The
 backend never flips that flag globally; it runs each float64 call inside the
 ``jax.enable_x64(True)`` context manager (thread-local, restored on exit), so importing
-or using this backend changes nothing for other JAX code in the process.  float32 calls
-run under whatever the process has set, with every array cast to float32 explicitly.
+or using this backend changes nothing for other JAX code in the process.
+
+float32: every program is traced and compiled inside
+``jax.default_matmul_precision("highest")`` (again a context, never the global flag), so
+its dots are full float32 on every device (XLA would use TF32 on a recent NVIDIA GPU).
+The low-precision modes are in ``precision_modes.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import jax
@@ -20,6 +23,7 @@ from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, 
                                      trace_names)
 from diffmem.backends.protocol import Result
 
+from . import precision_modes as _precision
 from .ops import xp
 
 
@@ -38,13 +42,16 @@ def jax_device(device):
     return devices[index]
 
 
-def precision(dtype):
-    """The context a computation in ``dtype`` runs in (x64 on only for float64)."""
-    return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+def precision(dtype, platform="cpu"):
+    """The context a computation in ``dtype`` runs in: x64 on only for float64, matrix
+    products HIGHEST (TF32 only for mode tf32 on a GPU); see precision_modes.py."""
+    return _precision.precision(dtype, platform)
 
 
-def make_model(cfg, model_cls=BatchedNTM):
-    return model_cls(xp, cfg)
+def make_model(cfg, model_cls=BatchedNTM, dtype="float32", platform="cpu"):
+    """The model; a low-precision ``dtype`` picks how its products round (precision_modes.py)."""
+    ops = xp if dtype in ("float32", "float64") else _precision.ops_for(dtype, platform)
+    return model_cls(ops, cfg)
 
 
 def forward(model, params, inputs, want_trace=False, remat=True):
@@ -95,6 +102,15 @@ def _program(model, want_trace, want_grads):
 _COMPILED = {}
 
 
+def lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform="cpu"):
+    """The program traced and lowered (``jax.stages.Lowered``) in ``dtype``'s precision
+    context: ``.as_text()`` shows each dot's precision, ``.compile()`` runs it."""
+    with precision(dtype, platform):
+        program = jax.jit(_program(make_model(cfg, model_cls, dtype, platform), want_trace,
+                                   want_grads))
+        return program.lower(*args)
+
+
 def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device):
     """The compiled program for these arguments and the seconds spent compiling it now."""
     shapes = tuple((k, tuple(v.shape)) for k, v in sorted(args[0].items())) + \
@@ -103,8 +119,10 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     started = time.perf_counter()
-    program = jax.jit(_program(make_model(cfg, model_cls), want_trace, want_grads))
-    _COMPILED[key] = program.lower(*args).compile()
+    platform = "gpu" if device.platform != "cpu" else "cpu"
+    lowered = lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform)
+    with precision(dtype, platform):
+        _COMPILED[key] = lowered.compile()
     return _COMPILED[key], time.perf_counter() - started
 
 
@@ -119,7 +137,8 @@ class JaxBackend:
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
         cfg, params, inputs, targets, mask = check_run_args(
             config, params, inputs, targets, mask, self.dtype)
-        with precision(self.dtype):
+        platform = "gpu" if self.device.platform != "cpu" else "cpu"
+        with precision(self.dtype, platform):
             args = jax.device_put((params, inputs, targets, mask), self.device)
             program, compile_s = compiled_program(self.model_cls, cfg, want_trace, want_grads,
                                                   args, self.dtype, self.device)

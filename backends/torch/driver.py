@@ -13,8 +13,11 @@ from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, 
 from diffmem.backends.protocol import Result
 
 from .ops import TorchOps
+from .precision_modes import matmul_precision, ops_for
 
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Tensors are float32 in the low-precision modes: only the matrix products are lower.
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "tf32": torch.float32,
+                 "bfloat16": torch.float32, "float16": torch.float32}
 
 
 def torch_device(device):
@@ -33,8 +36,11 @@ def torch_device(device):
     return torch.device("cuda", index)
 
 
-def make_model(cfg, device="cpu", model_cls=BatchedNTM):
-    return model_cls(TorchOps(device), cfg)
+def make_model(cfg, device="cpu", model_cls=BatchedNTM, dtype="float32"):
+    """The model on ``device``; ``dtype`` a low-precision mode picks how its matrix products
+    round (backends/torch/precision_modes.py)."""
+    ops = TorchOps(device) if dtype in ("float32", "float64") else ops_for(dtype, device)
+    return model_cls(ops, cfg)
 
 
 def to_tensors(params, device="cpu", dtype="float32", requires_grad=False):
@@ -79,7 +85,7 @@ class TorchBackend:
 
     def model(self, cfg):
         if cfg not in self._models:
-            self._models[cfg] = make_model(cfg, self.device, self.model_cls)
+            self._models[cfg] = make_model(cfg, self.device, self.model_cls, self.dtype)
         return self._models[cfg]
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
@@ -90,7 +96,8 @@ class TorchBackend:
         p = to_tensors(params, self.device, self.dtype, requires_grad=want_grads)
         x, y, m = (torch.as_tensor(a, device=self.device) for a in (inputs, targets, mask))
         x.requires_grad_(want_grads)
-        with torch.set_grad_enabled(want_grads):
+        # TF32 off (on for mode tf32 on CUDA) for this run only; restored after.
+        with matmul_precision(self.dtype, self.device.type), torch.set_grad_enabled(want_grads):
             logits, trace = forward(model, p, x, want_trace)
             loss = model.loss(logits, y, m)
             grads = grad_inputs = None

@@ -11,6 +11,7 @@ from diffmem.usage import UsageError
 # Modules with ``add_commands(subparsers)``; each sub-command sets ``func(args) -> int``.
 COMMAND_MODULES = (
     "diffmem.harness.cli",        # check, fixtures, calibrate
+    "diffmem.harness.doctor",     # doctor
     "diffmem.reference.gradcheck",  # gradcheck
     "diffmem.training.cli",       # train, test, pretrained
 )

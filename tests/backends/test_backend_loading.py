@@ -46,7 +46,7 @@ def test_missing_cuda_device_is_a_value_error(backend):
         load_backend(backend, device, "float32")
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "double", None])
+@pytest.mark.parametrize("dtype", ["float8", "half", "double", None])   # float16, bfloat16: modes
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bad_dtype_is_a_value_error(backend, dtype):
     from diffmem.backends import jax as jax_backend, torch as torch_backend

@@ -31,3 +31,38 @@ def test_calibrate_smoke(tmp_path, capsys):
     data = json.loads(report.read_text())
     assert len(data["runs"]) == 4 and all(r["status"] == "pass" for r in data["runs"])
     assert {d["dtype"] for d in data["distribution"]} == {"float32", "float64"}
+
+
+def test_dtype_lists_and_small_configs():
+    import pytest
+    from diffmem.harness.calibrate import parse_dtypes
+    assert parse_dtypes("both") == ("float32", "float64")
+    assert parse_dtypes("bfloat16, tf32") == ("tf32", "bfloat16")
+    with pytest.raises(ValueError, match="comma-separated list"):
+        parse_dtypes("tf32,int8")
+    for group in range(20):
+        big = random_config(np.random.default_rng([5, group]))
+        small = random_config(np.random.default_rng([5, group]), small=True)
+        c = small["config"]
+        assert c["memory_rows"] <= 8 and c["memory_width"] <= 6 and c["controller_size"] <= 8
+        assert small["steps"] <= 12
+        assert small["task"] == big["task"] and c["shifts"] == big["config"]["shifts"]
+
+
+def test_calibrate_low_precision_modes_smoke(tmp_path, capsys):
+    report = tmp_path / "cal.json"
+    code = main(["calibrate", "--cases", "1", "--configs", "1", "--backend", "torch",
+                 "--seed", "4", "--small", "--dtype", "bfloat16,tf32", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "tf32: smallest k that passes every run" in out
+    assert "bfloat16: smallest k that passes every run" in out
+    assert "--dtype tf32,bfloat16 --small` reproduces this" in out
+    rows = json.loads(report.read_text())["runs"]
+    assert {r["dtype"] for r in rows} == {"tf32", "bfloat16"}
+    assert all(r["status"] == "pass" for r in rows)
+
+
+def test_calibrate_refuses_an_unknown_dtype(capsys):
+    assert main(["calibrate", "--cases", "1", "--dtype", "float8"]) == 2
+    assert "float8" in capsys.readouterr().err

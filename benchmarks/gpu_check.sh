@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The GPU check, in one go, under 8 minutes on one NVIDIA GPU (the step time limits add
+# up to 7.8 minutes): what the machine gives diffmem (`diffmem doctor`), the CUDA tests,
+# `diffmem check --device cuda` in every precision, and the backend benchmark on cuda at
+# batches 1 to 4096.  Every step's log goes into one folder, with a summary of exit
+# statuses and seconds.
+#
+#   benchmarks/gpu_check.sh [LOGDIR]     (default: $OUT if set, else gpu-check-<UTC time>)
+#
+# Needs the CUDA builds of torch and jax installed (docs/gpu.md).  Each step has its own
+# time limit (timeout), so one hung step cannot eat the others' time; a step that fails
+# is recorded and the script goes on.  Exit status: 0 only if every step exited 0.
+# Not yet run on a GPU.
+set -u
+cd "$(dirname "$0")/.."
+LOGDIR=${1:-${OUT:-gpu-check-$(date -u +%Y%m%dT%H%M%SZ)}}
+mkdir -p "$LOGDIR"
+DIFFMEM=${DIFFMEM:-diffmem}
+PYTHON=${PYTHON:-python}
+# One process touching the GPU must not let JAX claim 75 % of it (docs/gpu.md).
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+# The fixture cases the low-precision checks run on (all 34 for float32/float64).
+MODE_CASES=${MODE_CASES:-"ntm-copy-ff-init,ntm-copy-lstm-sharp,ntm-random-ff-multihead-zero-keys,ntm-copy-ff-extreme,ntm-random-lstm-n2-init,ntm-associative-recall-lstm-sharp"}
+SUMMARY="$LOGDIR/summary.txt"
+: > "$SUMMARY"
+FAILED=0
+
+step() {   # step NAME SECONDS command...
+    local name=$1 limit=$2 start rc
+    shift 2
+    start=$(date +%s)
+    echo "== $name: $*" | tee -a "$SUMMARY"
+    timeout --kill-after=10 "$limit" "$@" > "$LOGDIR/$name.log" 2>&1
+    rc=$?
+    [ "$rc" -eq 0 ] || FAILED=1
+    echo "   rc=$rc ($([ "$rc" -eq 124 ] && echo "timed out after ${limit} s, " )$(( $(date +%s) - start )) s)" \
+        | tee -a "$SUMMARY"
+}
+
+step doctor 30 "$DIFFMEM" doctor
+timeout 20 "$DIFFMEM" doctor --json > "$LOGDIR/doctor.json" 2>/dev/null
+step pytest-cuda 90 "$PYTHON" -m pytest -m cuda -q -rs -p no:cacheprovider tests/
+step check-float64-float32 140 "$DIFFMEM" check --device cuda --dtype both --jobs 1 \
+    --no-progress --report "$LOGDIR/check-float64-float32.json"
+for mode in tf32 bfloat16 float16; do
+    step "check-$mode" 40 "$DIFFMEM" check --device cuda --dtype "$mode" --jobs 1 \
+        --cases "$MODE_CASES" --no-progress --report "$LOGDIR/check-$mode.json"
+done
+step bench-cuda 70 "$PYTHON" benchmarks/bench_backends.py --device cuda --configs copy \
+    --batches 1 32 256 1024 4096 --seconds 0.5 --no-reference
+nvidia-smi > "$LOGDIR/nvidia-smi.txt" 2>&1
+
+echo "logs: $LOGDIR" | tee -a "$SUMMARY"
+exit "$FAILED"

@@ -1,0 +1,194 @@
+"""Devices, and the worker processes a check can run on them.
+
+``diffmem check``, ``calibrate`` and ``fixtures generate`` spread work over spawned
+worker processes.  On a CPU that is one per core (at most 4), each with one framework
+thread (``OMP_NUM_THREADS=1``: two workers with a thread pool per core each
+oversubscribe the machine, measured 117 s against 57 s for the default check on 2
+cores).  On a GPU the rules differ, and breaking them fails every run:
+
+- JAX preallocates 75 % of a GPU's memory in every process that touches it
+  (``XLA_PYTHON_CLIENT_PREALLOCATE``); a second process on the same GPU, torch's or
+  JAX's, then runs out of memory.  Every worker gets ``XLA_PYTHON_CLIENT_PREALLOCATE=false``
+  (JAX allocates what it uses, as torch does);
+- one worker per visible GPU, each pinned to its own (``CUDA_VISIBLE_DEVICES`` set to
+  that one GPU, so the worker's ``cuda`` is it); ``cuda:N`` names one GPU: one worker.
+
+Nothing here imports JAX (it would preallocate the GPU in the parent process); GPUs
+are counted from ``CUDA_VISIBLE_DEVICES`` or by torch.
+"""
+
+from __future__ import annotations
+
+import os
+
+from diffmem.backends.driver import parse_device
+
+CPU_JOBS_MAX = 4
+
+
+def cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def visible_gpu_ids(environ=None) -> list:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES entries ('0', '1', or
+    UUIDs), without initialising JAX.  CUDA stops reading the variable at its first
+    invalid entry ('-1', empty): so does this."""
+    environ = os.environ if environ is None else environ
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        ids = []
+        for entry in (e.strip() for e in listed.split(",")):
+            if not entry or entry.startswith("-"):
+                break
+            ids.append(entry)
+        return ids
+    try:
+        import torch
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:
+        count = 0
+    return [str(i) for i in range(count)]
+
+
+def default_jobs(device="cpu", environ=None) -> int:
+    """Worker processes for a check on ``device``: cpu, one per core (at most 4); cuda,
+    one per visible GPU (at least 1); cuda:N, one."""
+    kind, _ = parse_device(device)
+    if kind == "cpu":
+        return min(CPU_JOBS_MAX, cpu_count())
+    if device == "cuda":
+        return max(1, len(visible_gpu_ids(environ)))
+    return 1
+
+
+def validate_jobs(device, jobs, environ=None) -> int:
+    """``jobs`` if it can work on ``device``, else ValueError saying why and what to use."""
+    environ = os.environ if environ is None else environ
+    kind, _ = parse_device(device)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1, got {jobs!r}")
+    if kind == "cpu":
+        return jobs
+    gpus = visible_gpu_ids(environ)
+    if not gpus:
+        raise ValueError(f"--device {device}: no CUDA device is visible "
+                         f"(CUDA_VISIBLE_DEVICES={environ.get('CUDA_VISIBLE_DEVICES')!r}, "
+                         f"or a CPU build of torch); `diffmem doctor` shows what each "
+                         f"framework sees")
+    if device != "cuda" and jobs > 1:
+        raise ValueError(f"--jobs {jobs} with --device {device}: one GPU takes one worker "
+                         f"process (workers sharing a GPU compete for its memory); use "
+                         f"--jobs 1, or --device cuda for one worker per visible GPU")
+    if jobs > len(gpus):
+        raise ValueError(f"--jobs {jobs} with --device cuda: {len(gpus)} GPU(s) visible "
+                         f"(CUDA_VISIBLE_DEVICES / torch), and each worker needs a GPU of "
+                         f"its own; use --jobs {len(gpus)} or fewer")
+    return jobs
+
+
+def worker_environment(device="cpu", worker=None, environ=None) -> dict:
+    """Environment variables a spawned worker must start with (set before it imports
+    torch or JAX, e.g. in the pool's initializer); ``worker``: its index, which on
+    ``cuda`` pins it to one visible GPU.  A thread count the user set is kept."""
+    environ = os.environ if environ is None else environ
+    kind, _ = parse_device(device)
+    env = {var: "1" for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if var not in environ}
+    if kind == "cuda":
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        gpus = visible_gpu_ids(environ)
+        if device == "cuda" and worker is not None and gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[worker % len(gpus)]
+    return env
+
+
+def apply_worker_environment(device="cpu", worker=None):
+    """Set ``worker_environment`` in this process (a pool initializer)."""
+    os.environ.update(worker_environment(device, worker))
+
+
+# ---------------------------------------------------------------- what is there
+
+def _version(dist):
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def versions() -> dict:
+    import platform
+    out = {"python": platform.python_version()}
+    for dist in ("diffmem", "numpy", "autograd", "torch", "jax", "jaxlib", "triton"):
+        out[dist] = _version(dist)
+    return out
+
+
+def torch_inventory() -> dict:
+    """What torch sees: its CUDA build, each GPU with its free and total memory, and the
+    matrix-product settings in force."""
+    try:
+        import torch
+    except ImportError as exc:
+        return {"available": False, "reason": f"torch is not importable ({exc})"}
+    from diffmem.backends.torch.precision_modes import settings
+    info = {"available": True, "cuda_build": torch.version.cuda, "settings": settings(),
+            "gpus": []}
+    if not torch.cuda.is_available():
+        info["reason"] = (f"torch {torch.__version__} sees no CUDA device"
+                          + (" (a CPU build)" if torch.version.cuda is None else ""))
+        return info
+    for i in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(i)
+        major, minor = torch.cuda.get_device_capability(i)
+        info["gpus"].append({"device": f"cuda:{i}", "name": torch.cuda.get_device_name(i),
+                             "capability": f"{major}.{minor}", "free_bytes": int(free),
+                             "total_bytes": int(total),
+                             # TF32 tensor cores exist from compute capability 8.0 on
+                             "tf32_capable": major >= 8})
+    return info
+
+
+def jax_inventory() -> dict:
+    """What JAX sees, and its matrix-product precision in force.  Importing JAX here
+    makes it claim GPU memory unless XLA_PYTHON_CLIENT_PREALLOCATE=false was set first
+    (``diffmem doctor`` sets it for its own process)."""
+    try:
+        import jax
+    except ImportError as exc:
+        return {"available": False, "reason": f"jax is not importable ({exc})"}
+    info = {"available": True, "default_backend": jax.default_backend(),
+            "devices": [str(d) for d in jax.devices()],
+            "matmul_precision": jax.config.jax_default_matmul_precision, "gpus": []}
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        info["reason"] = f"jax {jax.__version__} sees no GPU (install jax[cuda12] or jax[cuda13])"
+        return info
+    for d in gpus:
+        stats = d.memory_stats() or {}
+        info["gpus"].append({"device": str(d), "kind": getattr(d, "device_kind", "?"),
+                             "bytes_limit": stats.get("bytes_limit"),
+                             "bytes_in_use": stats.get("bytes_in_use")})
+    return info
+
+
+def cuda_check_plan(environ=None) -> dict:
+    """What ``diffmem check --device cuda`` does here: its worker count and environment,
+    or why it is refused."""
+    jobs = default_jobs("cuda", environ)
+    try:
+        validate_jobs("cuda", jobs, environ)
+    except ValueError as exc:
+        return {"runs": False, "reason": str(exc)}
+    return {"runs": True, "jobs": jobs, "gpus": visible_gpu_ids(environ),
+            "worker_environment": [worker_environment("cuda", w, environ) for w in range(jobs)]}
+
+
+def inventory(environ=None) -> dict:
+    """Everything ``diffmem doctor`` prints, as plain data."""
+    return {"versions": versions(), "torch": torch_inventory(), "jax": jax_inventory(),
+            "cpu_jobs": default_jobs("cpu"), "cuda_check": cuda_check_plan(environ)}
