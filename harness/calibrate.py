@@ -197,7 +197,9 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     else:
         import multiprocessing
         # spawn: JAX must not be forked after it started its threads.
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        from .devices import apply_worker_environment
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=apply_worker_environment) as ex:
             futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance, small): idx
                        for g, idx in groups.items()}
             for f in as_completed(futures):

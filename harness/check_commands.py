@@ -210,9 +210,14 @@ def _run_task(pairs, device, refs, tolerance, timeout, precisions, max_errors=No
     return out
 
 
-def _worker_init(environment):
-    # Spawned workers: the environment must be in place before JAX or torch is imported.
-    os.environ.update(environment)
+def _worker_init(device, counter):
+    # Spawned workers: the environment (threads, GPU memory, which GPU) must be in place
+    # before JAX or torch is imported; the counter numbers the workers.
+    from .devices import apply_worker_environment
+    with counter.get_lock():
+        worker = counter.value
+        counter.value += 1
+    apply_worker_environment(device, worker)
 
 
 def _groups(refs, shapes):
@@ -221,35 +226,6 @@ def _groups(refs, shapes):
     for ref in refs:
         groups.setdefault(shapes[ref.name], []).append(ref)
     return list(groups.values())
-
-
-def default_jobs(device="cpu"):
-    if device != "cpu":
-        # One process per GPU would need the GPUs to be split between workers; one process
-        # keeps every framework's memory pool on the device to itself.
-        return 1
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1)))
-
-
-def validate_jobs(device, jobs):
-    if jobs < 1:
-        raise ValueError(f"--jobs: expected an integer >= 1, got {jobs}")
-    if device != "cpu" and jobs > 1:
-        raise ValueError(f"--jobs {jobs} with --device {device}: each worker process would "
-                         f"hold its own CUDA context and memory pool on the one device; use "
-                         f"--jobs 1 (the default on CUDA)")
-
-
-def worker_environment(device, jobs):
-    """What a spawned worker needs: frameworks that do not preallocate the GPU, and at
-    most its share of the CPU cores (worker processes each starting a thread per core
-    oversubscribe the machine: 117 s instead of 57 s on 2 cores)."""
-    cores = default_jobs("cpu") if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = str(max(1, cores // max(1, jobs)))
-    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "OMP_NUM_THREADS": threads,
-           "MKL_NUM_THREADS": threads}
-    return {k: os.environ.get(k, v) for k, v in env.items()}
 
 
 def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=True,
@@ -294,9 +270,9 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init,
-                                 initargs=(worker_environment(device, jobs),)) as pool:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                 initargs=(device, context.Value("i", 0))) as pool:
             futures = {pool.submit(_run_task, pairs, device, group, tolerance, timeout,
                                    precisions, max_errors): i
                        for i, group in enumerate(tasks)}
@@ -412,8 +388,9 @@ def cmd_check(args) -> int:
         from diffmem.backends.protocol import check_backend_spec
         for b in backends:
             check_backend_spec(b)   # a name that finds no backend is a usage error
-        jobs = args.jobs if args.jobs is not None else default_jobs(args.device)
-        validate_jobs(args.device, jobs)
+        from .devices import default_jobs, validate_jobs, worker_environment
+        jobs = validate_jobs(args.device, args.jobs if args.jobs is not None
+                             else default_jobs(args.device))
         if args.heldout < 0:
             raise ValueError(f"--heldout: expected an integer >= 0, got {args.heldout}")
         if args.timeout < 0:
@@ -424,6 +401,9 @@ def cmd_check(args) -> int:
     except ValueError as exc:   # FixtureError and UnpinnedFixtures are ValueErrors
         print(f"diffmem check: {exc}", file=sys.stderr)
         return 2
+    if jobs == 1:   # in this process: the same environment a worker would get
+        for key, value in worker_environment(args.device).items():
+            os.environ.setdefault(key, value)
     seed = args.seed if args.seed is not None else new_seed()
     extra, extra_shapes = heldout_refs(seed, args.heldout)
     if args.heldout:

@@ -96,7 +96,9 @@ def _cost(spec):
 
 def _pool(jobs):
     # spawn: workers start clean (no forked BLAS or JAX state), on every OS alike.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    from .devices import apply_worker_environment   # one framework thread per worker
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=apply_worker_environment)
 
 
 def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
