@@ -6,7 +6,8 @@ One ``TensorReport`` per compared tensor, named ``logits``, ``loss``, ``grads/<p
 abs error, the error relative to the tensor's scale (``tolerance.py``), the bound, the
 worst element (batch, step, head, index) and, for trace entries, the first failing step.
 
-The verdict rules (README.md, "Verdicts"):
+The verdict rules (docs/harness.md, "Verdicts"; the types are in ``verdict.py``, the
+first-divergence and suspect lines in ``localise.py``):
 
 - logits, loss, every parameter's gradient and grad_inputs are **required**: a missing
   one fails, by name.  The trace is a localisation aid: a backend may return any subset
@@ -26,195 +27,28 @@ Nothing here knows the NTM: trace names, stages and heads come from the model's
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
+from .localise import find_suspect, locate
 from .models import model_spec
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
-from .tolerance import Tolerance, rounding_floor64
+from .tolerance import SUSPECT_FACTOR, Tolerance, rounding_floor64
+from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
+                      UNSUPPORTED, CaseResult, Mark, Status, TensorReport, _ratio, _where,
+                      cover_runs, error_signature, format_where)
 
-
-class Status(str, Enum):
-    """The verdict of one run (a backend on a case in one dtype), and of one check."""
-    PASS = "pass"
-    FAIL = "fail"
-    ERROR = "error"
-    INCOMPLETE = "incomplete"     # something required was not checked (README, "Verdicts")
-    UNSUPPORTED = "unsupported"   # the backend declared the configuration unsupported
-    NOT_COMPARED = "not compared"   # a check with nothing to compare (an absent trace)
-
-    def __str__(self):
-        return self.value
-
-
-class Mark(str, Enum):
-    """What happened to one tensor."""
-    PASS = "pass"
-    FAIL = "fail"
-    NOISE_ONLY = "noise only"       # within the low-precision noise bound; float64 must check it
-    NOT_COMPARED = "not compared"   # an optional trace entry the backend did not return
-
-    def __str__(self):
-        return self.value
-
-
-PASS, FAIL, ERROR = Status.PASS, Status.FAIL, Status.ERROR
-INCOMPLETE, UNSUPPORTED, NOT_COMPARED = Status.INCOMPLETE, Status.UNSUPPORTED, Status.NOT_COMPARED
-REQUIRED = ("logits", "loss", "grads", "grad_inputs")
-CHECKS = REQUIRED + ("trace", "untraced", "repeat")
-_MAX_LISTED = 4   # failing tensors spelled out in one check's message
-
-
-@dataclass
-class TensorReport:
-    tensor: str
-    check: str
-    status: Mark
-    kind: str                   # ok | value | nonfinite | shape | dtype | type | missing | unexpected | absent | unresolved
-    message: str
-    max_abs: float | None = None
-    rel: float | None = None    # max_abs / scale
-    scale: float | None = None
-    bound: float | None = None  # at the worst element
-    ratio: float | None = None  # max over elements of |error| / bound; inf for NaN/Inf
-    err32: float | None = None  # the reference's low-precision error the bound was sized by
-    where: dict | None = None
-    got: float | None = None
-    expected: float | None = None
-    stage: int | None = None
-    first_bad: dict | None = None   # trace: the worst element of the first failing step
-    suspect: dict | None = None     # float64: the first step whose error is far above rounding
-    covered_by: str | None = None   # NOISE_ONLY tensors the float64 run checked
-    step_ratios: np.ndarray | None = field(default=None, repr=False)  # trace: [T, heads]
-
-    @property
-    def passed(self) -> bool:
-        return self.status == Mark.PASS or (self.status == Mark.NOISE_ONLY
-                                            and self.covered_by is not None)
-
-
-@dataclass
-class CaseResult:
-    case: str
-    backend: str
-    dtype: str
-    seconds: float
-    tensors: list = field(default_factory=list)
-    error: str | None = None          # backend exception (or unusable Result)
-    unsupported: str | None = None    # the backend's reason, when it raised Unsupported
-    divergence: dict | None = None    # see ``locate``
-    suspect: dict | None = None       # see ``find_suspect``: {"line", "tensor", "stage"}
-    source: str | None = None         # the --backend name or import path it was made from
-
-    def check(self, name: str) -> tuple:
-        """(Status, message) of one of ``CHECKS``."""
-        if self.error is not None:
-            return ERROR, self.error
-        if self.unsupported is not None:
-            return UNSUPPORTED, self.unsupported
-        reports = [r for r in self.tensors if r.check == name]
-        failed = [r for r in reports if r.status == Mark.FAIL]
-        if failed:
-            failed.sort(key=_failure_order)
-            lines = [r.message for r in failed[:_MAX_LISTED]]
-            if len(failed) > _MAX_LISTED:
-                lines.append(f"... and {len(failed) - _MAX_LISTED} more failing tensor(s), "
-                             f"worst first: " + ", ".join(
-                                 f"{r.tensor} (ratio {_ratio(r.ratio)})"
-                                 for r in failed[_MAX_LISTED:]))
-            if name == "trace" and self.divergence and "step" in self.divergence:
-                lines.insert(0, self.divergence["line"])
-            return FAIL, "\n".join(lines)
-        compared = [r for r in reports if r.status != Mark.NOT_COMPARED]
-        if not compared:
-            return NOT_COMPARED, (reports[0].message if reports else f"{name}: not compared")
-        open_ = [r for r in compared if not r.passed]
-        if open_:
-            return INCOMPLETE, "\n".join(r.message for r in open_)
-        worst = max(compared, key=lambda r: r.ratio or 0.0)
-        notes = []
-        covered = [r.tensor for r in compared if r.covered_by]
-        if covered:
-            notes.append(f"held to the {self.dtype} noise bound only and checked by "
-                         f"{compared[0].covered_by if len(covered) == 1 else 'the float64 run'}: "
-                         + ", ".join(covered))
-        absent = [r.tensor for r in reports if r.status == Mark.NOT_COMPARED]
-        if absent:
-            notes.append("not compared: " + ", ".join(absent))
-        return PASS, (f"{name}: {len(compared)} tensor(s) within bounds; worst "
-                      f"{worst.message}" + "".join(f"; {n}" for n in notes))
-
-    @property
-    def status(self) -> Status:
-        if self.error is not None:
-            return ERROR
-        if self.unsupported is not None:
-            return UNSUPPORTED
-        if any(r.status == Mark.FAIL for r in self.tensors):
-            return FAIL
-        if any(not r.passed for r in self.tensors if r.status != Mark.NOT_COMPARED):
-            return INCOMPLETE
-        return PASS
-
-    @property
-    def worst_ratio(self) -> float | None:
-        ratios = [r.ratio for r in self.tensors if r.ratio is not None]
-        return max(ratios) if ratios else None
-
-    @property
-    def first_divergence(self) -> str:
-        return self.divergence["line"] if self.divergence else ""
-
-    @property
-    def noise_only(self) -> list:
-        """Tensors this run could hold to its noise bound only."""
-        return [r for r in self.tensors if r.status == Mark.NOISE_ONLY]
-
-    def cover(self, float64_run: "CaseResult") -> None:
-        """Let the same backend's float64 run on the same case vouch for the tensors this
-        low-precision run cannot resolve: each one it checked and passed is covered."""
-        if float64_run is None or float64_run.dtype != "float64":
-            return
-        passed = {r.tensor for r in float64_run.tensors if r.status == Mark.PASS}
-        for r in self.noise_only:
-            if r.tensor in passed:
-                r.covered_by = f"the float64 run ({float64_run.backend})"
-
-
-def _ratio(value):
-    return "-" if value is None else ("inf" if np.isinf(value) else f"{value:.3g}")
-
-
-def _failure_order(report):
-    """Malformed entries first (they hide everything else), then trace entries by their
-    first failing step, then the worst ratio first."""
-    if report.ratio is None:
-        return (0, 0, 0.0)
-    step = report.first_bad["t"] if report.first_bad else 0
-    return (1, step, -report.ratio)
-
+# The harness's one entry point for comparing: the verdict types are re-exported here.
+__all__ = ["CHECKS", "ERROR", "FAIL", "INCOMPLETE", "NOT_COMPARED", "PASS", "REQUIRED",
+           "UNSUPPORTED", "CaseResult", "Mark", "Status", "TensorReport", "RunTimeout",
+           "baseline", "call_backend", "compare_case", "compare_outputs", "compare_result",
+           "compare_tensor", "compare_trace", "cover_runs", "describe_exception",
+           "error_signature", "find_suspect", "format_where", "locate", "run_case"]
 
 # ---------------------------------------------------------------- one tensor
-
-def _where(index, axes) -> dict:
-    """Element index -> {"b", "t", "head", "index"} using the tensor's leading axis names."""
-    out = {name: int(i) for name, i in zip(axes, index)}
-    out["index"] = [int(i) for i in index[len(axes):]]
-    return out
-
-
-def format_where(where: dict) -> str:
-    parts = [f"{k}={where[k]}" for k in ("b", "t", "head") if k in where]
-    if where.get("index"):
-        parts.append("index=(" + ", ".join(map(str, where["index"])) + ")")
-    return " ".join(parts) if parts else "the scalar"
-
 
 def _fail(tensor, check, kind, message, stage=None):
     return TensorReport(tensor, check, Mark.FAIL, kind, f"{tensor}: {message}", stage=stage)
@@ -398,12 +232,7 @@ def _kind_of_error(err, err_low, expected, dtype) -> str:
     return ""
 
 
-# A correct float64 backend differs from the reference by summation order only: its error
-# stays within about a thousand float64 roundings of what float32 costs on the same
-# tensor (err32 x 2^-29, plus an ulp of the scale): on the 34 fixture cases the worst was
-# 718 (JAX) and 288 (torch), both on the zero-key gradients.  Ten times further, within
-# the bound or not, something computes differently: a "suspect".
-SUSPECT_FACTOR = 1e4
+
 
 
 def _suspect(err, exp64, err_low, scale, floor_scale, per_step, axes):
@@ -550,128 +379,6 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     return reports, locate(reports, entries)
 
 
-# ---------------------------------------------------------------- localisation
-
-def _stage_list(stages):
-    """[1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
-    stages, out, i = sorted(set(stages)), [], 0
-    while i < len(stages):
-        j = i
-        while j + 1 < len(stages) and stages[j + 1] == stages[j] + 1:
-            j += 1
-        out.append(str(stages[i]) if i == j else f"{stages[i]}-{stages[j]}")
-        i = j + 1
-    return ", ".join(out)
-
-
-def _matched_before(t: int, stage: int, compared: set, all_stages: set) -> str:
-    """What was compared, and matched, before (t, stage): only stages that were compared."""
-    parts = []
-    full = compared == all_stages
-    everything = "all stages" if full else f"stages {_stage_list(compared)}"
-    if t == 1:
-        parts.append(f"step 0 {everything}")
-    elif t > 1:
-        parts.append(f"steps 0-{t - 1} {everything}")
-    earlier = sorted(s for s in compared if s < stage)
-    if earlier:
-        parts.append(f"step {t} stage{'s' if len(earlier) > 1 else ''} {_stage_list(earlier)}")
-    text = ", ".join(parts) if parts else "nothing comes before it"
-    missing = sorted(all_stages - compared)
-    if missing:
-        text += f"; stages {_stage_list(missing)} not compared: the backend returned no trace for them"
-    return text
-
-
-def locate(reports, entries) -> dict | None:
-    """The first (step, stage, head) in stage order whose values leave tolerance.
-
-    Returns None when everything matched, else a dict with ``line`` (the one line a
-    kernel author reads first) and ``stage``: an int for a trace divergence, or
-    "loss" / "gradient-only" / "logits" / None (not localised) otherwise.
-    """
-    order = {f"trace/{e.name}": i for i, e in enumerate(entries)}
-    compared = {entries[order[r.tensor]].stage for r in reports
-                if r.tensor in order and r.step_ratios is not None}
-    all_stages = {e.stage for e in entries}
-    best = None
-    for r in reports:
-        if r.step_ratios is None or r.tensor not in order:
-            continue
-        bad = r.step_ratios > 1
-        if not bad.any():
-            continue
-        t = int(np.argmax(bad.any(axis=1)))
-        key = (t, order[r.tensor])
-        if best is None or key < best[0]:
-            best = (key, r, int(np.argmax(bad[t])))
-    failed = {r.tensor for r in reports if r.status == Mark.FAIL}
-    if best is not None:
-        (t, _), r, head = best
-        entry = entries[order[r.tensor]]
-        name = r.tensor.split("/", 1)[1]
-        head_text = f" head {head}" if entry.heads else ""
-        line = (f"first divergence: t={t} stage {entry.stage} {name}{head_text} "
-                f"(compared before it and matched: "
-                f"{_matched_before(t, entry.stage, compared, all_stages)})")
-        if r.first_bad and "error" in r.first_bad:
-            fb = r.first_bad
-            line += (f"\n  at the divergence: {format_where(fb)}: got {fb['got']:.9g}, "
-                     f"expected {fb['expected']:.9g}, |error| {fb['error']:.3g} vs bound "
-                     f"{fb['bound']:.3g}{fb['hint']}")
-        return {"line": line, "step": t, "stage": entry.stage, "name": name,
-                "head": head if entry.heads else None}
-    if not failed:
-        return None
-    trace_given = bool(compared)
-    forward = sorted(x for x in failed if x in ("logits", "loss") or x.startswith("trace/"))
-    if not trace_given and forward:
-        return {"line": f"not localised: the backend returned no trace ({', '.join(forward)} "
-                        f"differ)", "stage": None}
-    if any(x.startswith("trace/") for x in failed):
-        return {"line": "not localised: trace entries could not be compared ("
-                        + ", ".join(sorted(x for x in failed if x.startswith("trace/"))) + ")",
-                "stage": None}
-    if "logits" in failed:
-        return {"line": "Result.logits differ although the trace matched at every step and "
-                        "stage it holds", "stage": "logits"}
-    if "loss" in failed:
-        return {"line": "loss: the trace and logits matched at every step; the loss from "
-                        "them differs (mask, targets or the loss formula)", "stage": "loss"}
-    grads = sorted((r for r in reports if r.status == Mark.FAIL), key=_failure_order)
-    names = [r.tensor for r in grads]
-    return {"line": "forward matched (logits, loss" + (", trace" if trace_given else "")
-                    + "); only gradients differ, worst first: " + ", ".join(names[:_MAX_LISTED])
-                    + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED
-                       else ""),
-            "stage": "gradient-only"}
-
-
-def find_suspect(reports, entries) -> dict | None:
-    """float64 only: the earliest tensor (trace entries in step and stage order first)
-    whose error is far above float64 rounding, within its bound or not: a cause that
-    hides inside tolerance (a softplus that linearises, an epsilon in the wrong place)."""
-    order = {f"trace/{e.name}": (e.stage, i) for i, e in enumerate(entries)}
-    # A tensor outside its bound is already named by the failure (or the divergence
-    # line); the suspect is for what hides inside tolerance.
-    found = [r for r in reports if r.suspect is not None and r.status != Mark.FAIL]
-    if not found:
-        return None
-
-    def key(r):
-        if r.tensor in order:
-            return (0, r.suspect.get("t", 0)) + order[r.tensor]
-        return (1, 0, 0, 0)
-    r = min(found, key=key)
-    s = r.suspect
-    stage = f" (stage {r.stage})" if r.stage is not None else ""
-    line = (f"suspect: {r.tensor}{stage} at {format_where(s)}: |error| {s['error']:.3g} is "
-            f"{s['error'] / s['rounding']:.3g}x float64 rounding here ({s['rounding']:.2g}), "
-            f"within its bound; a correct float64 implementation stays below "
-            f"{SUSPECT_FACTOR:g}x. The cause may sit here although the first divergence is "
-            f"reported later")
-    return {"line": line, "tensor": r.tensor, "stage": r.stage}
-
 
 # ---------------------------------------------------------------- running a backend
 
@@ -796,25 +503,3 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
                       suspect=suspect)
 
 
-_DIGITS = re.compile(r"\d+(\.\d+)?")
-
-
-def error_signature(result) -> str | None:
-    """Errors that differ only in numbers (sizes, addresses, case names) are one error."""
-    if result.error is None:
-        return None
-    first = result.error.split(" (at ", 1)[0].splitlines()[0]
-    return _DIGITS.sub("#", first.replace(result.case, "<case>"))
-
-
-def cover_runs(results) -> None:
-    """Within one check, let each backend's float64 run vouch for what its other runs on
-    the same case can hold to their noise bound only (``CaseResult.cover``).  Runs are
-    matched by case and by the backend they were made from (``source``, else the backend's
-    name less its dtype part)."""
-    def key(r):
-        return (r.case, r.source or r.backend.replace(r.dtype, "{dtype}"))
-    float64 = {key(r): r for r in results if r.dtype == "float64" and r.error is None}
-    for r in results:
-        if r.dtype != "float64" and r.noise_only:
-            r.cover(float64.get(key(r)))
