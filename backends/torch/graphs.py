@@ -88,12 +88,10 @@ class StaticStep:
 
     def _load(self, params, inputs, targets, mask):
         with torch.no_grad():
-            for k in self.names:
-                self.params[k].copy_(torch.as_tensor(np.asarray(params[k])))
-            for static, value in ((self.inputs, inputs), (self.targets, targets),
-                                  (self.mask, mask)):
-                static.copy_(torch.as_tensor(np.asarray(value)) if not torch.is_tensor(value)
-                             else value)
+            pairs = [(self.params[k], params[k]) for k in self.names]
+            pairs += [(self.inputs, inputs), (self.targets, targets), (self.mask, mask)]
+            for static, value in pairs:   # numpy arrays or tensors (on any device)
+                static.copy_(value if torch.is_tensor(value) else torch.as_tensor(value))
 
     def __call__(self, params, inputs, targets, mask):
         """-> (logits, loss, grads dict | None, grad_inputs | None, trace | None): the
