@@ -89,6 +89,37 @@ class ContentNormWithoutDelta(TritonBug):
         fwd_kernel = _content_fwd_no_delta
 
 
+@triton.jit
+def _content_fwd_no_max(key_ptr, beta_ptr, mem_ptr, out_ptr, HEADS, N, M,
+                        HB: tl.constexpr, NB: tl.constexpr, MB: tl.constexpr):
+    b = tl.program_id(0)
+    h, n, m = tl.arange(0, HB), tl.arange(0, NB), tl.arange(0, MB)
+    hm = (h[:, None] < HEADS) & (m[None, :] < M)
+    nm = (n[:, None] < N) & (m[None, :] < M)
+    hn = (h[:, None] < HEADS) & (n[None, :] < N)
+    key = tl.load(key_ptr + b * HEADS * M + h[:, None] * M + m[None, :], mask=hm, other=0.0)
+    mem = tl.load(mem_ptr + b * N * M + n[:, None] * M + m[None, :], mask=nm, other=0.0)
+    beta = tl.load(beta_ptr + b * HEADS + h, mask=h < HEADS, other=0.0)
+    dot = tl.sum(key[:, None, :] * mem[None, :, :], axis=2)
+    norm_key = tl.sqrt(tl.sum(key * key, axis=1) + DELTA)
+    norm_mem = tl.sqrt(tl.sum(mem * mem, axis=1) + DELTA)
+    similarity = dot / (norm_key[:, None] * norm_mem[None, :])
+    # BUG: no max subtracted ("|K| <= 1, so beta K is bounded"): beta is not bounded,
+    # and exp(beta K) overflows float32 above 88.
+    e = tl.where(n[None, :] < N, tl.exp(beta[:, None] * similarity), 0.0)
+    tl.store(out_ptr + b * HEADS * N + h[:, None] * N + n[None, :],
+             e / tl.sum(e, axis=1)[:, None], mask=hn)
+
+
+class ContentSoftmaxWithoutMax(TritonBug):
+    """The content softmax without its max subtraction, a shortcut tried while writing
+    this kernel (docs/triton.md): inf / inf = NaN once beta K > 88 in float32."""
+    STAGES, NEEDS = (4,), ("overflow",)
+
+    class content_stage(ContentStage):
+        fwd_kernel = _content_fwd_no_max
+
+
 # ---------------------------------------------------------------- 5. gate
 
 @triton.jit
