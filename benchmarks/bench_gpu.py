@@ -1,6 +1,8 @@
-"""GPU throughput: triton, jax, torch and torch with CUDA graphs, float32, one training
-step's forward + backward on the paper's copy configuration (LSTM 100, N=128, M=20,
-one read and one write head, X=10, Y=8, T=22), batches 1, 32, 256, 1024, 4096.
+"""GPU throughput: triton, jax, torch, and triton and torch with CUDA graphs.
+
+float32, one training step's forward + backward on the paper's copy configuration
+(LSTM 100, N=128, M=20, one read and one write head, X=10, Y=8, T=22), batches 1, 32,
+256, 1024, 4096.
 
 Next to the measurements it prints this configuration's floor: the FLOPs and the bytes
 of off-chip traffic per sequence-step, derived from NTM.md's formulas below
@@ -15,7 +17,7 @@ prediction.
 
 What is timed (median over ``--seconds``, the device synchronised after each step):
 torch and triton: ``sequence_loss(...).sum().backward()`` with grads set to None
-first; torch-graphs: a ``StaticStep`` call (device-to-device copy of the batch into the
+first; torch-graphs and triton-graphs: a ``StaticStep`` call (device-to-device copy of the batch into the
 static buffers and one graph replay; gradients are graph outputs); jax: the jitted
 ``value_and_grad``, compile time reported apart.  On CPU, triton runs through Triton's
 interpreter (TRITON_INTERPRET=1, set here before triton is imported): slow, a check that
@@ -37,7 +39,7 @@ from diffmem.reference import NTMConfig, init_params, interface_size
 COPY = NTMConfig(input_size=10, output_size=8, controller_size=100, memory_rows=128,
                  memory_width=20, controller="lstm")
 COPY_STEPS = 22
-BACKENDS = ("triton", "jax", "torch", "torch-graphs")
+BACKENDS = ("triton", "triton-graphs", "jax", "torch", "torch-graphs")
 FLOAT32_BYTES = 4
 
 
@@ -129,20 +131,31 @@ def triton_step(cfg, params, batch, steps, device):
     return eager_step(TritonNTM)(cfg, params, batch, steps, device)
 
 
-def graphs_step(cfg, params, batch, steps, device):
-    from diffmem.backends.torch import TorchOps
-    from diffmem.backends.batched import BatchedNTM
-    from diffmem.backends.torch.graphs import StaticStep
-    p, x, y, m = _torch_tensors(cfg, params, batch, steps, device)
-    t0 = time.perf_counter()
-    static = StaticStep(BatchedNTM(TorchOps(device), cfg), cfg, params, batch, steps, device,
-                        "float32", want_grads=True)
-    capture_s = time.perf_counter() - t0
+def graphs_step(model_cls):
+    def make(cfg, params, batch, steps, device):
+        from diffmem.backends.torch import TorchOps
+        from diffmem.backends.torch.graphs import StaticStep
+        p, x, y, m = _torch_tensors(cfg, params, batch, steps, device)
+        t0 = time.perf_counter()
+        static = StaticStep(model_cls(TorchOps(device), cfg), cfg, params, batch, steps,
+                            device, "float32", want_grads=True)
+        capture_s = time.perf_counter() - t0
 
-    def step():
-        static(p, x, y, m)
-        _sync(device)
-    return step, capture_s
+        def step():
+            static(p, x, y, m)
+            _sync(device)
+        return step, capture_s
+    return make
+
+
+def torch_graphs_step(cfg, params, batch, steps, device):
+    from diffmem.backends.batched import BatchedNTM
+    return graphs_step(BatchedNTM)(cfg, params, batch, steps, device)
+
+
+def triton_graphs_step(cfg, params, batch, steps, device):
+    from diffmem.backends.triton.model import TritonNTM
+    return graphs_step(TritonNTM)(cfg, params, batch, steps, device)
 
 
 def jax_step(cfg, params, batch, steps, device):
@@ -162,8 +175,8 @@ def jax_step(cfg, params, batch, steps, device):
     return step, compile_s
 
 
-STEPS = {"triton": triton_step, "jax": jax_step, "torch": torch_step,
-         "torch-graphs": graphs_step}
+STEPS = {"triton": triton_step, "triton-graphs": triton_graphs_step, "jax": jax_step,
+         "torch": torch_step, "torch-graphs": torch_graphs_step}
 
 
 def timed(fn, seconds, min_reps):

@@ -34,4 +34,16 @@ def make_backend(device="cpu", dtype="float32", model_cls=None):
     return TritonBackend(device, dtype, model_cls)
 
 
-__all__ = ["make_backend", "interpreting", "INTERPRET_HELP"]
+def make_graphed_backend(device="cpu", dtype="float32", model_cls=None):
+    """The same kernels with the whole step (torch controller ops and Triton launches
+    alike) captured in one CUDA graph per shape (``backends/torch/graphs.py``): the
+    eager driver's per-op launch cost is what a GPU would otherwise spend its time on.
+    Registered as ``triton-graphs``; on CPU the static-buffer path runs uncaptured."""
+    backend = make_backend(device, dtype, model_cls)   # the same checks and messages
+    from diffmem.backends.torch.graphs import GraphedTorchBackend
+    graphed = GraphedTorchBackend(device, dtype, backend.model_cls)
+    graphed.name = backend.name.replace("triton-", "triton-graphs-", 1)
+    return graphed
+
+
+__all__ = ["make_backend", "make_graphed_backend", "interpreting", "INTERPRET_HELP"]

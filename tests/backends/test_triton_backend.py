@@ -153,3 +153,21 @@ def test_result_is_numpy_in_the_requested_dtype():
                     want_trace=True, want_grads=False)
     assert r.grads is None and isinstance(r.logits, np.ndarray)
     assert r.trace["write.w_content"].dtype == np.float64
+
+
+def test_graphed_static_path_equals_eager():
+    """triton-graphs without a GPU: the static-buffer path, uncaptured, gives exactly
+    the eager triton backend's results (the capture itself needs CUDA)."""
+    from diffmem.backends.protocol import load_backend
+    from diffmem.harness.fixture_io import case_path, load_case
+    case = load_case(case_path(SMALL))
+    graphed = load_backend("triton-graphs", "cpu", "float64")
+    assert graphed.name == "triton-graphs-cpu-float64"
+    runs = [b.run(case.config, case.params, case.inputs, case.targets, case.mask,
+                  want_trace=True, want_grads=True)
+            for b in (graphed, make_backend("cpu", "float64"))]
+    for part in ("logits", "loss", "grad_inputs"):
+        assert np.array_equal(getattr(runs[0], part), getattr(runs[1], part)), part
+    for part in ("grads", "trace"):
+        a, b = getattr(runs[0], part), getattr(runs[1], part)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), part
