@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 
 from . import make_backend as _make_backend
-from .kernels import DELTA, EPS, circular, masked_softmax, softmax_backward  # noqa: F401
+from .kernels import DELTA, EPS, circular, masked_softmax  # noqa: F401 (used inside kernels)
 from .model import TritonNTM
 from .stages import ContentStage, GateStage, ReadStage, SharpenStage, ShiftStage, WriteStage
 
