@@ -1,9 +1,8 @@
-#!/usr/bin/env bash
 # The GPU check, in one go, under 8 minutes on one NVIDIA GPU (the step time limits add
 # up to 7.8 minutes): what the machine gives diffmem (`diffmem doctor`), the CUDA tests,
-# `diffmem check --device cuda` in every precision, and the backend benchmark on cuda at
-# batches 1 to 4096.  Every step's log goes into one folder, with a summary of exit
-# statuses and seconds.
+# `diffmem check --device cuda` in every precision, the Triton kernels and CUDA-graph
+# captures checked on the GPU, and the GPU benchmark at batches 1 to 4096.  Every
+# step's log goes into one folder, with a summary of exit statuses and seconds.
 #
 #   benchmarks/gpu_check.sh [LOGDIR]     (default: $OUT if set, else gpu-check-<UTC time>)
 #
@@ -37,18 +36,25 @@ step() {   # step NAME SECONDS command...
         | tee -a "$SUMMARY"
 }
 
-step doctor 30 "$DIFFMEM" doctor
-timeout 20 "$DIFFMEM" doctor --json > "$LOGDIR/doctor.json" 2>/dev/null
-step pytest-cuda 90 "$PYTHON" -m pytest -m cuda -q -rs -p no:cacheprovider tests/
-step check-float64-float32 140 "$DIFFMEM" check --device cuda --dtype both --jobs 1 \
+step doctor 25 "$DIFFMEM" doctor
+timeout 15 "$DIFFMEM" doctor --json > "$LOGDIR/doctor.json" 2>/dev/null
+# The CUDA tests: the bundled backends, precision scoping, CUDA-graph replays.
+step pytest-cuda 70 "$PYTHON" -m pytest -m cuda -q -rs -p no:cacheprovider tests/
+step check-float64-float32 120 "$DIFFMEM" check --device cuda --dtype both --jobs 1 \
     --no-progress --report "$LOGDIR/check-float64-float32.json"
 # The modes beside float64, whose run checks what a mode can hold to its noise bound
 # only (docs/precision.md); fixtures only, no held-out cases, to stay in time.
-step check-modes 120 "$DIFFMEM" check --device cuda --dtype float64 --dtype tf32 \
+step check-modes 85 "$DIFFMEM" check --device cuda --dtype float64 --dtype tf32 \
     --dtype bfloat16 --dtype float16 --cases "$MODE_CASES" --heldout 0 --jobs 1 \
     --no-progress --report "$LOGDIR/check-modes.json"
-step bench-cuda 70 "$PYTHON" benchmarks/bench_backends.py --device cuda --configs copy \
-    --batches 1 32 256 1024 4096 --seconds 0.5 --no-reference
+# The Triton kernels compiled for the GPU, and the CUDA-graph captures, against the reference.
+TRITON_CASES=${TRITON_CASES:-"ntm-random-ff-n1-init,ntm-random-ff-n2-wide-sharp,ntm-copy-ff-zero-memory-rows,ntm-random-ff-multihead-zero-keys,ntm-copy-lstm-sharp,ntm-copy-ff-overflow"}
+step check-triton-graphs 60 env -u TRITON_INTERPRET "$DIFFMEM" check --device cuda --jobs 1 \
+    --no-progress --cases "$TRITON_CASES" --backend triton --backend triton-graphs \
+    --backend torch-graphs --report "$LOGDIR/check-triton-graphs.json"
+# Throughput, float32 forward + backward, copy configuration, batches 1..4096: triton,
+# jax, torch and the graph captures, beside the configuration's FLOP and traffic floor.
+step bench-gpu 95 "$PYTHON" benchmarks/bench_gpu.py --seconds 0.5
 nvidia-smi > "$LOGDIR/nvidia-smi.txt" 2>&1
 
 echo "logs: $LOGDIR" | tee -a "$SUMMARY"
