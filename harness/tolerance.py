@@ -61,7 +61,7 @@ import numpy as np
 
 # Set from `diffmem calibrate --cases 300` (README.md, "Calibration"):
 # the largest error-to-bound ratio a correct backend reached, with margin.
-K_FLOAT32 = 100.0        # float32 backend error <= 100 x the reference's own float32 error
+K_FLOAT32 = 160.0        # float32 error <= 160 x the reference's own (2 x the 80.1 a correct run needed)
 RTOL_FLOAT32 = 1e-5      # + 1e-5 x scale: ~80 float32 ulps of the tensor's largest value
 ATOL_FLOAT32 = 1e-30     # only keeps an all-zero tensor's bound positive
 RTOL_FLOAT64 = 1e-9      # HARNESS.md: "order 1e-9 relative"
