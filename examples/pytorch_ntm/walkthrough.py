@@ -100,7 +100,7 @@ def _first_line(results):
     return failed[0].first_divergence or (failed[0].error or "").splitlines()[0]
 
 
-def walkthrough(trace="hooks", pattern="*", partial=True, log=sys.stderr):
+def walkthrough(trace="wrapped", pattern="*", partial=True, log=sys.stderr):
     """Every step's results -> the Markdown sections and a summary row per step.  With
     ``partial``, each step also runs with the ``hooks`` trace (what pytorch-ntm's modules
     expose) to show what diffmem says from a partial trace."""
@@ -213,8 +213,8 @@ def _cell(line, limit=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None, help="Markdown file to write (default: stdout)")
-    parser.add_argument("--trace", default="hooks", choices=("hooks", "wrapped"),
-                        help="trace level of the adapter (default hooks: what its modules expose; wrapped: every entry)")
+    parser.add_argument("--trace", default="wrapped", choices=("hooks", "wrapped"),
+                        help="trace level of the adapter (default wrapped: every entry; each step also runs with hooks, what its modules expose)")
     parser.add_argument("--cases", default="*", help="case name glob (default: all expressible)")
     args = parser.parse_args(argv)
     text = render(walkthrough(args.trace, args.cases), args.trace)
