@@ -67,7 +67,7 @@ def _case(name, regime="init", T=5, **config):
 
 WIDE = (-2, -1, 0, 1, 2)
 
-# The spread the issue asks for: both controllers; 1 and 2 heads of each kind; a shift
+# The spread a self-check needs: both controllers; 1 and 2 heads of each kind; a shift
 # set wider than {-1, 0, 1}; N = 1 and N = 2 (offsets that wrap onto the same row add);
 # the sharp regime (near one-hot attention) and extreme output logits.
 CASES = (
