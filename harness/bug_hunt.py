@@ -128,10 +128,9 @@ def main(argv=None):
                         help="precisions to try, in order (comma-separated: float64, "
                              "float32, tf32, bfloat16, float16; default float64,float32)")
     args = parser.parse_args(argv)
-    from .calibrate import parse_dtypes
+    from .check_commands import parse_dtypes
     try:
-        dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
-        parse_dtypes(",".join(dtypes))    # validates the names
+        dtypes = list(parse_dtypes(args.dtype))   # in the order given
     except ValueError as exc:
         print(f"bug_hunt: {exc}", file=sys.stderr)
         return 2

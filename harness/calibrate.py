@@ -30,24 +30,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
+from diffmem.backends.protocol import PRECISIONS
+
 SHIFT_SETS = ((-1, 0, 1), (0, 1), (-1, 0), (0,), (-1, 0, 1, 2), (-2, -1, 0, 1, 2),
               (-3, -2, -1, 0, 1, 2, 3))
 TASKS = ("random", "copy", "repeat_copy", "associative_recall", "dynamic_ngrams",
          "priority_sort")
 REGIMES = ("init", "sharp", "extreme_logits")
-PRECISIONS = ("float64", "float32", "tf32", "bfloat16", "float16")
-
-
-def parse_dtypes(text) -> tuple:
-    """``both`` or a comma-separated list of PRECISIONS -> tuple, in PRECISIONS order."""
-    if text == "both":
-        return ("float32", "float64")
-    wanted = [t.strip() for t in str(text).split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in PRECISIONS]
-    if unknown or not wanted:
-        raise ValueError(f"--dtype {text!r}: expected 'both' or a comma-separated list of "
-                         f"{', '.join(PRECISIONS)}")
-    return tuple(d for d in PRECISIONS if d in wanted)
 
 
 def add_calibrate_command(subparsers, add_tolerance_options):
@@ -295,10 +284,10 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
 
 
 def cmd_calibrate(args) -> int:
-    from .check_commands import tolerance_from_args
+    from .check_commands import parse_dtypes, tolerance_from_args
     try:
         tolerance = tolerance_from_args(args)
-        dtypes = parse_dtypes(args.dtype)
+        dtypes = tuple(d for d in PRECISIONS if d in parse_dtypes(args.dtype))
     except ValueError as exc:
         print(f"diffmem calibrate: {exc}", file=sys.stderr)
         return 2

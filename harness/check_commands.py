@@ -43,11 +43,6 @@ def tolerance_from_args(args):
     return make_tolerance(args.k, args.rtol, args.atol, args.tolerance)
 
 
-def precision_choices():
-    from diffmem.backends import protocol
-    return tuple(getattr(protocol, "PRECISIONS", protocol.DTYPES))
-
-
 def add_check_commands(subparsers):
     p = subparsers.add_parser(
         "check", help="check backends against the frozen reference (the main job)",
@@ -100,20 +95,19 @@ def add_check_commands(subparsers):
 
 
 def parse_dtypes(values) -> tuple:
-    """``--dtype`` values (repeatable; 'both' = float32 and float64) -> ordered tuple."""
+    """``--dtype`` values (repeatable, each one name or a comma-separated list; 'both' =
+    float32 and float64) -> tuple in the order given, without repeats."""
+    from diffmem.backends.protocol import PRECISIONS
     out = []
-    for value in values or ["both"]:
-        for d in ("float32", "float64") if value == "both" else (value,):
-            if d not in precision_choices():
-                raise ValueError(f"--dtype: expected one of {', '.join(precision_choices())} "
-                                 f"or 'both', got {d!r}")
-            if d not in out:
-                out.append(d)
+    for value in [values] if isinstance(values, str) else (values or ["both"]):
+        for name in (n.strip() for n in str(value).split(",")):
+            for d in ("float32", "float64") if name == "both" else (name,):
+                if d not in PRECISIONS:
+                    raise ValueError(f"--dtype: expected one of {', '.join(PRECISIONS)} or "
+                                     f"'both', got {d!r}")
+                if d not in out:
+                    out.append(d)
     return tuple(out)
-
-
-def _dtypes(choice):
-    return parse_dtypes([choice])
 
 
 # ---------------------------------------------------------------- work items

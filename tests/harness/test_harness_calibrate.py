@@ -35,10 +35,11 @@ def test_calibrate_smoke(tmp_path, capsys):
 
 def test_dtype_lists_and_small_configs():
     import pytest
-    from diffmem.harness.calibrate import parse_dtypes
+    from diffmem.harness.check_commands import parse_dtypes
     assert parse_dtypes("both") == ("float32", "float64")
-    assert parse_dtypes("bfloat16, tf32") == ("tf32", "bfloat16")
-    with pytest.raises(ValueError, match="comma-separated list"):
+    assert parse_dtypes("bfloat16, tf32") == ("bfloat16", "tf32")   # the order given
+    assert parse_dtypes(["float64", "both"]) == ("float64", "float32")
+    with pytest.raises(ValueError, match="expected one of"):
         parse_dtypes("tf32,int8")
     for group in range(20):
         big = random_config(np.random.default_rng([5, group]))

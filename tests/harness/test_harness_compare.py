@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from diffmem.harness import tolerance as tol_mod
-from diffmem.harness.compare import (ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
-                                     UNSUPPORTED, Mark, compare_case, run_case)
+from diffmem.harness.compare import (ERROR, FAIL, NOT_COMPARED, PASS, REQUIRED, Mark,
+                                     compare_case, run_case)
 from diffmem.harness.testing import tiny_case
 from diffmem.harness.tolerance import Tolerance, make_tolerance, parse_override
 
