@@ -31,12 +31,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 from diffmem.backends.protocol import PRECISIONS
+from diffmem.reference import REGIMES
 
-SHIFT_SETS = ((-1, 0, 1), (0, 1), (-1, 0), (0,), (-1, 0, 1, 2), (-2, -1, 0, 1, 2),
-              (-3, -2, -1, 0, 1, 2, 3))
+from .heldout import SHIFT_SETS
+
 TASKS = ("random", "copy", "repeat_copy", "associative_recall", "dynamic_ngrams",
          "priority_sort")
-REGIMES = ("init", "sharp", "extreme_logits")
 
 
 def add_calibrate_command(subparsers, add_tolerance_options):

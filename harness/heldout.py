@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffmem.reference import REGIMES
+
 SHAPES = ("wide-batch", "many-heads", "long", "big-memory")
+# Shift sets random cases draw from (calibration's too): the default, one-sided, the
+# identity alone, and wider than the small memories they meet.
 SHIFT_SETS = ((-1, 0, 1), (0, 1), (-1, 0), (0,), (-1, 0, 1, 2), (-2, -1, 0, 1, 2),
               (-3, -2, -1, 0, 1, 2, 3))
-REGIMES = ("init", "sharp", "extreme_logits")
 
 
 def new_seed() -> int:
