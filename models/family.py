@@ -1,0 +1,95 @@
+"""What a model family is: the one seam between a model and the rest of diffmem.
+
+A family is one folder, ``models/<name>/``, holding its spec, config, reference, batched
+form, parameter initialisation, trace names and stage order, fixture case catalogue, bug
+catalogue and tasks.  Its ``__init__`` exposes ``FAMILY = Family(...)``, and one line of
+``pyproject.toml`` registers it under the ``diffmem.models`` entry-point group.  The
+harness, the backend drivers, fixtures, calibration and training see a model only
+through the fields below (``diffmem.models.family_for(config)``).
+
+Contract of each field (cfg is the family's frozen, hashable config):
+
+- ``config_from_dict(d)``: validates and returns the config; the config has ``model``
+  (one of ``models``), ``input_size`` and ``output_size`` (X and Y: the widths of inputs
+  and targets), ``to_dict()`` (plain JSON) and is immutable.
+- ``param_shapes(cfg)``: ``{name: shape}`` in the spec's table order.
+- ``init_params(cfg, seed, regime)``: float64 parameters; ``regime`` one of ``regimes``.
+- ``trace_entries(cfg)``: ``[TraceEntry(name, stage, heads)]`` in stage order, ``stage`` a
+  ``Stage``; ``heads`` names what the axis after T indexes ("write", "read", "stack"),
+  or None.  ``trace_shapes(cfg)``: ``{name: per-step shape}`` (no B, no T).
+- ``run_reference(cfg, params, inputs, targets, mask, *, dtype, want_trace, want_grads)``:
+  the frozen reference on a batch: ``{"logits", "loss", "grads", "grad_inputs", "trace"}``
+  (numpy, float64 unless ``dtype`` says otherwise).
+- ``batched(xp, cfg)``: the batched form over an ops table ``xp``; an object with
+  ``initial_state(params, batch)``, ``step(params, state, x) -> (state, record)`` (record:
+  trace name -> [B, ...]) and ``loss(logits, targets, mask) -> [B]``.  Both bundled
+  drivers (torch, JAX) run any family's batched form.
+- ``cases()``: the fixture catalogue, a tuple of ``FixtureCase``.
+- ``heldout(seed, index)``: a ``FixtureCase`` drawn at random (shapes no fixture has).
+- ``bugs()``: ``{name: class}``, subclasses of the batched form, each with ``STAGES``
+  (the ``Stage`` names, or "loss"/"gradient-only", where the harness must localise it)
+  and ``NEEDS`` (case tags that expose it).
+- ``summary(cfg)``: one line for ``diffmem fixtures list``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True, order=True)
+class Stage:
+    """A stage of a family's step, in the spec's order: ``number`` orders them (the
+    NTM's numbering is NTM.md's 1-15), ``name`` says what it is."""
+    number: int
+    name: str
+
+    def __str__(self):
+        return f"{self.number} ({self.name})"
+
+
+TraceEntry = namedtuple("TraceEntry", "name stage heads")
+TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, and what the axis after T
+indexes ("write", "read", "stack", ...) or None."""
+
+
+@dataclass(frozen=True)
+class FixtureCase:
+    """One catalogued case: everything about it follows from ``build()``, a pure function,
+    so ``diffmem fixtures generate`` rebuilds byte-identical files.
+
+    ``build()`` -> ``(cfg, params, inputs, targets, mask, meta)``; ``meta`` is plain JSON
+    (description, summary, tags, regime, seeds, data...).  ``check(case_runs)``, when
+    given, raises ValueError if the reference's runs break a promise of the case."""
+    name: str
+    description: str
+    build: Callable
+    tags: tuple = ()
+    check: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    spec_version: str
+    models: tuple
+    spec: tuple                     # paths of the spec files
+    config_from_dict: Callable
+    param_shapes: Callable
+    init_params: Callable
+    regimes: tuple
+    trace_entries: Callable
+    trace_shapes: Callable
+    run_reference: Callable
+    batched: Callable
+    cases: Callable
+    heldout: Callable
+    bugs: Callable
+    summary: Callable
+    variants: Callable = field(default=lambda: {})   # {name: correct rewrite of batched}
+
+    def stages(self, cfg) -> list:
+        """The family's stages for this config, in order."""
+        return sorted({e.stage for e in self.trace_entries(cfg)})
