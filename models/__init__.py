@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 from .family import Family, FixtureCase, Stage, TraceEntry
 
-__all__ = ["Family", "FixtureCase", "Stage", "TraceEntry", "families", "family",
+__all__ = ["Family", "FixtureCase", "Stage", "TraceEntry", "families", "family_named",
            "family_for", "config_from_dict"]
 
 
@@ -28,7 +28,7 @@ def families() -> dict:
     return found
 
 
-def family(name: str) -> Family:
+def family_named(name: str) -> Family:
     """The family called ``name`` (e.g. "ntm", "stack")."""
     known = families()
     if name not in known:
