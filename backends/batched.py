@@ -25,6 +25,7 @@ A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs
 
 import numpy as np
 
+from diffmem.models.controller import controller
 from diffmem.reference.addressing import DELTA, EPS, shift_index
 from diffmem.reference.layout import split_interface
 
@@ -87,17 +88,8 @@ class BatchedNTM:
     # ------------------------------------------------------------ 1. controller
     def controller(self, params, u, state):
         """Returns (c_t, cell_t); cell_t is None for the feedforward controller."""
-        xp, H = self.xp, self.cfg.H
-        if self.cfg.controller == "feedforward":
-            return xp.tanh(self.matmul(u, params["controller.weight"].mT)
-                           + params["controller.bias"]), None
-        z = self.matmul(xp.concat([u, state["h"]], axis=-1), params["controller.weight"].mT) \
-            + params["controller.bias"]
-        gates = xp.sigmoid(z)   # one call for i, f, o (its g slice is unused): fewer ops
-        i, f, o = gates[:, :H], gates[:, H:2 * H], gates[:, 3 * H:]
-        g = xp.tanh(z[:, 2 * H:3 * H])
-        cell = f * state["cell"] + i * g
-        return o * xp.tanh(cell), cell
+        return controller(self.xp, self.matmul, self.cfg.controller, self.cfg.H, params, u,
+                          state["h"], state["cell"])
 
     # ------------------------------------------------------------ 2. interface
     def interface(self, params, c):
