@@ -16,7 +16,8 @@ Contract of each field (cfg is the family's frozen, hashable config):
 - ``init_params(cfg, seed, regime)``: float64 parameters; ``regime`` one of ``regimes``.
 - ``trace_entries(cfg)``: ``[TraceEntry(name, stage, heads)]`` in stage order, ``stage`` a
   ``Stage``; ``heads`` names what the axis after T indexes ("write", "read", "stack"),
-  or None.  ``trace_shapes(cfg)``: ``{name: per-step shape}`` (no B, no T).
+  or None.  ``trace_shapes(cfg, steps)``: ``{name: per-step shape}`` (no B, no T; a
+  stack's rows depend on the number of steps).
 - ``run_reference(cfg, params, inputs, targets, mask, *, dtype, want_trace, want_grads)``:
   the frozen reference on a batch: ``{"logits", "loss", "grads", "grad_inputs", "trace"}``
   (numpy, float64 unless ``dtype`` says otherwise).
