@@ -2,7 +2,7 @@
 
 Shared by ``backends/torch`` and ``backends/jax`` so that both reject bad input with
 the same ``ValueError`` (before any framework sees it) and hand the harness the same
-numpy Result.  Validation of params and data is ``diffmem.reference.layout``'s, the one
+numpy Result.  Validation of params and data is ``diffmem.models.ntm.reference.layout``'s, the one
 place that decides what a valid model is.
 """
 
@@ -12,9 +12,9 @@ import re
 
 import numpy as np
 
-from diffmem.reference import NTMConfig
-from diffmem.reference.layout import trace_entries, validate_data, validate_params
+from diffmem.models import family_for
 from diffmem.reference.precision import compute_dtype
+from diffmem.reference.validate import validate_data, validate_params
 
 from .protocol import DEVICES_HELP, PRECISIONS
 
@@ -36,13 +36,19 @@ def check_dtype(dtype):
 
 
 def as_config(config):
-    """An NTMConfig, or its plain dict (``to_dict()``), -> NTMConfig."""
-    if isinstance(config, NTMConfig):
-        return config
+    """A family's config object, or its plain dict (``to_dict()``), -> the config."""
     if isinstance(config, dict):
-        return NTMConfig.from_dict(config)
-    raise ValueError(f"config: expected an NTMConfig or its dict (to_dict()), "
-                     f"got {type(config).__name__}")
+        return family_for(config.get("model", "ntm")).config_from_dict(config)
+    try:
+        if not callable(getattr(config, "to_dict", None)):
+            raise ValueError
+        fam = family_for(config)
+    except ValueError:
+        raise ValueError(f"config: expected a model config or its dict (to_dict()), "
+                         f"got {type(config).__name__}") from None
+    if not isinstance(config, type(fam.config_from_dict(config.to_dict()))):
+        raise ValueError(f"config: expected a {fam.name} config, got {type(config).__name__}")
+    return config
 
 
 def check_run_args(config, params, inputs, targets, mask, dtype):
@@ -51,18 +57,34 @@ def check_run_args(config, params, inputs, targets, mask, dtype):
     cfg = as_config(config)
     dtype = compute_dtype(dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype)
-              for k, v in validate_params(params, cfg).items()}
-    data = validate_data(cfg, inputs, targets, mask, batched=True)
+              for k, v in validate_params(params, family_for(cfg).param_shapes(cfg)).items()}
+    data = validate_data(cfg.input_size, cfg.output_size, inputs, targets, mask, batched=True)
     inputs, targets, mask = (np.ascontiguousarray(a, dtype=dtype) for a in data)
     return cfg, params, inputs, targets, mask
 
 
 def trace_names(cfg):
-    """NTM.md trace names in stage order (what a full trace holds)."""
-    return [e.name for e in trace_entries(cfg)]
+    """The family's trace names in stage order (what a full trace holds)."""
+    return [e.name for e in family_for(cfg).trace_entries(cfg)]
+
+
+def supports_model(config, model_cls):
+    """True, or why a batched-form subclass cannot run this config (another family's)."""
+    batched = family_for(config).batched
+    if model_cls is None or issubclass(model_cls, batched):
+        return True
+    return (f"{model_cls.__name__} is another family's model: it cannot run model "
+            f"{config.model!r} (whose batched form is {batched.__name__})")
+
+
+def model_for(cfg, model_cls=None):
+    """The batched-form class to run: ``model_cls`` (a bug or variant subclass), or by
+    default the config's family's own."""
+    return family_for(cfg).batched if model_cls is None else model_cls
 
 
 def backend_name(framework, device, dtype, model_cls):
-    """e.g. 'torch-cpu-float32', or 'jax-cuda-float64[ShiftSign]' for a bug subclass."""
-    suffix = "" if model_cls.__name__ == "BatchedNTM" else f"[{model_cls.__name__}]"
+    """e.g. 'torch-cpu-float32', or 'jax-cuda-float64[ShiftSign]' for a bug subclass
+    (``model_cls`` None: each family's own batched form)."""
+    suffix = "" if model_cls is None else f"[{model_cls.__name__}]"
     return f"{framework}-{device}-{dtype}{suffix}"

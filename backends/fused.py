@@ -21,7 +21,7 @@ Shapes as in ``BatchedNTM``: memory [..., N, M], weight [..., heads, N], erase, 
 key [..., heads, M].
 """
 
-from diffmem.reference.addressing import DELTA
+from diffmem.models.ntm.reference.addressing import DELTA
 
 
 def outer(a, b):

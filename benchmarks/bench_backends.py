@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from diffmem.reference import NTMConfig, init_params, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
 
 CONFIGS = {
     "copy": (NTMConfig(input_size=10, output_size=8, controller_size=100, memory_rows=128,
@@ -158,7 +158,7 @@ def profile_jax(cfg, params, batch, steps, top=12):
 def flops_per_sequence(cfg, steps):
     """Rough forward+backward FLOPs per sequence: 2 per multiply-add, backward = 2x forward."""
     X, Y, H, N, M, R, Wh, S = cfg.X, cfg.Y, cfg.H, cfg.N, cfg.M, cfg.R, cfg.Wh, cfg.S
-    from diffmem.reference import interface_size
+    from diffmem.models.ntm.reference import interface_size
     gates = 4 if cfg.controller == "lstm" else 1
     inp = X + R * M + (H if cfg.controller == "lstm" else 0)
     macs = gates * H * inp + interface_size(cfg) * H + Y * (H + R * M)

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from diffmem.reference import NTMConfig, init_params, interface_size
+from diffmem.models.ntm.reference import NTMConfig, init_params, interface_size
 
 COPY = NTMConfig(input_size=10, output_size=8, controller_size=100, memory_rows=128,
                  memory_width=20, controller="lstm")
@@ -122,7 +122,7 @@ def eager_step(model_cls):
 
 
 def torch_step(cfg, params, batch, steps, device):
-    from diffmem.backends.batched import BatchedNTM
+    from diffmem.models.ntm.batched import BatchedNTM
     return eager_step(BatchedNTM)(cfg, params, batch, steps, device)
 
 
@@ -149,7 +149,7 @@ def graphs_step(model_cls):
 
 
 def torch_graphs_step(cfg, params, batch, steps, device):
-    from diffmem.backends.batched import BatchedNTM
+    from diffmem.models.ntm.batched import BatchedNTM
     return graphs_step(BatchedNTM)(cfg, params, batch, steps, device)
 
 

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from diffmem.reference import NTMConfig, init_params, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
 
 COPY = dict(input_size=5, output_size=3, controller_size=100, memory_rows=15,
             memory_width=7, read_heads=1, write_heads=1)

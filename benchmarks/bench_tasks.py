@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from diffmem.tasks import bayes_optimal_cost, make_batch
+from diffmem.models.ntm.tasks import bayes_optimal_cost, make_batch
 
 PAPER = [  # (task, lo, hi, options): Graves et al. 2014, section 4
     ("copy", 1, 20, {}),

@@ -23,7 +23,7 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 
-from .bugs import BUGS
+from diffmem.models.ntm.bugs import BUGS
 from .compare import ERROR, FAIL, run_case
 from .tolerance import Tolerance
 

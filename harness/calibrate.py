@@ -31,13 +31,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 from diffmem.backends.protocol import PRECISIONS
-from diffmem.reference import REGIMES
-
-from .heldout import SHIFT_SETS
-
-TASKS = ("random", "copy", "repeat_copy", "associative_recall", "dynamic_ngrams",
-         "priority_sort")
-
 
 def add_calibrate_command(subparsers, add_tolerance_options):
     p = subparsers.add_parser(
@@ -64,70 +57,36 @@ def add_calibrate_command(subparsers, add_tolerance_options):
 
 # ---------------------------------------------------------------- random cases
 
-def random_config(rng, small=False) -> dict:
-    """A configuration, its data source and its [B, T] (``small``: N <= 8, M <= 6,
-    H <= 8, T <= 12; the same draws, clipped, so a seed's configurations correspond)."""
-    task = str(rng.choice(TASKS))
-    if task == "random":
-        options = {"input_size": int(rng.integers(1, 7)), "output_size": int(rng.integers(1, 5))}
-    elif task == "dynamic_ngrams":
-        options = {}
-    else:
-        options = {"width": int(rng.integers(2, 6))}
-    from diffmem import tasks
-    X, Y = tasks.task_sizes(task, **options)
-    config = dict(input_size=X, output_size=Y, controller_size=int(rng.integers(2, 17)),
-                  memory_rows=int(rng.choice([1, 2, 3, int(rng.integers(4, 33))])),
-                  memory_width=int(rng.integers(2, 9)), read_heads=int(rng.integers(1, 4)),
-                  write_heads=int(rng.integers(1, 4)),
-                  shifts=list(SHIFT_SETS[int(rng.integers(len(SHIFT_SETS)))]),
-                  controller=str(rng.choice(["feedforward", "lstm"])), model="ntm")
-    steps = int(rng.choice([int(rng.integers(1, 9)), int(rng.integers(9, 61))]))
-    if small:
-        config.update(memory_rows=min(config["memory_rows"], 8),
-                      memory_width=min(config["memory_width"], 6),
-                      controller_size=min(config["controller_size"], 8))
-        steps = min(steps, 12)
-    return {"config": config, "task": task, "options": options,
-            "batch": int(rng.integers(1, 3)), "steps": steps}
+def _family(group):
+    from diffmem.models import families
+    fams = list(families().values())
+    return fams[group % len(fams)]
 
 
-def _data(rng, draw, cfg):
-    from diffmem import tasks
-    B, T = draw["batch"], draw["steps"]
-    if draw["task"] == "random":
-        inputs = rng.standard_normal((B, T, cfg.X))
-        targets = rng.uniform(size=(B, T, cfg.Y))
-        lengths = rng.integers(1, T + 1, size=B)
-        mask = (np.arange(T)[None, :] < lengths[:, None]) * rng.uniform(0, 2, size=(B, T))
-        return inputs, targets, mask
-    lo = 2   # the shortest every task accepts (dynamic_ngrams needs 2 bits, recall 2 items)
-    inputs, targets, mask, _ = tasks.make_batch(draw["task"], rng, B, lo, lo + 3,
-                                                **draw["options"])
-    pad = max(0, T - inputs.shape[1])   # fit the group's [B, T]: pad, or cut the tail
-
-    def fit(a):
-        return np.pad(a, ((0, 0), (0, pad)) + ((0, 0),) * (a.ndim - 2))[:, :T]
-    return fit(inputs), fit(targets), fit(mask)
+def random_group(seed, group, small=False) -> dict:
+    """The draw shared by a configuration group: group g calibrates family g mod the
+    number of families, with the family's own random configurations
+    (``Family.calibration``) or, for a family without them, its held-out cases."""
+    fam = _family(group)
+    if fam.calibration is None:
+        return {"family": fam.name, "config": None}
+    return dict(fam.calibration.random_config(np.random.default_rng([seed, group]), small),
+                family=fam.name)
 
 
 def random_case(seed, group, index, draw, modes=()):
     """One freshly seeded case with the reference's float64 and float32 results (and
     those of the low-precision ``modes``)."""
-    from diffmem import reference as ntm
+    from diffmem.models import family_named
 
-    from .models import model_spec
     from .testing import reference_case
-    rng = np.random.default_rng([seed, group, index])
-    spec = model_spec("ntm")
-    cfg = spec.config_from_dict(draw["config"])
-    regime = REGIMES[int(rng.integers(len(REGIMES)))]
-    params = ntm.init_params(cfg, int(rng.integers(2**31)), regime)
-    if rng.uniform() < 0.2:   # zero memory rows: the DELTA in the norm
-        params["init.memory"][rng.uniform(size=cfg.N) < 0.5] = 0.0
-    inputs, targets, mask = _data(rng, draw, cfg)
-    name = f"cal-{seed}-{group}-{index}-{'lstm' if cfg.controller == 'lstm' else 'ff'}" \
-           f"-N{cfg.N}-T{inputs.shape[1]}-{regime}-{draw['task']}"
+    fam = family_named(draw["family"])
+    if fam.calibration is None:
+        case = fam.heldout(seed * 100_003 + group, index)
+        name, (cfg, params, inputs, targets, mask, _) = f"cal-{case.name}", case.build()
+    else:
+        name, cfg, params, inputs, targets, mask = fam.calibration.random_case(
+            seed, group, index, draw)
     return reference_case(name, cfg, params, inputs, targets, mask,
                           precisions=("float64", "float32") + tuple(modes))
 
@@ -139,7 +98,7 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False):
     from diffmem.backends.protocol import load_backend
 
     from .compare import cover_runs, run_case
-    draw = random_config(np.random.default_rng([seed, group]), small)
+    draw = random_group(seed, group, small)
     made = {(b, d): load_backend(b, "cpu", d) for b in backends for d in dtypes}
     modes = tuple(d for d in dtypes if d not in ("float32", "float64"))
     rows = []
@@ -158,7 +117,7 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False):
                          "tensor": worst.tensor if worst else None,
                          "where": worst.where if worst else None,
                          "divergence": r.first_divergence,
-                         "config": draw["config"],
+                         "config": draw["config"] or case.config.to_dict(),
                          # (tensor, ratio, bound, err32, scale) at each tensor's worst
                          # element: enough to re-derive the constants offline.
                          "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale,

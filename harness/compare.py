@@ -22,7 +22,7 @@ first-divergence and suspect lines in ``localise.py``):
 - A backend exception is ``ERROR``; ``diffmem.backends.Unsupported`` is ``UNSUPPORTED``.
 
 Nothing here knows the NTM: trace names, stages and heads come from the model's
-``trace_entries`` (``harness/models.py``).
+``trace_entries`` (``models/family.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import traceback
 import numpy as np
 
 from .localise import find_suspect, locate
-from .models import model_spec
+from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
 from .tolerance import SUSPECT_FACTOR, Tolerance, rounding_floor64
 from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
@@ -353,7 +353,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
     pert = _perturbed(case, dtype)
-    entries = model_spec(case.model).trace_entries(case.config)
+    entries = family_for(case.model).trace_entries(case.config)
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
                              "trace: not returned (optional: it localises failures)")]
@@ -375,7 +375,7 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     """All tensors of one Result -> (list of TensorReport, divergence dict or None)."""
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
-    entries = model_spec(case.model).trace_entries(case.config)
+    entries = family_for(case.model).trace_entries(case.config)
     return reports, locate(reports, entries)
 
 
@@ -493,7 +493,7 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
                                 f"trace)")
     try:
         reports, divergence = compare_result(case, result, dtype, tolerance)
-        entries = model_spec(case.model).trace_entries(case.config)
+        entries = family_for(case.model).trace_entries(case.config)
         suspect = find_suspect(reports, entries) if dtype == "float64" else None
         if suspect is not None and divergence and "step" in divergence:
             # Only a clue upstream of the first divergence tells something new; past it,

@@ -86,8 +86,8 @@ def _cmd_list(args):
         for name, spec in cat.catalogue().items():
             if matches(name, args.cases):
                 print(f"{name:40s} {spec.description}")
-        for name in cat.skipped_pretrained():
-            print(f"{name:40s} (pretrained model file missing: not generated)")
+        for name, why in cat.skipped():
+            print(f"{name:40s} (not generated: {why})")
         return 0
     try:
         names = case_names(args.fixtures, args.cases)

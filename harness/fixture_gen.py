@@ -32,7 +32,7 @@ from .fixture_io import (DTYPES, LOW_PRECISION, FixtureError, case_entries, flat
                          matches,
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
 from .baselines import reference_run
-from .models import model_spec
+from diffmem.models import family_for
 
 VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2,
                "float16": 1e-2}
@@ -41,7 +41,7 @@ VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2
 def reference_runs(config, params, inputs, targets, mask) -> dict:
     """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
     gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
-    spec, runs = model_spec(config.model), {}
+    spec, runs = family_for(config.model), {}
     for dtype in DTYPES:   # float64 first: a mode's baseline is measured from it
         runs[dtype] = reference_run(spec, config, params, inputs, targets, mask, dtype,
                                     runs.get("float64"))
@@ -57,7 +57,7 @@ def _check_finite(name, flat):
             continue
         if not np.isfinite(arr).all():
             raise ValueError(f"case {name}: the reference's {key} is not finite; "
-                             f"change the case in harness/catalogue.py")
+                             f"change the case in its family's cases.py")
 
 
 def generate_case(name, out_dir) -> dict:
@@ -66,7 +66,7 @@ def generate_case(name, out_dir) -> dict:
     config, params, inputs, targets, mask, meta = cat.build(spec)
     runs = reference_runs(config, params, inputs, targets, mask)
     cat.check_promises(spec, runs)
-    model = model_spec(config.model)
+    model = family_for(config.model)
     entries = case_entries(name, config.model, model.spec_version, config.to_dict(), meta,
                            params, inputs, targets, mask, runs)
     _check_finite(name, {k: v for k, v in entries.items() if k != "case.json"})
@@ -88,10 +88,9 @@ def _timed_generate(name, out_dir):
     return name, generate_case(name, out_dir), time.perf_counter() - start
 
 
-def _cost(spec):
+def _cost(case):
     # Longest first keeps the pool busy to the end.
-    d = spec.data
-    return d.batch_size * max(d.hi, d.pad_to or 0)
+    return case.cost
 
 
 def _pool(jobs):
@@ -114,8 +113,8 @@ def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
     if not names:
         raise ValueError(f"--cases {pattern!r}: matches no catalogued case "
                          f"(`diffmem fixtures list --catalogue` shows them)")
-    for skipped in cat.skipped_pretrained():
-        log(f"skip  {skipped}: its pretrained model file is not there yet")
+    for skipped, why in cat.skipped():
+        log(f"skip  {skipped}: {why}")
     try:
         manifest = read_manifest(out_dir)["cases"]
     except FixtureError:

@@ -18,7 +18,7 @@ tool versions that wrote it.  The loader trusts nothing: it checks the hash agai
 manifest, the format and spec versions, the key set, dtypes and shapes, and every failure
 is a ``FixtureError`` naming the file and how to get a good one back.
 
-Everything model-specific comes from ``harness.models.model_spec``.
+Everything model-specific comes from the model's family (``diffmem.models.family_for``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import model_spec
+from diffmem.models import family_for
 
 # The low-precision runs are the baselines of the tf32 / bfloat16 / float16 bounds
 # (docs/precision.md); their values are float32 arrays (numpy has no bfloat16).
@@ -209,13 +209,11 @@ def write_npz(path, entries: dict):
 def expected_shapes(spec, config, B, T) -> dict:
     """entry -> (dtype, shape) that a case of this config and [B, T] must hold."""
     pshapes = {k: tuple(v) for k, v in spec.param_shapes(config).items()}
-    cd = config.to_dict()
-    X, Y = cd["input_size"], cd["output_size"]
+    X, Y = config.input_size, config.output_size
     out = {f"params/{k}": ("float64", s) for k, s in pshapes.items()}
     out.update(inputs=("float64", (B, T, X)), targets=("float64", (B, T, Y)),
                mask=("float64", (B, T)))
-    # A model without trace_shapes gets only its trace's [B, T] prefix checked (None below).
-    trace_shapes = spec.trace_shapes(config) if spec.trace_shapes else {}
+    trace_shapes = spec.trace_shapes(config, T)
     for dtype in DTYPES:
         store = storage_dtype(dtype)
         out[f"{dtype}/logits"] = (store, (B, T, Y))
@@ -223,8 +221,8 @@ def expected_shapes(spec, config, B, T) -> dict:
         out[f"{dtype}/grad_inputs"] = (store, (B, T, X))
         out.update({f"{dtype}/grads/{k}": (store, s) for k, s in pshapes.items()})
         out.update({f"{dtype}/trace/{e.name}":
-                    (store, (B, T) + tuple(trace_shapes[e.name]) if e.name in trace_shapes
-                     else None) for e in spec.trace_entries(config)})
+                    (store, (B, T) + tuple(trace_shapes[e.name]))
+                    for e in spec.trace_entries(config)})
     return out
 
 
@@ -278,7 +276,7 @@ def load_case(path) -> Case:
     if header["name"] != name:
         _fail(path, f"holds case {header['name']!r}, but its file name says {name!r}", name)
     try:
-        spec = model_spec(header["model"])
+        spec = family_for(header["model"])
     except ValueError as exc:
         _fail(path, str(exc), name)
     for where, version in (("file", header["spec_version"]),

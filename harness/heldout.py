@@ -1,38 +1,18 @@
 """Held-out random cases: drawn fresh by every ``diffmem check``, never stored.
 
-The frozen fixtures are few and small (batch <= 2, at most 2 write heads); kernels break
-elsewhere: at batch sizes that do not fill a tile (33), with 3 or 4 write heads, on large
-memories, on long sequences.  Each check therefore also draws cases from the shapes
-below, from a seed that is new each time unless given (``--seed``) and printed, so a
-failure replays exactly.  The reference computes their expected values on the fly; a
-backend that memorised the fixture files learns nothing about these.
-
-Every case is one of four *shapes* (cycled), each bounded so that the reference (one
-autograd pass per sequence, ~2 ms per step) computes it in about a second:
-
-| shape | batch | steps T | rows N | heads R, Wh |
-|---|---|---|---|---|
-| wide-batch | 33 or 64 | 2..5 | 1..16 | 1..2 |
-| many-heads | 3..8 | 3..10 | 2..24 | 3..4 |
-| long | 1..2 | 64..128 | 1..8 | 1..2 |
-| big-memory | 1..3 | 3..8 | 64..128 | 1..2 |
-
-Everything else is drawn for every case: controller, H 2..16, M 1..8, a shift set, the
-parameter regime (init / sharp / extreme_logits), sometimes zero memory rows, Gaussian
-inputs, uniform targets and a ragged mask with non-binary weights.
+The frozen fixtures are few and small; kernels break elsewhere (batch sizes that do not
+fill a tile, many heads, long sequences, big memories).  Each check therefore also draws
+``--heldout N`` cases per family (``Family.heldout``) from a seed that is new each time
+unless given (``--seed``) and printed, so a failure replays exactly.  The reference
+computes their expected values on the fly; a backend that memorised the fixture files
+learns nothing about these.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from diffmem.reference import REGIMES
-
-SHAPES = ("wide-batch", "many-heads", "long", "big-memory")
-# Shift sets random cases draw from (calibration's too): the default, one-sided, the
-# identity alone, and wider than the small memories they meet.
-SHIFT_SETS = ((-1, 0, 1), (0, 1), (-1, 0), (0,), (-1, 0, 1, 2), (-2, -1, 0, 1, 2),
-              (-3, -2, -1, 0, 1, 2, 3))
+from diffmem.models import families, family_named
 
 
 def new_seed() -> int:
@@ -40,61 +20,18 @@ def new_seed() -> int:
     return int(np.random.SeedSequence().entropy % (2**31))
 
 
-def _sizes(shape, rng):
-    def pick(lo, hi):
-        return int(rng.integers(lo, hi + 1))
-    if shape == "wide-batch":
-        return dict(B=int(rng.choice([33, 64])), T=pick(2, 5), N=pick(1, 16), R=pick(1, 2),
-                    Wh=pick(1, 2))
-    if shape == "many-heads":
-        return dict(B=pick(3, 8), T=pick(3, 10), N=pick(2, 24), R=pick(3, 4), Wh=pick(3, 4))
-    if shape == "long":
-        return dict(B=pick(1, 2), T=pick(64, 128), N=pick(1, 8), R=pick(1, 2), Wh=pick(1, 2))
-    if shape == "big-memory":
-        return dict(B=pick(1, 3), T=pick(3, 8), N=pick(64, 128), R=pick(1, 2), Wh=pick(1, 2))
-    raise ValueError(f"held-out shape: expected one of {SHAPES}, got {shape!r}")
-
-
-def draw(seed: int, index: int) -> dict:
-    """The plain description of held-out case ``index`` of ``seed`` (no arrays)."""
-    rng = np.random.default_rng([seed, index])
-    shape = SHAPES[index % len(SHAPES)]
-    s = _sizes(shape, rng)
-    config = dict(input_size=int(rng.integers(1, 7)), output_size=int(rng.integers(1, 5)),
-                  controller_size=int(rng.integers(2, 17)), memory_rows=s["N"],
-                  memory_width=int(rng.integers(1, 9)), read_heads=s["R"], write_heads=s["Wh"],
-                  shifts=list(SHIFT_SETS[int(rng.integers(len(SHIFT_SETS)))]),
-                  controller=str(rng.choice(["feedforward", "lstm"])), model="ntm")
-    regime = REGIMES[int(rng.integers(len(REGIMES)))]
-    name = (f"heldout-{seed}-{index}-{shape}-{'lstm' if config['controller'] == 'lstm' else 'ff'}"
-            f"-B{s['B']}-T{s['T']}-N{s['N']}-R{s['R']}W{s['Wh']}-{regime}")
-    return {"name": name, "seed": seed, "index": index, "shape": shape, "config": config,
-            "batch": s["B"], "steps": s["T"], "regime": regime}
+def descriptions(seed: int, count: int) -> list:
+    """Plain descriptions (no arrays) of ``count`` held-out cases per family."""
+    return [{"family": name, "seed": seed, "index": i, "name": fam.heldout(seed, i).name}
+            for name, fam in families().items() for i in range(count)]
 
 
 def make_case(description: dict, precisions=("float64", "float32")):
-    """The Case (the same type a fixture file loads into) for a ``draw`` description, with
+    """The Case (the same type a fixture file loads into) of a ``descriptions`` entry, with
     the reference's results in ``precisions``."""
-    from diffmem import reference as ntm
-
-    from .models import model_spec
     from .testing import reference_case
     d = description
-    rng = np.random.default_rng([d["seed"], d["index"], 1])
-    cfg = model_spec("ntm").config_from_dict(d["config"])
-    params = ntm.init_params(cfg, int(rng.integers(2**31)), d["regime"])
-    if rng.uniform() < 0.25:   # zero memory rows: the DELTA in the norm
-        params["init.memory"][rng.uniform(size=cfg.N) < 0.5] = 0.0
-    B, T = d["batch"], d["steps"]
-    inputs = rng.standard_normal((B, T, cfg.X))
-    targets = rng.uniform(size=(B, T, cfg.Y))
-    lengths = rng.integers(1, T + 1, size=B)
-    lengths[0] = T   # at least one full-length sequence
-    mask = (np.arange(T)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2.0, size=(B, T))
-    meta = {"heldout": {k: d[k] for k in ("seed", "index", "shape")}, "regime": d["regime"]}
-    return reference_case(d["name"], cfg, params, inputs, targets, mask, meta,
+    case = family_named(d["family"]).heldout(d["seed"], d["index"])
+    config, params, inputs, targets, mask, meta = case.build()
+    return reference_case(case.name, config, params, inputs, targets, mask, meta,
                           precisions=precisions)
-
-
-def descriptions(seed: int, count: int) -> list:
-    return [draw(seed, i) for i in range(count)]

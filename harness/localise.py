@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS, OUTPUT
+
 from .tolerance import SUSPECT_FACTOR
 from .verdict import _MAX_LISTED, Mark, _failure_order, format_where
 
 
 def _stage_list(stages):
-    """[1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
-    stages, out, i = sorted(set(stages)), [], 0
+    """Stages numbered [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
+    stages, out, i = sorted({s.number for s in stages}), [], 0
     while i < len(stages):
         j = i
         while j + 1 < len(stages) and stages[j + 1] == stages[j] + 1:
@@ -26,7 +28,7 @@ def _stage_list(stages):
     return ", ".join(out)
 
 
-def _matched_before(t: int, stage: int, compared: set, all_stages: set) -> str:
+def _matched_before(t: int, stage, compared: set, all_stages: set) -> str:
     """What was compared, and matched, before (t, stage): only stages that were compared."""
     parts = []
     full = compared == all_stages
@@ -49,8 +51,8 @@ def locate(reports, entries) -> dict | None:
     """The first (step, stage, head) in stage order whose values leave tolerance.
 
     Returns None when everything matched, else a dict with ``line`` (the one line a
-    kernel author reads first) and ``stage``: an int for a trace divergence, or
-    "loss" / "gradient-only" / "logits" / None (not localised) otherwise.
+    kernel author reads first) and ``stage``: the ``Stage`` of a trace divergence, or
+    ``OUTPUT`` / ``LOSS`` / ``GRADIENT_ONLY``, or None (not localised) otherwise.
     """
     order = {f"trace/{e.name}": i for i, e in enumerate(entries)}
     compared = {entries[order[r.tensor]].stage for r in reports
@@ -73,7 +75,7 @@ def locate(reports, entries) -> dict | None:
         entry = entries[order[r.tensor]]
         name = r.tensor.split("/", 1)[1]
         head_text = f" head {head}" if entry.heads else ""
-        line = (f"first divergence: t={t} stage {entry.stage} {name}{head_text} "
+        line = (f"first divergence: t={t} stage {entry.stage.number} {name}{head_text} "
                 f"(compared before it and matched: "
                 f"{_matched_before(t, entry.stage, compared, all_stages)})")
         if r.first_bad and "error" in r.first_bad:
@@ -96,17 +98,17 @@ def locate(reports, entries) -> dict | None:
                 "stage": None}
     if "logits" in failed:
         return {"line": "Result.logits differ although the trace matched at every step and "
-                        "stage it holds", "stage": "logits"}
+                        "stage it holds", "stage": OUTPUT}
     if "loss" in failed:
         return {"line": "loss: the trace and logits matched at every step; the loss from "
-                        "them differs (mask, targets or the loss formula)", "stage": "loss"}
+                        "them differs (mask, targets or the loss formula)", "stage": LOSS}
     grads = sorted((r for r in reports if r.status == Mark.FAIL), key=_failure_order)
     names = [r.tensor for r in grads]
     return {"line": "forward matched (logits, loss" + (", trace" if trace_given else "")
                     + "); only gradients differ, worst first: " + ", ".join(names[:_MAX_LISTED])
                     + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED
                        else ""),
-            "stage": "gradient-only"}
+            "stage": GRADIENT_ONLY}
 
 
 def find_suspect(reports, entries) -> dict | None:
@@ -126,7 +128,7 @@ def find_suspect(reports, entries) -> dict | None:
         return (1, 0, 0, 0)
     r = min(found, key=key)
     s = r.suspect
-    stage = f" (stage {r.stage})" if r.stage is not None else ""
+    stage = f" (stage {r.stage.number})" if r.stage is not None else ""
     line = (f"suspect: {r.tensor}{stage} at {format_where(s)}: |error| {s['error']:.3g} is "
             f"{s['error'] / s['rounding']:.3g}x float64 rounding here ({s['rounding']:.2g}), "
             f"within its bound; a correct float64 implementation stays below "

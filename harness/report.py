@@ -15,11 +15,13 @@ import math
 import pathlib
 from importlib.metadata import PackageNotFoundError, version
 
+from diffmem.models.family import Stage
+
 from .compare import (CHECKS, ERROR, FAIL, INCOMPLETE, PASS, UNSUPPORTED,
                       error_signature)
 from .tolerance import Tolerance
 
-SCHEMA_VERSION = "diffmem-report/2"
+SCHEMA_VERSION = "diffmem-report/3"   # /3: a stage is {"number", "name"}
 _TENSOR_FIELDS = ("tensor", "check", "status", "kind", "max_abs", "rel", "scale", "bound",
                   "ratio", "err32", "where", "got", "expected", "stage", "first_bad",
                   "suspect", "covered_by", "message")
@@ -169,6 +171,8 @@ def format_failures(results, limit=None) -> str:
 # ---------------------------------------------------------------- JSON
 
 def _plain(value):
+    if isinstance(value, Stage):
+        return {"number": value.number, "name": value.name}
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
@@ -183,11 +187,11 @@ def result_dict(r) -> dict:
         "case": r.case, "backend": r.backend, "dtype": r.dtype, "status": str(r.status),
         "seconds": round(r.seconds, 6), "worst_ratio": r.worst_ratio,
         "first_divergence": r.first_divergence or None,
-        "divergence": ({k: v for k, v in r.divergence.items()} if r.divergence else None),
-        "suspect": r.suspect, "error": r.error, "unsupported": r.unsupported,
+        "divergence": _plain(r.divergence) if r.divergence else None,
+        "suspect": _plain(r.suspect), "error": r.error, "unsupported": r.unsupported,
         "checks": {c: {"status": str(st), "message": msg}
                    for c in CHECKS for st, msg in [r.check(c)]},
-        "tensors": [{f: (str(v) if f == "status" else v)
+        "tensors": [{f: (str(v) if f == "status" else _plain(v) if f == "stage" else v)
                      for f in _TENSOR_FIELDS for v in [getattr(t, f)]} for t in r.tensors],
     }
 

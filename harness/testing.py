@@ -16,7 +16,7 @@ import numpy as np
 
 from .baselines import reference_run
 from .fixture_io import DTYPES, Case
-from .models import model_spec
+from diffmem.models import family_for
 
 
 class ReferenceRuns(dict):
@@ -43,7 +43,7 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
     """A Case holding the reference's results on these arrays in ``precisions`` (float64
     always: it is what every backend is compared with); any other dtype of
     ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``."""
-    spec = model_spec(config.model)
+    spec = family_for(config.model)
     precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
 
     def run(dtype, runs):
@@ -57,7 +57,7 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
 
 def tiny_case(name="tiny", seed=0, regime="init", batch=2, steps=5, **config) -> Case:
     """A small random NTM case (random data, ragged mask) for unit tests."""
-    from diffmem import reference as ntm
+    from diffmem.models.ntm import reference as ntm
     sizes = dict(input_size=3, output_size=2, controller_size=5, memory_rows=4,
                  memory_width=3)
     sizes.update(config)

@@ -61,7 +61,7 @@ class TensorReport:
     where: dict | None = None
     got: float | None = None
     expected: float | None = None
-    stage: int | None = None
+    stage: object = None              # the trace entry's Stage (diffmem.models.family)
     first_bad: dict | None = None   # trace: the worst element of the first failing step
     suspect: dict | None = None     # float64: the first step whose error is far above rounding
     covered_by: str | None = None   # NOISE_ONLY tensors the float64 run checked

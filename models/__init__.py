@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from .family import Family, FixtureCase, Stage, TraceEntry
+from .family import GRADIENT_ONLY, LOSS, OUTPUT, Family, FixtureCase, Stage, TraceEntry
 
-__all__ = ["Family", "FixtureCase", "Stage", "TraceEntry", "families", "family_named",
+__all__ = ["GRADIENT_ONLY", "LOSS", "OUTPUT", "Family", "FixtureCase", "Stage", "TraceEntry", "families", "family_named",
            "family_for", "config_from_dict"]
 
 

@@ -51,6 +51,13 @@ class Stage:
         return f"{self.number} ({self.name})"
 
 
+# Where a difference is localised when no trace stage holds it (``harness.localise``);
+# numbered after every family's stages.
+OUTPUT = Stage(10**6 + 1, "logits")           # the logits differ, every trace entry matched
+LOSS = Stage(10**6 + 2, "loss")               # trace and logits matched, the loss differs
+GRADIENT_ONLY = Stage(10**6 + 3, "gradient-only")   # the forward pass matched
+
+
 TraceEntry = namedtuple("TraceEntry", "name stage heads")
 TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, and what the axis after T
 indexes ("write", "read", "stack", ...) or None."""
@@ -63,12 +70,16 @@ class FixtureCase:
 
     ``build()`` -> ``(cfg, params, inputs, targets, mask, meta)``; ``meta`` is plain JSON
     (description, summary, tags, regime, seeds, data...).  ``check(case_runs)``, when
-    given, raises ValueError if the reference's runs break a promise of the case."""
+    given, raises ValueError if the reference's runs break a promise of the case.
+    ``cost`` orders generation (largest first, e.g. B * T); ``missing`` says why a
+    catalogued case cannot be built now (e.g. its trained model is not there yet)."""
     name: str
     description: str
     build: Callable
     tags: tuple = ()
     check: Callable | None = None
+    cost: int = 0
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,11 @@ class Family:
     bugs: Callable
     summary: Callable
     variants: Callable = field(default=lambda: {})   # {name: correct rewrite of batched}
+    # ``diffmem calibrate``'s random configurations: an object with
+    # ``random_config(rng, small) -> draw`` and ``random_case(seed, group, index, draw) ->
+    # (name, cfg, params, inputs, targets, mask)``; None: the held-out cases are used.
+    calibration: object = None
+    tasks: object = None            # the family's task registry (``models/<family>/tasks``)
 
     def stages(self, cfg) -> list:
         """The family's stages for this config, in order."""

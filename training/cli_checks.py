@@ -70,10 +70,10 @@ def _split(message):
 def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
     """The task accepts its options and the knob at lo and at hi (one short batch each)."""
     import numpy as np
-    from diffmem.tasks.registry import KNOBS
+    from diffmem.models.ntm.tasks.registry import KNOBS
     from . import data
     import inspect
-    from diffmem.tasks import TASKS
+    from diffmem.models.ntm.tasks import TASKS
     allowed = set(inspect.signature(TASKS[task]).parameters) - {"rng", KNOBS[task]}
     unknown = sorted(set(options) - allowed)
     if KNOBS[task] in unknown:

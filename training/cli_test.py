@@ -12,7 +12,7 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 def knob_word(task):
     """What the --lo/--hi knob counts for a task: 'items' or 'lengths'."""
-    from diffmem.tasks.registry import KNOBS
+    from diffmem.models.ntm.tasks.registry import KNOBS
     return "items" if KNOBS[task] == "n_items" else "lengths"
 
 

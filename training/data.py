@@ -1,22 +1,22 @@
-"""The bridge to ``diffmem.tasks``: batches and sizes for a task name and its options."""
+"""The bridge to ``diffmem.models.ntm.tasks``: batches and sizes for a task name and its options."""
 
 import numpy as np
 
 
 def task_names():
-    from diffmem.tasks import TASKS
+    from diffmem.models.ntm.tasks import TASKS
     return tuple(name for name in TASKS if name != "random")
 
 
 def sizes(task, options):
     """(X, Y) of a task with these options."""
-    from diffmem.tasks import task_sizes
+    from diffmem.models.ntm.tasks import task_sizes
     return task_sizes(task, **options)
 
 
 def batch(task, rng, batch_size, lo, hi, options):
     """inputs [B, T, X], targets [B, T, Y], mask [B, T] as float64 arrays."""
-    from diffmem.tasks import make_batch
+    from diffmem.models.ntm.tasks import make_batch
     inputs, targets, mask, _ = make_batch(task, rng, batch_size, lo, hi, **options)
     return (np.asarray(inputs, np.float64), np.asarray(targets, np.float64),
             np.asarray(mask, np.float64))

@@ -4,7 +4,7 @@ An engine has ``loss_and_grads(params, inputs, targets, mask) -> (loss [B], logi
 [B, T, Y], grads)`` taking and returning numpy arrays; ``grads`` is the gradient of the
 *mean* per-sequence loss over the batch (so the step size does not grow with the batch).
 
-The math is ``backends/batched.py``'s ``BatchedNTM`` driven by each framework's own
+The math is the family's batched form (``models/<family>/batched.py``) driven by each framework's own
 autodiff (torch.autograd over a Python loop in time; ``jax.value_and_grad`` over
 ``lax.scan`` under ``jit``), or the frozen reference itself for tiny runs.  Only the
 parameters cross to numpy and back each step: the optimizer is one numpy
@@ -13,8 +13,7 @@ implementation shared by every engine (``optim.py``).
 
 import numpy as np
 
-from diffmem.backends.batched import BatchedNTM
-from diffmem.reference import run_batch
+from diffmem.models import family_for
 
 ENGINES = ("torch", "jax", "reference")
 
@@ -34,7 +33,7 @@ class TorchEngine:
         self.torch = torch
         self.dtype = getattr(torch, dtype)
         self.device = torch.device(device)
-        self.model = BatchedNTM(TorchOps(device), cfg)
+        self.model = family_for(cfg).batched(TorchOps(device), cfg)
 
     def loss_and_grads(self, params, inputs, targets, mask):
         torch = self.torch
@@ -64,7 +63,7 @@ class JaxEngine:
         if dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         self.jnp, self.dtype = jnp, dtype
-        self.model = BatchedNTM(JaxOps(), cfg)
+        self.model = family_for(cfg).batched(JaxOps(), cfg)
         # JAX places arrays on its default device (a GPU when jax[cuda] is installed).
 
         def losses(p, x, z, m):
@@ -102,7 +101,7 @@ class ReferenceEngine:
         self.cfg, self.dtype = cfg, dtype
 
     def loss_and_grads(self, params, inputs, targets, mask):
-        out = run_batch(self.cfg, params, inputs, targets, mask, dtype=self.dtype,
+        out = family_for(self.cfg).run_reference(self.cfg, params, inputs, targets, mask, dtype=self.dtype,
                         want_trace=False, want_grads=True)
         B = out["loss"].shape[0]
         return out["loss"].astype(np.float64), out["logits"].astype(np.float64), \

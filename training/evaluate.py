@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from diffmem.reference import run_batch, run_sequence
+from diffmem.models.ntm.reference import run_batch, run_sequence
 from diffmem.reference.loss import bit_errors
 
 from . import data
@@ -18,7 +18,7 @@ def bayes_optimal_cost(task, inputs, targets, mask, options):
     (dynamic n-grams, TASKS.md); None otherwise."""
     if task != "dynamic_ngrams":
         return None
-    from diffmem import tasks
+    from diffmem.models.ntm import tasks
     return np.asarray(tasks.bayes_optimal_cost(inputs, targets, mask, **options), np.float64)
 
 

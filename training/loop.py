@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from diffmem.reference import NTMConfig, init_params, run_batch, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_batch, run_sequence
 from diffmem.reference.loss import bit_errors
 
 from . import data

@@ -20,9 +20,8 @@ import zipfile
 
 import numpy as np
 
-from diffmem.reference import NTMConfig
-from diffmem.reference.config import SPEC_VERSION
-from diffmem.reference.layout import validate_params
+from diffmem.models import config_from_dict, family_for
+from diffmem.reference.validate import validate_params
 
 FORMAT = "diffmem-model/1"
 # A .npz is a zip archive: local file header, or the end record of an empty archive.
@@ -42,7 +41,7 @@ class Model:
 
     def __init__(self, header, params, optim=None):
         self.header = header
-        self.config = NTMConfig.from_dict(header["config"])
+        self.config = config_from_dict(header["config"])
         self.params = params
         self.optim = optim or {}
 
@@ -53,11 +52,11 @@ class Model:
 
 def save_model(path, header, params, optim=None):
     """Write atomically; ``header`` gains ``format``, ``spec_version`` and ``config``."""
-    header = dict(header, format=FORMAT, spec_version=SPEC_VERSION)
     if "config" not in header:
         raise ValueError("save_model: header needs the model's 'config'")
-    cfg = NTMConfig.from_dict(header["config"])
-    params = validate_params(params, cfg)
+    cfg = config_from_dict(header["config"])
+    header = dict(header, format=FORMAT, spec_version=family_for(cfg).spec_version)
+    params = validate_params(params, family_for(cfg).param_shapes(cfg))
     arrays = {"header": np.asarray(json.dumps(header, sort_keys=True))}
     arrays.update({f"param/{k}": np.asarray(v, dtype=np.float64) for k, v in params.items()})
     arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
@@ -111,13 +110,17 @@ def load_model(path):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         got = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise bad(f"expected format {FORMAT!r}, got {got!r}")
-    if header.get("spec_version") != SPEC_VERSION:
-        raise bad(f"made for NTM spec {header.get('spec_version')!r}; this diffmem implements "
-                  f"{SPEC_VERSION!r}")
     try:
-        cfg = NTMConfig.from_dict(header.get("config"))
+        cfg = config_from_dict(header.get("config"))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    implemented = family_for(cfg).spec_version
+    if header.get("spec_version") != implemented:
+        raise bad(f"made for spec {header.get('spec_version')!r}; this diffmem implements "
+                  f"{implemented!r}")
+    try:
         params = validate_params({k[len("param/"):]: v for k, v in arrays.items()
-                                  if k.startswith("param/")}, cfg)
+                                  if k.startswith("param/")}, family_for(cfg).param_shapes(cfg))
     except ValueError as exc:
         raise bad(str(exc)) from None
     optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}

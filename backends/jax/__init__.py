@@ -18,13 +18,12 @@ For training (pure functions of JAX arrays, to ``jit`` and ``grad`` directly):
   ``jax.grad(lambda p: sequence_loss(model, p, x, y, m).sum())`` gives summed gradients.
 """
 
-from diffmem.backends.batched import BatchedNTM
 
 from .driver import JaxBackend, forward, make_model, precision, sequence_loss
 from .ops import FusedJaxOps, JaxOps, xp
 
 
-def make_backend(device="cpu", dtype="float32", model_cls=BatchedNTM):
+def make_backend(device="cpu", dtype="float32", model_cls=None):
     return JaxBackend(device, dtype, model_cls)
 
 

@@ -1,4 +1,4 @@
-"""Driving ``BatchedNTM`` with JAX: ``lax.scan`` over time, ``jit``, ``value_and_grad``.
+"""Driving a family's batched form with JAX: ``lax.scan`` over time, ``jit``, ``value_and_grad``.
 
 float64: JAX makes 64-bit arrays only while its ``jax_enable_x64`` flag is on.  The
 backend never flips that flag globally; it runs each float64 call inside the
@@ -18,9 +18,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from diffmem.backends.batched import BatchedNTM
-from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, parse_device,
-                                     trace_names)
+from diffmem.backends.driver import (as_config, backend_name, check_dtype, check_run_args,
+                                     model_for, parse_device, supports_model, trace_names)
 from diffmem.backends.protocol import Result
 
 from . import precision_modes as _precision
@@ -48,10 +47,10 @@ def precision(dtype, platform="cpu"):
     return _precision.precision(dtype, platform)
 
 
-def make_model(cfg, model_cls=BatchedNTM, dtype="float32", platform="cpu"):
+def make_model(cfg, model_cls=None, dtype="float32", platform="cpu"):
     """The model; a low-precision ``dtype`` picks how its products round (precision_modes.py)."""
     ops = xp if dtype in ("float32", "float64") else _precision.ops_for(dtype, platform)
-    return model_cls(ops, cfg)
+    return model_for(cfg, model_cls)(ops, cfg)
 
 
 def forward(model, params, inputs, want_trace=False, remat=True):
@@ -127,12 +126,16 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
 
 
 class JaxBackend:
-    def __init__(self, device="cpu", dtype="float32", model_cls=BatchedNTM):
+    def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = jax_device(device)
         self.model_cls = model_cls
         self.name = backend_name("jax", device, dtype, model_cls)
         self.compile_seconds = 0.0   # total spent compiling, reported apart from running
+
+    def supports(self, config):
+        """A bug or variant subclass runs only its own family's configs."""
+        return supports_model(as_config(config), self.model_cls)
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
         cfg, params, inputs, targets, mask = check_run_args(

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffmem.backends import fused
-from diffmem.backends.batched import rotation_offsets
+from diffmem.backends.rotation import rotation_offsets
 
 
 def _custom_vjp(fwd, bwd):

@@ -14,13 +14,12 @@ For training (framework-native, no numpy round trip per step):
   ``loss.sum().backward()`` gives gradients summed over the batch.
 """
 
-from diffmem.backends.batched import BatchedNTM
 
 from .driver import TorchBackend, forward, make_model, sequence_loss, to_tensors
 from .ops import TorchOps
 
 
-def make_backend(device="cpu", dtype="float32", model_cls=BatchedNTM):
+def make_backend(device="cpu", dtype="float32", model_cls=None):
     return TorchBackend(device, dtype, model_cls)
 
 

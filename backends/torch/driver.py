@@ -1,4 +1,4 @@
-"""Driving ``BatchedNTM`` with PyTorch: a loop over time, autograd for gradients."""
+"""Driving a family's batched form with PyTorch: a loop over time, autograd for gradients."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import time
 import numpy as np
 import torch
 
-from diffmem.backends.batched import BatchedNTM
-from diffmem.backends.driver import (backend_name, check_dtype, check_run_args, parse_device,
-                                     trace_names)
+from diffmem.backends.driver import (as_config, backend_name, check_dtype, check_run_args,
+                                     model_for, parse_device, supports_model, trace_names)
 from diffmem.backends.protocol import Result
 
 from .ops import TorchOps
@@ -36,11 +35,11 @@ def torch_device(device):
     return torch.device("cuda", index)
 
 
-def make_model(cfg, device="cpu", model_cls=BatchedNTM, dtype="float32"):
+def make_model(cfg, device="cpu", model_cls=None, dtype="float32"):
     """The model on ``device``; ``dtype`` a low-precision mode picks how its matrix products
     round (backends/torch/precision_modes.py)."""
     ops = TorchOps(device) if dtype in ("float32", "float64") else ops_for(dtype, device)
-    return model_cls(ops, cfg)
+    return model_for(cfg, model_cls)(ops, cfg)
 
 
 def to_tensors(params, device="cpu", dtype="float32", requires_grad=False):
@@ -76,12 +75,16 @@ def sequence_loss(model, params, inputs, targets, mask):
 
 
 class TorchBackend:
-    def __init__(self, device="cpu", dtype="float32", model_cls=BatchedNTM):
+    def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = torch_device(device)
         self.model_cls = model_cls
         self.name = backend_name("torch", device, dtype, model_cls)
         self._models = {}
+
+    def supports(self, config):
+        """A bug or variant subclass runs only its own family's configs."""
+        return supports_model(as_config(config), self.model_cls)
 
     def model(self, cfg):
         if cfg not in self._models:

@@ -30,7 +30,6 @@ import time
 import numpy as np
 import torch
 
-from diffmem.backends.batched import BatchedNTM
 from diffmem.backends.driver import check_run_args, trace_names
 from diffmem.backends.protocol import Result
 
@@ -110,7 +109,7 @@ class StaticStep:
 class GraphedTorchBackend(TorchBackend):
     """The torch backend, each (config, shapes, want flags) captured once and replayed."""
 
-    def __init__(self, device="cpu", dtype="float32", model_cls=BatchedNTM, capture=None):
+    def __init__(self, device="cpu", dtype="float32", model_cls=None, capture=None):
         super().__init__(device, dtype, model_cls)
         self.name = self.name.replace("torch-", "torch-graphs-", 1)
         self.capture = capture
@@ -138,5 +137,5 @@ class GraphedTorchBackend(TorchBackend):
         return result
 
 
-def make_backend(device="cpu", dtype="float32", model_cls=BatchedNTM):
+def make_backend(device="cpu", dtype="float32", model_cls=None):
     return GraphedTorchBackend(device, dtype, model_cls)

@@ -8,7 +8,7 @@ because index arrays and fresh zeros must live where the parameters live.
 import torch
 
 from diffmem.backends import fused
-from diffmem.backends.batched import rotation_offsets
+from diffmem.backends.rotation import rotation_offsets
 
 
 def _autograd_node(fwd, bwd):

@@ -7,8 +7,8 @@ the block instead of the rows, an off-by-one in the circular index, a gradient r
 over the wrong axis, a lost head, a product accumulated in half precision, ...  The
 production kernels know nothing of them.
 
-``STAGES`` and ``NEEDS`` as in ``diffmem.harness.bugs``: where the harness must
-localise the bug (NTM.md stage numbers, or ``"gradient-only"``), and fixture tags that
+``STAGES`` and ``NEEDS`` as in ``diffmem.models.ntm.bugs``: where the harness must
+localise the bug (NTM.md stages, or ``GRADIENT_ONLY``), and fixture tags that
 expose it.  Each is a backend: ``diffmem check --backend
 diffmem.backends.triton.bugs:<snake_name>`` (with TRITON_INTERPRET=1 on CPU).
 """
@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import triton
 import triton.language as tl
+
+from diffmem.models.family import GRADIENT_ONLY
+from diffmem.models.ntm.reference.layout import STAGES as S
 
 from . import make_backend as _make_backend
 from .kernels import DELTA, EPS, circular, masked_softmax  # noqa: F401 (used inside kernels)
@@ -55,7 +58,7 @@ def _content_fwd_block_mask(key_ptr, beta_ptr, mem_ptr, out_ptr, HEADS, N, M,
 class ContentSoftmaxBlockMask(TritonBug):
     """The content softmax is masked by the block width instead of N: the padding rows
     of a power-of-two block (N = 1, 6, 7 here) share the attention."""
-    STAGES, NEEDS = (4,), ("n1",)
+    STAGES, NEEDS = (S[4],), ("n1",)
 
     class content_stage(ContentStage):
         fwd_kernel = _content_fwd_block_mask
@@ -83,7 +86,7 @@ def _content_fwd_no_delta(key_ptr, beta_ptr, mem_ptr, out_ptr, HEADS, N, M,
 
 class ContentNormWithoutDelta(TritonBug):
     """The cosine's norms without DELTA: NaN for an all-zero key or memory row."""
-    STAGES, NEEDS = (4,), ("zero-norm",)
+    STAGES, NEEDS = (S[4],), ("zero-norm",)
 
     class content_stage(ContentStage):
         fwd_kernel = _content_fwd_no_delta
@@ -114,7 +117,7 @@ def _content_fwd_no_max(key_ptr, beta_ptr, mem_ptr, out_ptr, HEADS, N, M,
 class ContentSoftmaxWithoutMax(TritonBug):
     """The content softmax without its max subtraction, a shortcut tried while writing
     this kernel (docs/triton.md): inf / inf = NaN once beta K > 88 in float32."""
-    STAGES, NEEDS = (4,), ("overflow",)
+    STAGES, NEEDS = (S[4],), ("overflow",)
 
     class content_stage(ContentStage):
         fwd_kernel = _content_fwd_no_max
@@ -138,7 +141,7 @@ def _gate_fwd_rows_for_heads(wc_ptr, gate_ptr, wp_ptr, out_ptr, HEADS, N,
 
 class GateLoadedAlongRows(TritonBug):
     """The gate g_h is loaded with the row index instead of the head index: axes mixed up."""
-    STAGES = (5,)
+    STAGES = (S[5],)
 
     class gate_stage(GateStage):
         fwd_kernel = _gate_fwd_rows_for_heads
@@ -164,7 +167,7 @@ def _gate_bwd_swapped(wc_ptr, gate_ptr, wp_ptr, g_ptr, dwc_ptr, dgate_ptr, dwp_p
 
 class GateGradsSwapped(TritonBug):
     """Backward of the gate writes d w_content and d w_prev to each other's outputs."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     class gate_stage(GateStage):
         bwd_kernel = _gate_bwd_swapped
@@ -198,7 +201,7 @@ class ShiftWrapOffByOne(TritonBug):
     """The circular index wraps with ``> N`` instead of ``>= N``: the weight shifted past
     the last row falls off instead of landing on row 0 (and shifts wider than N are
     not reduced)."""
-    STAGES = (6,)
+    STAGES = (S[6],)
 
     class shift_stage(ShiftStage):
         fwd_kernel = _shift_fwd_off_by_one
@@ -229,7 +232,7 @@ def _shift_bwd_same_direction(wg_ptr, shift_ptr, offsets_ptr, g_ptr, dwg_ptr, ds
 class ShiftGradNotTransposed(TritonBug):
     """The shift's backward rotates the gradient the same way as the forward
     (i - s) instead of back (k + s)."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     class shift_stage(ShiftStage):
         bwd_kernel = _shift_bwd_same_direction
@@ -258,7 +261,7 @@ def _sharpen_bwd_heads_axis(ws_ptr, gamma_ptr, w_ptr, g_ptr, dws_ptr, dgamma_ptr
 class SharpenGradWrongAxis(TritonBug):
     """The sharpening softmax's backward reduces over the heads axis of the [heads, rows]
     block instead of the rows (shapes still agree: a [1, rows] broadcast)."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     class sharpen_stage(SharpenStage):
         bwd_kernel = _sharpen_bwd_heads_axis
@@ -288,7 +291,7 @@ def _write_fwd_lost_head(mem_ptr, w_ptr, erase_ptr, add_ptr, out_ptr, N, M,
 class WriteLostHead(TritonBug):
     """The write kernel's head loop starts at 1: write head 0 never erases or adds (with
     one write head, memory never changes)."""
-    STAGES = (8,)
+    STAGES = (S[8],)
 
     class write_stage(WriteStage):
         fwd_kernel = _write_fwd_lost_head
@@ -314,7 +317,7 @@ def _read_fwd_half(mem_ptr, w_ptr, out_ptr, HEADS, N, M,
 
 class ReadHalfAccumulation(TritonBug):
     """The read's products are accumulated in float16: about 3 decimal digits."""
-    STAGES = (14,)
+    STAGES = (S[14],)
 
     class read_stage(ReadStage):
         fwd_kernel = _read_fwd_half

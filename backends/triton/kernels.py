@@ -22,7 +22,7 @@ reads [B, HEADS, M], offsets [S] int32 (the allowed shifts).
 import triton
 import triton.language as tl
 
-from diffmem.reference.addressing import DELTA as _DELTA_VALUE, EPS as _EPS_VALUE
+from diffmem.models.ntm.reference.addressing import DELTA as _DELTA_VALUE, EPS as _EPS_VALUE
 
 DELTA = tl.constexpr(_DELTA_VALUE)
 EPS = tl.constexpr(_EPS_VALUE)

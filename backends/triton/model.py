@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from diffmem.backends.batched import BatchedNTM
+from diffmem.models.ntm.batched import BatchedNTM
 
 from .stages import (ContentStage, GateStage, ReadStage, SharpenStage, ShiftStage,
                      WriteStage, differentiable)

@@ -12,7 +12,7 @@ from diffmem.usage import UsageError
 COMMAND_MODULES = (
     "diffmem.harness.cli",        # check, fixtures, calibrate
     "diffmem.harness.doctor",     # doctor
-    "diffmem.reference.gradcheck",  # gradcheck
+    "diffmem.models.ntm.reference.gradcheck",  # gradcheck
     "diffmem.training.cli",       # train, test, pretrained
 )
 
@@ -21,8 +21,9 @@ EXIT_BROKEN_PIPE = 141
 
 
 def version_line():
-    from diffmem.reference.config import SPEC_VERSION
-    return f"diffmem {__version__} (NTM spec {SPEC_VERSION}, Python {sys.version.split()[0]})"
+    from diffmem.models import families
+    specs = ", ".join(f.spec_version for f in families().values())
+    return f"diffmem {__version__} (specs {specs}, Python {sys.version.split()[0]})"
 
 
 def build_parser():

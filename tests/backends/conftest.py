@@ -9,7 +9,7 @@ numpy/autograd program, in float64; its float32 run sets the float32 bound.
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, init_params, run_batch
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_batch
 
 # name -> (config fields, regime, batch, steps, lengths or None (all full))
 CASES = {

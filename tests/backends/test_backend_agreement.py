@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffmem.reference import run_sequence, trace_shapes
+from diffmem.models.ntm.reference import run_sequence, trace_shapes
 
 BACKENDS = ("torch", "jax")
 

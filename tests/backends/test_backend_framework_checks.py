@@ -10,7 +10,7 @@ Jacobian is ~400 columns of forward passes, minutes on a busy 2-core machine.
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, init_params
+from diffmem.models.ntm.reference import NTMConfig, init_params
 
 CFG = NTMConfig(input_size=2, output_size=2, controller_size=3, memory_rows=3, memory_width=2,
                 read_heads=2, write_heads=2, controller="lstm")

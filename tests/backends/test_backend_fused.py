@@ -5,8 +5,8 @@ rule that a subclass replacing a stage's math is not bypassed by the fused path.
 import numpy as np
 import pytest
 
-from diffmem.backends.batched import BatchedNTM
-from diffmem.reference import NTMConfig, init_params
+from diffmem.models.ntm.batched import BatchedNTM
+from diffmem.models.ntm.reference import NTMConfig, init_params
 
 FUSED = ("write_memory", "cosine_similarity", "read_memory")
 HEADS = [(1, 1), (2, 2), (3, 1)]   # one write head is a special case in the backward

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from diffmem.backends import load_backend
-from diffmem.backends.batched import BatchedNTM
-from diffmem.reference import NTMConfig, init_params, run_batch
+from diffmem.models.ntm.batched import BatchedNTM
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_batch
 
 BACKENDS = ("torch", "jax")
 CFG = NTMConfig(input_size=3, output_size=2, controller_size=4, memory_rows=3, memory_width=2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from diffmem.backends import load_backend
-from diffmem.backends.batched import BatchedNTM
+from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.harness.testing import tiny_case
 from diffmem.reference.precision import round_to
 

@@ -24,12 +24,12 @@ if os.environ["TRITON_INTERPRET"] != "1":
 
 import torch  # noqa: E402
 
-from diffmem.backends.batched import BatchedNTM  # noqa: E402
+from diffmem.models.ntm.batched import BatchedNTM  # noqa: E402
 from diffmem.backends.torch import TorchOps  # noqa: E402
 from diffmem.backends.triton import make_backend  # noqa: E402
 from diffmem.backends.triton.model import TritonNTM  # noqa: E402
 from diffmem.cli import main  # noqa: E402
-from diffmem.reference import NTMConfig  # noqa: E402
+from diffmem.models.ntm.reference import NTMConfig  # noqa: E402
 
 # Every stage and the edge cases: N = 1; N = 2 with shifts wider than memory, sharp;
 # two heads of each kind with zero keys and a zero memory row.

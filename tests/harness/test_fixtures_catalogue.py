@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from diffmem.harness import catalogue as cat
+from diffmem.models.ntm import cases as ntm_cases
 from diffmem.harness.fixture_gen import verify_case
 from diffmem.harness.fixture_io import (case_names, case_path, default_fixture_dir,
                                         list_cases, read_manifest)
@@ -120,11 +121,11 @@ def test_zero_norm_cases(cases):
 
 
 def test_pretrained_hook_only_lists_cases_whose_model_exists():
-    names = set(cat.catalogue())
-    for spec in cat.PRETRAINED_CASES:
-        present = (cat.pretrained_dir() / f"{spec.pretrained}.npz").is_file()
+    names, skipped = set(cat.catalogue()), {name for name, _ in cat.skipped()}
+    for spec in ntm_cases.PRETRAINED_CASES:
+        present = (ntm_cases.pretrained_dir() / f"{spec.pretrained}.npz").is_file()
         assert (spec.name in names) == present
-        assert (spec.name in cat.skipped_pretrained()) == (not present)
+        assert (spec.name in skipped) == (not present)
 
 
 @pytest.mark.parametrize("name", VERIFIED_HERE)
@@ -135,20 +136,20 @@ def test_reference_still_reproduces_the_bundled_fixture(name):
 
 def test_pretrained_hook_builds_a_trained_case(tmp_path, monkeypatch):
     """A trained-model case takes config and params from the model file, data from its spec."""
-    from diffmem.reference import NTMConfig, init_params
+    from diffmem.models.ntm.reference import NTMConfig, init_params
     from diffmem.training.modelfile import save_model
 
-    config = NTMConfig.from_dict(cat.FF)
+    config = NTMConfig.from_dict(ntm_cases.FF)
     params = init_params(config, 99, "init")
     save_model(tmp_path / "copy-test.npz", {"config": config.to_dict(),
                                             "task": {"name": "copy", "options": {"width": 4}}},
                params)
-    monkeypatch.setattr(cat, "pretrained_dir", lambda: tmp_path)
-    spec = cat.CaseSpec("ntm-copy-ff-trained-test", "hook test", None, cat._copy(51),
-                        pretrained="copy-test", tags=("trained",))
-    monkeypatch.setattr(cat, "PRETRAINED_CASES", (spec,))
-    assert spec.name in cat.catalogue() and cat.skipped_pretrained() == []
-    got_config, got_params, inputs, _, _, meta = cat.build(spec)
+    monkeypatch.setattr(ntm_cases, "pretrained_dir", lambda: tmp_path)
+    spec = ntm_cases.CaseSpec("ntm-copy-ff-trained-test", "hook test", None,
+                              ntm_cases._copy(51), pretrained="copy-test", tags=("trained",))
+    monkeypatch.setattr(ntm_cases, "PRETRAINED_CASES", (spec,))
+    assert spec.name in cat.catalogue() and cat.skipped() == []
+    got_config, got_params, inputs, _, _, meta = cat.build(cat.catalogue()[spec.name])
     assert got_config == config and meta["regime"] == "trained"
     assert meta["params_source"] == "pretrained/copy-test.npz"
     for k in params:

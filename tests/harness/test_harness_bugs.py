@@ -8,10 +8,12 @@ driver, float64 first, then float32, on the cases that carry its tags first.
 
 import pytest
 
-from diffmem.backends.batched import BatchedNTM
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+from diffmem.models.ntm.reference.layout import STAGES
+from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.backends.protocol import load_backend
 from diffmem.harness.bug_hunt import hunt_one
-from diffmem.harness.bugs import BUGS, FACTORIES
+from diffmem.models.ntm.bugs import BUGS, FACTORIES
 from diffmem.harness.fixture_io import list_cases
 
 
@@ -35,10 +37,10 @@ def test_catalogue_is_large_documented_and_one_method_each():
         assert cls.__doc__ and cls.STAGES, name
         overridden = [m for m in vars(cls) if callable(vars(cls)[m]) and hasattr(BatchedNTM, m)]
         assert 1 <= len(overridden) <= 2, (name, overridden)
-        assert all(s in ("loss", "gradient-only") or 1 <= s <= 15 for s in cls.STAGES), name
+        assert all(s in (LOSS, GRADIENT_ONLY) or s in STAGES.values() for s in cls.STAGES), name
 
 
 def test_bug_is_a_backend_by_import_path():
-    backend = load_backend("diffmem.harness.bugs:shift_wrong_sign", "cpu", "float64")
+    backend = load_backend("diffmem.models.ntm.bugs:shift_wrong_sign", "cpu", "float64")
     assert backend.name == "torch-cpu-float64[ShiftWrongSign]"
     assert set(FACTORIES) >= {"shift_wrong_sign", "mask_ignored", "no_grad_through_memory"}

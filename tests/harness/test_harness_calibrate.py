@@ -4,14 +4,15 @@
 import json
 
 from diffmem.cli import main
-from diffmem.harness.calibrate import random_config, random_case
+from diffmem.harness.calibrate import random_case, random_group
+from diffmem.models.ntm.calibration import random_config
 
 import numpy as np
 
 
 def test_random_cases_are_reproducible_and_valid():
-    draw = random_config(np.random.default_rng([7, 0]))
-    assert draw == random_config(np.random.default_rng([7, 0]))
+    draw = random_group(7, 0)
+    assert draw == random_group(7, 0) and draw["family"] == "ntm"
     a, b = random_case(7, 0, 0, draw), random_case(7, 0, 0, draw)
     assert a.name == b.name
     np.testing.assert_array_equal(a.inputs, b.inputs)

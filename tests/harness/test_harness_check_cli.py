@@ -25,7 +25,7 @@ def test_reference_backend_passes_and_writes_a_report(run_check, tmp_path):
     assert "2 run(s): 2 passed, 0 failed, 0 error(s), 0 incomplete, 0 unsupported" in out
     assert out.rstrip().endswith(f"JSON report: {report}")
     data = json.loads(report.read_text())
-    assert data["schema_version"] == "diffmem-report/2"
+    assert data["schema_version"] == "diffmem-report/3"
     assert data["summary"]["ok"] is True and data["summary"]["passed"] == 2
     assert data["fixtures_pinned"] is True
     assert {r["dtype"] for r in data["results"]} == {"float32", "float64"}
@@ -34,7 +34,7 @@ def test_reference_backend_passes_and_writes_a_report(run_check, tmp_path):
                                     "untraced", "repeat"}
     assert all(c["status"] == "pass" for c in first["checks"].values())
     t = next(t for t in first["tensors"] if t["tensor"] == "trace/write.w_shifted")
-    assert t["stage"] == 6 and t["ratio"] <= 1 and set(t["where"]) >= {"b", "t", "head"}
+    assert t["stage"] == {"number": 6, "name": "write shift"} and t["ratio"] <= 1 and set(t["where"]) >= {"b", "t", "head"}
 
 
 def test_nan_is_reported_by_name_and_the_exit_status_is_1(run_check, tmp_path):

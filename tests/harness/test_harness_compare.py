@@ -10,6 +10,8 @@ import copy
 import numpy as np
 import pytest
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+from diffmem.models.ntm.reference.layout import STAGES
 from diffmem.harness import tolerance as tol_mod
 from diffmem.harness.compare import (ERROR, FAIL, NOT_COMPARED, PASS, REQUIRED, Mark,
                                      compare_case, run_case)
@@ -72,7 +74,7 @@ def test_gradient_element_named_by_parameter_index(case):
     res = check(case, r)
     t = tensor(res, "grads/interface.weight")
     assert t.where == {"index": [4, 2]} and t.status == FAIL
-    assert res.divergence["stage"] == "gradient-only"
+    assert res.divergence["stage"] == GRADIENT_ONLY
     assert "only gradients differ, worst first: grads/interface.weight" in res.first_divergence
 
 
@@ -80,7 +82,7 @@ def test_loss_only_difference_is_localised_to_the_loss(case):
     r = exact(case)
     r["loss"][0] *= 1.01
     res = check(case, r)
-    assert res.divergence["stage"] == "loss"
+    assert res.divergence["stage"] == LOSS
 
 
 # ---------------------------------------------------------------- localisation
@@ -105,7 +107,7 @@ def test_first_divergence_line_names_step_stage_and_head(case):
     # The evidence at the divergence point: the perturbed element, its error and bound.
     assert evidence.startswith("  at the divergence: b=0 t=2 head=0 index=(1): got ")
     assert "|error| 0.001 vs bound" in evidence
-    assert res.divergence == {"line": res.first_divergence, "step": 2, "stage": 6,
+    assert res.divergence == {"line": res.first_divergence, "step": 2, "stage": STAGES[6],
                               "name": "write.w_shifted", "head": 0}
     # The trace check's message starts with that line and lists the first tensor first.
     status, message = res.check("trace")
@@ -117,7 +119,7 @@ def test_first_divergence_line_names_step_stage_and_head(case):
 def test_earlier_step_wins_over_earlier_stage(case):
     r = perturb_trace(case, ("reads", (1, 1, 0, 2), 1e-4), ("controller", (0, 3, 1), 1e-2))
     d = check(case, r).divergence
-    assert (d["step"], d["stage"], d["name"], d["head"]) == (1, 14, "reads", 0)
+    assert (d["step"], d["stage"].number, d["name"], d["head"]) == (1, 14, "reads", 0)
 
 
 def test_read_head_index_is_named(case):
@@ -156,7 +158,7 @@ def test_inf_in_trace_is_localised(case):
     res = check(case, r)
     assert tensor(res, "trace/write.w_content").message.startswith(
         "trace/write.w_content contain Inf at b=0 t=1 head=0 index=(2)")
-    assert res.divergence["step"] == 1 and res.divergence["stage"] == 4
+    assert res.divergence["step"] == 1 and res.divergence["stage"] == STAGES[4]
 
 
 def test_shape_mismatch(case):

@@ -9,7 +9,9 @@ import copy
 import numpy as np
 import pytest
 
-from diffmem.harness.bugs import FACTORIES
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+from diffmem.models.ntm.reference.layout import STAGES
+from diffmem.models.ntm.bugs import FACTORIES
 from diffmem.harness.compare import FAIL, compare_case, run_case
 from diffmem.harness.fixture_io import case_path, load_case
 from diffmem.harness.testing import tiny_case
@@ -96,8 +98,8 @@ def test_a_cause_within_tolerance_is_named_by_the_suspect_line():
     case = load_case(case_path("ntm-copy-lstm-sharp"))
     backend = FACTORIES["softplus_threshold"]("cpu", "float64")
     res = run_case(backend, case, "float64", paths=False)
-    assert res.status == FAIL and res.divergence["stage"] not in (3, 9)
-    assert res.suspect["stage"] in (3, 9)
+    assert res.status == FAIL and res.divergence["stage"] not in (STAGES[3], STAGES[9])
+    assert res.suspect["stage"] in (STAGES[3], STAGES[9])
     assert res.suspect["line"].startswith("suspect: trace/write.beta (stage 3) at b=")
     assert "within its bound" in res.suspect["line"]
 

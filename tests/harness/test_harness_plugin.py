@@ -43,14 +43,14 @@ def test_heldout_seed_is_printed_and_shared_by_xdist_workers(tmp_path):
 
 def test_failing_backend_gives_the_cli_message_per_check(tmp_path):
     code, out = pytest_run(tmp_path, "--pyargs", "diffmem.harness.conformance",
-                           "--diffmem-backend", "diffmem.harness.bugs:interface_bias_dropped",
+                           "--diffmem-backend", "diffmem.models.ntm.bugs:interface_bias_dropped",
                            "--diffmem-dtype", "float64", "--diffmem-cases", SMALL,
                            "--diffmem-heldout", "0", "-q")
     assert code == 1
     assert "7 failed" in out
     assert ("first divergence: t=0 stage 2 interface (compared before it and matched: step 0 "
             "stage 1)") in out
-    assert f"test_conformance[{SMALL}-diffmem.harness.bugs:interface_bias_dropped-float64-" \
+    assert f"test_conformance[{SMALL}-diffmem.models.ntm.bugs:interface_bias_dropped-float64-" \
            "trace]" in out
 
 

@@ -107,7 +107,7 @@ def test_the_baseline_is_per_element_the_farther_product_style():
 
 def test_bfloat16_baseline_covers_both_styles(case):
     """Its error is at least each style's own, element by element."""
-    from diffmem import reference as ntm
+    from diffmem.models.ntm import reference as ntm
     exp64 = case.expected["float64"]["trace"]["interface"]
     base = np.abs(case.expected["bfloat16"]["trace"]["interface"] - exp64)
     for style in ("format", "float32"):

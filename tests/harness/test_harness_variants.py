@@ -3,14 +3,14 @@ another stable form, wider accumulation) passes every check, in float64 and floa
 
 The cases are the ones where rounding is hardest: sharp attention, zero memory rows and
 zero keys (the DELTA and EPS guards), several heads, N = 1 and 2, and a trained model.
-``diffmem calibrate --backend diffmem.harness.variants:<name>`` runs them on random cases.
+``diffmem calibrate --backend diffmem.models.ntm.variants:<name>`` runs them on random cases.
 """
 
 import pytest
 
 from diffmem.harness.compare import PASS, run_case
 from diffmem.harness.fixture_io import case_path, load_case
-from diffmem.harness.variants import FACTORIES, VARIANTS
+from diffmem.models.ntm.variants import FACTORIES, VARIANTS
 
 CASES = ("ntm-copy-lstm-zero-memory-sharp", "ntm-copy-ff-zero-keys-sharp",
          "ntm-copy-ff-multihead-sharp", "ntm-copy-lstm-n2-sharp", "ntm-copy-ff-n1-sharp",

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from autograd import grad
 
-from diffmem.reference import NTMConfig, init_params, run_sequence
-from diffmem.reference.addressing import (EPS, content_weights, gated_weights,
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
+from diffmem.models.ntm.reference.addressing import (EPS, content_weights, gated_weights,
                                           sharpened_weights, shifted_weights)
-from diffmem.reference.memory import write_memory
+from diffmem.models.ntm.reference.memory import write_memory
 
 STAGES = ("w_content", "w_gated", "w_shifted", "weight")
 WIDE = (-2, -1, 0, 1, 2)

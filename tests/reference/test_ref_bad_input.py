@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, init_params, run_batch, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_batch, run_sequence
 
 CFG = NTMConfig(input_size=3, output_size=2, controller_size=4, memory_rows=5,
                 memory_width=3)

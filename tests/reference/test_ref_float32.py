@@ -9,7 +9,7 @@ each array's scale (measured: <= 1.5e-6); the bound is 2e-5.  The sharp regime (
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, init_params, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
 
 CASES = {
     "ff": (NTMConfig(3, 2, 8, 6, 4), "init", 2e-5),

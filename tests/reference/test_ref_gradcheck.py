@@ -1,6 +1,6 @@
 """The reference's gradients against finite differences of its own loss (issue 2 item 4).
 
-The finite differences never touch autograd (``diffmem.reference.gradcheck``), so a
+The finite differences never touch autograd (``diffmem.models.ntm.reference.gradcheck``), so a
 wrong VJP anywhere in the reference shows here.  Run with ``-s`` to see each case's
 worst relative error.
 """
@@ -10,8 +10,8 @@ import argparse
 import numpy as np
 import pytest
 
-from diffmem.reference import gradcheck as gc
-from diffmem.reference.layout import param_shapes
+from diffmem.models.ntm.reference import gradcheck as gc
+from diffmem.models.ntm.reference.layout import param_shapes
 
 
 @pytest.mark.parametrize("case", gc.CASES, ids=[c.name for c in gc.CASES])

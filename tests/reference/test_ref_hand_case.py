@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, run_sequence
+from diffmem.models.ntm.reference import NTMConfig, run_sequence
 
 DELTA = EPS = 1e-16          # NTM.md step 6
 

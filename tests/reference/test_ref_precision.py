@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffmem import reference as ntm
+from diffmem.models.ntm import reference as ntm
 from diffmem.reference import precision
 from diffmem.reference.precision import emulating, matmul, matmul_operand, outer, round_to
 

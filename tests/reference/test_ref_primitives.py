@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from autograd import make_vjp
 
-from diffmem.reference import gradcheck as gc
-from diffmem.reference.addressing import (content_weights, gated_weights,
+from diffmem.models.ntm.reference import gradcheck as gc
+from diffmem.models.ntm.reference.addressing import (content_weights, gated_weights,
                                           sharpened_weights, shifted_weights)
 from diffmem.reference.functions import linear, sigmoid, softmax, softplus
-from diffmem.reference.memory import read_memory, write_memory
+from diffmem.models.ntm.reference.memory import read_memory, write_memory
 
 WIDE = (-2, -1, 0, 1, 2)
 

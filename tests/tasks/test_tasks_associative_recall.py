@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import associative_recall
+from diffmem.models.ntm.tasks import associative_recall
 
 
 def parse(inputs, width, item_len, n_items):

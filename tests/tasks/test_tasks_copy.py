@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import copy
+from diffmem.models.ntm.tasks import copy
 
 
 @pytest.mark.parametrize("width,length", [(1, 1), (8, 1), (8, 20), (3, 7)])

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from diffmem.tasks import bayes_optimal_cost, bayes_optimal_probs, dynamic_ngrams, pad_batch
+from diffmem.models.ntm.tasks import bayes_optimal_cost, bayes_optimal_probs, dynamic_ngrams, pad_batch
 
 
 def brute_force_probs(bits, order):

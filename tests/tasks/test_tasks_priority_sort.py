@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import priority_sort
+from diffmem.models.ntm.tasks import priority_sort
 
 
 @pytest.mark.parametrize("width,n_items,n_out", [(8, 20, 16), (1, 1, 1), (3, 5, 5), (4, 9, 2)])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import random_data
+from diffmem.models.ntm.tasks import random_data
 
 
 @pytest.mark.parametrize("mask_prob", [1e-9, 0.3, 1.0])

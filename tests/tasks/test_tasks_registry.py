@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import (KNOBS, TASKS, associative_recall, copy, dynamic_ngrams, make_batch,
+from diffmem.models.ntm.tasks import (KNOBS, TASKS, associative_recall, copy, dynamic_ngrams, make_batch,
                            pad_batch, priority_sort, random_data, repeat_copy, task_sizes)
 
 SMALL = {  # one small, valid call per task
@@ -107,9 +107,9 @@ def test_pad_batch_pads_at_the_end_with_zeros():
 
 
 def test_padding_cannot_change_earlier_steps_of_the_reference():
-    from diffmem.reference.config import NTMConfig
-    from diffmem.reference.params import init_params
-    from diffmem.reference.run import run_sequence
+    from diffmem.models.ntm.reference.config import NTMConfig
+    from diffmem.models.ntm.reference.params import init_params
+    from diffmem.models.ntm.reference.run import run_sequence
 
     cfg = NTMConfig(input_size=5, output_size=3, controller_size=8, memory_rows=6,
                     memory_width=4)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffmem.tasks import repeat_copy
+from diffmem.models.ntm.tasks import repeat_copy
 
 
 @pytest.mark.parametrize("width,length,repeats", [(1, 1, 1), (8, 3, 4), (2, 10, 10), (5, 1, 7)])

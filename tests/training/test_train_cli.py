@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from diffmem.cli import main
-from diffmem.reference import NTMConfig, init_params, run_sequence
-from diffmem.tasks import make_batch, task_sizes
+from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
+from diffmem.models.ntm.tasks import make_batch, task_sizes
 from diffmem.training.modelfile import load_model, save_model
 
 WIDTH = 2

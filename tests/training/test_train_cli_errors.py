@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from diffmem.cli import main
-from diffmem.reference import NTMConfig, init_params
-from diffmem.tasks import task_sizes
+from diffmem.models.ntm.reference import NTMConfig, init_params
+from diffmem.models.ntm.tasks import task_sizes
 from diffmem.training.loop import Trainer
 from diffmem.training.modelfile import load_model, save_model
 

@@ -37,7 +37,7 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert re.match(rf"diffmem {re.escape(__version__)} \(NTM spec ntm/1", capsys.readouterr().out)
+    assert re.match(rf"diffmem {re.escape(__version__)} \(specs ntm/1", capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("name, parser", all_parsers(), ids=lambda v: v if isinstance(v, str) else "")

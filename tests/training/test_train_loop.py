@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from diffmem.reference import run_batch
+from diffmem.models.ntm.reference import run_batch
 from diffmem.training import data
 from diffmem.training.loop import Trainer, grad_check
 from diffmem.training.modelfile import load_model

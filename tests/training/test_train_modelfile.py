@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from diffmem.reference import NTMConfig, init_params
+from diffmem.models.ntm.reference import NTMConfig, init_params
 from diffmem.training.modelfile import FORMAT, load_model, save_model
 
 CFG = NTMConfig(input_size=3, output_size=2, controller_size=5, memory_rows=4, memory_width=3)
@@ -81,7 +81,7 @@ def rewrite_header(path, change):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda h: h.update(spec_version="ntm/0"), "made for NTM spec 'ntm/0'"),
+    (lambda h: h.update(spec_version="ntm/0"), "made for spec 'ntm/0'"),
     (lambda h: h.update(format="something/9"), "expected format"),
     (lambda h: h["config"].update(memory_rows=5), r"init\.memory.*expected shape"),
     (lambda h: h["config"].update(colour="red"), "unknown field"),

@@ -5,14 +5,14 @@ Where ``bugs.py`` holds what a kernel gets wrong, this holds what a kernel autho
 spec's own formula instead of the bundled backend's, wider accumulation.  Each is a small
 subclass of ``BatchedNTM`` overriding one stage, run by the bundled PyTorch driver; a false
 alarm on any of them is a tolerance bug.  ``diffmem calibrate`` runs them with the
-bundled backends (``--backend diffmem.harness.variants:<name>``).
+bundled backends (``--backend diffmem.models.ntm.variants:<name>``).
 """
 
 from __future__ import annotations
 
-from diffmem.backends.batched import BatchedNTM
+from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.backends.torch import factory_for as _factory_for
-from diffmem.reference.addressing import EPS
+from diffmem.models.ntm.reference.addressing import EPS
 
 
 class Variant(BatchedNTM):
@@ -97,6 +97,6 @@ class Float64Products(Variant):
 VARIANTS = {cls.__name__: cls for cls in Variant.__subclasses__()}
 
 
-# diffmem.harness.variants:<snake_name> is a backend factory, e.g. variants:sharpen_as_power.
+# diffmem.models.ntm.variants:<snake_name> is a backend factory, e.g. variants:sharpen_as_power.
 FACTORIES = {f.__name__: f for f in map(_factory_for, VARIANTS.values())}
 globals().update(FACTORIES)

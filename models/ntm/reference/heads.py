@@ -11,9 +11,9 @@ import functools
 import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from .functions import _sigmoid_vjp, _softmax_vjp, _softplus_vjp, sigmoid, softmax, softplus
+from diffmem.reference.functions import _sigmoid_vjp, _softmax_vjp, _softplus_vjp, sigmoid, softmax, softplus
 from .layout import head_fields, interface_size, split_interface
-from .vjp import with_vjp
+from diffmem.reference.vjp import with_vjp
 
 
 def _one_plus_softplus(z):

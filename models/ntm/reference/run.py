@@ -12,9 +12,9 @@ from autograd.tracer import getval
 
 from .config import NTMConfig
 from .layout import validate_data, validate_params
-from .loss import sequence_loss
+from diffmem.reference.loss import sequence_loss
 from .model import forward
-from .precision import LOW_PRECISION, compute_dtype, emulating
+from diffmem.reference.precision import LOW_PRECISION, compute_dtype, emulating
 
 DTYPES = ("float64", "float32") + LOW_PRECISION
 

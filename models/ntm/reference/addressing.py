@@ -9,9 +9,9 @@ the values; the VJP beside it gives the gradient.
 import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from .functions import _softmax_vjp, softmax
-from .precision import matmul
-from .vjp import with_vjp
+from diffmem.reference.functions import _softmax_vjp, softmax
+from diffmem.reference.precision import matmul
+from diffmem.reference.vjp import with_vjp
 
 DELTA = 1e-16   # inside the norm: finite cosine and gradient for a zero row or key
 EPS = 1e-16     # inside the log of sharpening: finite where a shifted weight is 0

@@ -20,32 +20,12 @@ read_memory, the stages of the same names with a hand-written gradient
 (``backends/fused.py``), and matmul(a, b), how a low-precision mode forms the matrix
 products (``a @ b`` without it; see ``matmul``).
 
-A kernel bug is a subclass that overrides one method (see ``diffmem.harness.bugs``).
+A kernel bug is a subclass that overrides one method (see ``diffmem.models.ntm.bugs``).
 """
 
-import numpy as np
-
 from diffmem.models.controller import controller
-from diffmem.reference.addressing import DELTA, EPS, shift_index
-from diffmem.reference.layout import split_interface
-
-
-def rotation_offsets(idx):
-    """For an index array idx [S, N] whose every row is a rotation of 0..N-1 (row j =
-    (i - s_j) mod N, a circular shift), the offsets s_j mod N; otherwise None.
-
-    Lets an ops table build ``w[..., idx]`` from rolls, whose gradient is a roll, where
-    a gather's gradient is a scatter-add (slow on CPU).
-    """
-    idx = np.asarray(idx)
-    if idx.ndim != 2 or idx.shape[1] == 0:
-        return None
-    n = idx.shape[1]
-    offsets = [int(s) for s in (-idx[:, 0]) % n]
-    rows = np.arange(n)
-    if all(np.array_equal(row, (rows - s) % n) for row, s in zip(idx, offsets)):
-        return offsets
-    return None
+from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
+from diffmem.models.ntm.reference.layout import split_interface
 
 
 class BatchedNTM:

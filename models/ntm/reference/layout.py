@@ -8,9 +8,8 @@ which numpy, autograd, JAX and PyTorch arrays all share.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
-import numpy as np
+from diffmem.models.family import Stage, TraceEntry
+from diffmem.reference import validate
 
 from .config import NTMConfig
 
@@ -86,32 +85,38 @@ def split_interface(xi, cfg: NTMConfig):
 
 # ---------------------------------------------------------------- trace
 
-TraceEntry = namedtuple("TraceEntry", "name stage heads")
-TraceEntry.__doc__ = """One trace array: its name, its stage in NTM.md's order, and which
-heads sit on the axis after T ("write", "read" or None)."""
+# NTM.md's stage order, numbered as NTM.md numbers it.
+STAGES = {s.number: s for s in (
+    Stage(1, "controller"), Stage(2, "interface"), Stage(3, "write activations"),
+    Stage(4, "write content"), Stage(5, "write gate"), Stage(6, "write shift"),
+    Stage(7, "write sharpen"), Stage(8, "memory"), Stage(9, "read activations"),
+    Stage(10, "read content"), Stage(11, "read gate"), Stage(12, "read shift"),
+    Stage(13, "read sharpen"), Stage(14, "reads"), Stage(15, "logits"))}
 
 
 def trace_entries(cfg: NTMConfig) -> list:
     """The trace names of NTM.md in stage order (ties within a stage in table order)."""
-    entries = [TraceEntry("controller", 1, None)]
+    def entry(name, number, heads=None):
+        return TraceEntry(name, STAGES[number], heads)
+    entries = [entry("controller", 1)]
     if cfg.controller == "lstm":
-        entries.append(TraceEntry("controller_cell", 1, None))
-    entries.append(TraceEntry("interface", 2, None))
+        entries.append(entry("controller_cell", 1))
+    entries.append(entry("interface", 2))
     for kind, first in (("write", 3), ("read", 9)):
         for name in ("key", "beta", "gate", "shift", "gamma"):
-            entries.append(TraceEntry(f"{kind}.{name}", first, kind))
+            entries.append(entry(f"{kind}.{name}", first, kind))
         if kind == "write":
-            entries += [TraceEntry("write.erase", 3, "write"), TraceEntry("write.add", 3, "write")]
+            entries += [entry("write.erase", 3, "write"), entry("write.add", 3, "write")]
         for i, name in enumerate(("w_content", "w_gated", "w_shifted", "weight")):
-            entries.append(TraceEntry(f"{kind}.{name}", first + 1 + i, kind))
+            entries.append(entry(f"{kind}.{name}", first + 1 + i, kind))
         if kind == "write":
-            entries.append(TraceEntry("memory", 8, None))
-    entries += [TraceEntry("reads", 14, "read"), TraceEntry("logits", 15, None)]
+            entries.append(entry("memory", 8))
+    entries += [entry("reads", 14, "read"), entry("logits", 15)]
     return entries
 
 
-def trace_shapes(cfg: NTMConfig) -> dict:
-    """Trace name -> per-step shape (unbatched, without T)."""
+def trace_shapes(cfg: NTMConfig, steps: int | None = None) -> dict:
+    """Trace name -> per-step shape (unbatched, without T; the same for any ``steps``)."""
     H, N, M, R, Wh, S = cfg.H, cfg.N, cfg.M, cfg.R, cfg.Wh, cfg.S
     per_head = {"key": (M,), "beta": (), "gate": (), "shift": (S,), "gamma": (),
                 "erase": (M,), "add": (M,), "w_content": (N,), "w_gated": (N,),
@@ -136,69 +141,11 @@ def trace_shapes(cfg: NTMConfig) -> dict:
 
 # ---------------------------------------------------------------- validation
 
-def _as_float_array(name, value):
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name}: expected a numeric array, could not convert "
-                         f"{type(value).__name__}: {exc}") from None
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-            or arr.dtype == np.bool_):
-        raise ValueError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
-    return arr
-
-
-def _check_finite(name, arr):
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: expected finite values, found {arr[where]} at index "
-                         f"{where} ({int(bad.sum())} non-finite in all)")
-
-
 def validate_params(params, cfg: NTMConfig) -> dict:
     """Check names, shapes and finiteness; returns a dict of numpy arrays."""
-    if not isinstance(params, dict):
-        raise ValueError(f"params: expected a dict of name -> array, got {type(params).__name__}")
-    shapes = param_shapes(cfg)
-    unknown = sorted(set(params) - set(shapes))
-    missing = [k for k in shapes if k not in params]
-    if unknown or missing:
-        raise ValueError(f"params: unknown name(s) {unknown}, missing name(s) {missing}; "
-                         f"expected exactly {list(shapes)}")
-    out = {}
-    for name, shape in shapes.items():
-        arr = _as_float_array(f"params[{name!r}]", params[name])
-        if arr.shape != shape:
-            raise ValueError(f"params[{name!r}]: expected shape {shape} for this config, "
-                             f"got {arr.shape}")
-        _check_finite(f"params[{name!r}]", arr)
-        out[name] = arr
-    return out
+    return validate.validate_params(params, param_shapes(cfg))
 
 
 def validate_data(cfg: NTMConfig, inputs, targets, mask, *, batched: bool):
     """Check inputs [B,]T,X, targets [B,]T,Y, mask [B,]T; returns numpy arrays."""
-    lead = "B, T" if batched else "T"
-    rank = 2 if batched else 1
-    inputs = _as_float_array("inputs", inputs)
-    targets = _as_float_array("targets", targets)
-    mask = _as_float_array("mask", mask)
-    for name, arr, width, w_name in (("inputs", inputs, cfg.X, "X"),
-                                     ("targets", targets, cfg.Y, "Y")):
-        if arr.ndim != rank + 1 or arr.shape[-1] != width:
-            raise ValueError(f"{name}: expected shape [{lead}, {w_name}={width}], got {arr.shape}")
-    if mask.ndim != rank:
-        raise ValueError(f"mask: expected shape [{lead}], got {mask.shape}")
-    if targets.shape[:-1] != inputs.shape[:-1] or mask.shape != inputs.shape[:-1]:
-        raise ValueError(f"inputs {inputs.shape}, targets {targets.shape} and mask {mask.shape}: "
-                         f"expected the same leading [{lead}] axes")
-    if inputs.shape[rank - 1] < 1 or (batched and inputs.shape[0] < 1):
-        raise ValueError(f"inputs: expected at least one sequence of at least one step, "
-                         f"got shape {inputs.shape}")
-    for name, arr in (("inputs", inputs), ("targets", targets), ("mask", mask)):
-        _check_finite(name, arr)
-    if (mask < 0).any():
-        raise ValueError("mask: expected non-negative weights, found a negative entry at "
-                         f"{tuple(int(i) for i in np.argwhere(mask < 0)[0])}")
-    return inputs, targets, mask
+    return validate.validate_data(cfg.X, cfg.Y, inputs, targets, mask, batched=batched)

@@ -9,8 +9,8 @@ import numpy as onp   # for the trace: plain values, never differentiated
 from autograd.tracer import getval
 
 from .addressing import address
-from .controller import feedforward, lstm
-from .functions import linear, softmax
+from diffmem.reference.controller import feedforward, lstm
+from diffmem.reference.functions import linear, softmax
 from .heads import activate_heads
 from .memory import read_memory, write_memory
 

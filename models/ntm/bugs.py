@@ -3,15 +3,15 @@
 Each bug is a small subclass of ``BatchedNTM`` that overrides one method (two where
 the bug needs a value from elsewhere in the step), with:
 
-- ``STAGES``: where it lives, i.e. where the harness must localise it: NTM.md stage
-  numbers (several for a function used at several stages), ``"loss"``, or
-  ``"gradient-only"`` (forward values identical, only gradients differ: made with
+- ``STAGES``: where it lives, i.e. where the harness must localise it: NTM.md stages
+  (several for a function used at several stages), ``LOSS``, or ``GRADIENT_ONLY``
+  (forward values identical, only gradients differ: made with
   ``xp.stop_gradient``);
 - ``NEEDS``: fixture tags that expose it (Wh >= 2, LSTM, ragged masks, zero rows...):
   the bug hunt tries those cases first.
 
 Every bug is usable as a backend: ``diffmem check --backend
-diffmem.harness.bugs:<name>`` (the bundled PyTorch driver with the bug's model).
+diffmem.models.ntm.bugs:<name>`` (the bundled PyTorch driver with the bug's model).
 ``python -m diffmem.harness.bug_hunt`` runs them all and prints the kill rate.
 """
 
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.backends.batched import BatchedNTM
 from diffmem.backends.torch import factory_for as _factory_for
-from diffmem.reference.addressing import DELTA, EPS, shift_index
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+from diffmem.models.ntm.batched import BatchedNTM
+from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
+from diffmem.models.ntm.reference.layout import STAGES as S
 
 
 class Bug(BatchedNTM):
@@ -33,7 +35,7 @@ class Bug(BatchedNTM):
 
 class LstmGateOrder(Bug):
     """LSTM gates read in the order i, f, o, g (cuDNN-style) instead of NTM.md's i, f, g, o."""
-    STAGES, NEEDS = (1,), ("lstm",)
+    STAGES, NEEDS = (S[1],), ("lstm",)
 
     def controller(self, params, u, state):
         if self.cfg.controller != "lstm":
@@ -49,7 +51,7 @@ class LstmGateOrder(Bug):
 
 class LstmForgetIgnored(Bug):
     """The cell state is not carried: cell_t = i * g (forget gate times cell_{t-1} dropped)."""
-    STAGES, NEEDS = (1,), ("lstm",)
+    STAGES, NEEDS = (S[1],), ("lstm",)
 
     def controller(self, params, u, state):
         return super().controller(params, u, dict(state, cell=0.0 * state["cell"]))
@@ -57,7 +59,7 @@ class LstmForgetIgnored(Bug):
 
 class LstmNoRecurrence(Bug):
     """h_{t-1} is never fed back into the LSTM (zeros instead)."""
-    STAGES, NEEDS = (1,), ("lstm",)
+    STAGES, NEEDS = (S[1],), ("lstm",)
 
     def controller(self, params, u, state):
         return super().controller(params, u, dict(state, h=0.0 * state["h"]))
@@ -65,7 +67,7 @@ class LstmNoRecurrence(Bug):
 
 class FeedforwardSigmoid(Bug):
     """Feedforward controller with sigmoid instead of tanh."""
-    STAGES, NEEDS = (1,), ("feedforward",)
+    STAGES, NEEDS = (S[1],), ("feedforward",)
 
     def controller(self, params, u, state):
         if self.cfg.controller != "feedforward":
@@ -76,7 +78,7 @@ class FeedforwardSigmoid(Bug):
 
 class ReadsNotFedBack(Bug):
     """The previous reads r_{t-1} are left out of the controller input (zeros instead)."""
-    STAGES = (1,)
+    STAGES = (S[1],)
 
     def controller(self, params, u, state):
         X = self.cfg.X
@@ -88,7 +90,7 @@ class ReadsNotFedBack(Bug):
 
 class InterfaceBiasDropped(Bug):
     """The interface layer's bias is never added."""
-    STAGES = (2,)
+    STAGES = (S[2],)
 
     def interface(self, params, c):
         return c @ params["interface.weight"].mT
@@ -98,7 +100,7 @@ class InterfaceBiasDropped(Bug):
 
 class GammaWithoutOne(Bug):
     """gamma = softplus(gamma^) instead of 1 + softplus(gamma^): sharpening can blur."""
-    STAGES = (3,)
+    STAGES = (S[3],)
 
     def activate_head(self, raw):
         head = super().activate_head(raw)
@@ -108,7 +110,7 @@ class GammaWithoutOne(Bug):
 
 class BetaWithoutSoftplus(Bug):
     """beta = beta^ (no softplus): a negative key strength inverts content addressing."""
-    STAGES = (3,)
+    STAGES = (S[3],)
 
     def activate_head(self, raw):
         head = super().activate_head(raw)
@@ -118,7 +120,7 @@ class BetaWithoutSoftplus(Bug):
 
 class BetaGateSwapped(Bug):
     """Interface layout misread: beta^ and gate^ swapped (adjacent slots of a head)."""
-    STAGES = (3,)
+    STAGES = (S[3],)
 
     def activate_head(self, raw):
         return super().activate_head(dict(raw, beta=raw["gate"], gate=raw["beta"]))
@@ -126,7 +128,7 @@ class BetaGateSwapped(Bug):
 
 class AddWithoutTanh(Bug):
     """The add vector is used raw, without tanh."""
-    STAGES = (3,)
+    STAGES = (S[3],)
 
     def activate_head(self, raw):
         head = super().activate_head(raw)
@@ -140,7 +142,7 @@ class SoftplusThreshold(Bug):
     threshold): beta and gamma off by ~2e-9 where their logits pass 20.  Within tolerance
     at its own stage; it surfaces downstream in float64 on sharp cases, and the suspect
     line points back at it."""
-    STAGES, NEEDS = (3, 9), ("sharp",)
+    STAGES, NEEDS = (S[3], S[9]), ("sharp",)
 
     def activate_head(self, raw):
         xp = self.xp
@@ -155,7 +157,7 @@ class SoftplusThreshold(Bug):
 
 class ShiftSoftmaxOverHeads(Bug):
     """The shift softmax runs over the heads axis instead of the S shifts."""
-    STAGES = (3,)
+    STAGES = (S[3],)
 
     def activate_head(self, raw):
         head = super().activate_head(raw)
@@ -169,7 +171,7 @@ class ShiftSoftmaxOverHeads(Bug):
 
 class NormWithoutDelta(Bug):
     """DELTA dropped from the norm: a zero memory row or key gives 0/0 = NaN."""
-    STAGES, NEEDS = (4,), ("zero-norm",)
+    STAGES, NEEDS = (S[4],), ("zero-norm",)
 
     def norm(self, v):
         return self.xp.sqrt(self.xp.sum(v * v, axis=-1))
@@ -178,7 +180,7 @@ class NormWithoutDelta(Bug):
 class DeltaOutsideSqrt(Bug):
     """sqrt(sum v^2) + DELTA instead of sqrt(sum v^2 + DELTA): the same values, but the
     gradient of sqrt at a zero row is infinite (NaN gradients)."""
-    STAGES, NEEDS = ("gradient-only",), ("zero-norm",)
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("zero-norm",)
 
     def norm(self, v):
         return self.xp.sqrt(self.xp.sum(v * v, axis=-1)) + DELTA
@@ -186,7 +188,7 @@ class DeltaOutsideSqrt(Bug):
 
 class CosineWithoutKeyNorm(Bug):
     """Cosine similarity divided by the memory row norms only, not the key's."""
-    STAGES = (4,)
+    STAGES = (S[4],)
 
     def cosine_similarity(self, key, memory):
         return (key @ memory.mT) / self.norm(memory)[..., None, :]
@@ -196,7 +198,7 @@ class SoftmaxWithoutMax(Bug):
     """Softmax without subtracting the max: overflows (inf/inf = NaN) for large
     arguments, e.g. beta * K > 88 in float32.  Used in stages 3, 4, 7 and the initial
     weights (first seen in stage 5)."""
-    STAGES, NEEDS = (3, 4, 5, 7), ("overflow",)
+    STAGES, NEEDS = (S[3], S[4], S[5], S[7]), ("overflow",)
 
     def softmax(self, z):
         e = self.xp.exp(z)
@@ -205,7 +207,7 @@ class SoftmaxWithoutMax(Bug):
 
 class GateSwapped(Bug):
     """Interpolation gate on the wrong side: g * w_prev + (1 - g) * w_content."""
-    STAGES = (5,)
+    STAGES = (S[5],)
 
     def gated_weights(self, w_content, gate, w_prev):
         return super().gated_weights(w_prev, gate, w_content)
@@ -214,7 +216,7 @@ class GateSwapped(Bug):
 class InitWeightsNotSoftmaxed(Bug):
     """The initial head weights are the raw logits, not softmax(logits) (first visible
     where w_prev is used, stage 5)."""
-    STAGES = (5,)
+    STAGES = (S[5],)
 
     def initial_state(self, params, batch):
         state = super().initial_state(params, batch)
@@ -226,7 +228,7 @@ class InitWeightsNotSoftmaxed(Bug):
 
 class ShiftWrongSign(Bug):
     """Shift applied with the wrong sign: offset +1 moves focus from row i to row i-1."""
-    STAGES = (6,)
+    STAGES = (S[6],)
 
     def __init__(self, xp, cfg):
         super().__init__(xp, cfg)
@@ -235,7 +237,7 @@ class ShiftWrongSign(Bug):
 
 class ShiftWithoutWrap(Bug):
     """Linear instead of circular convolution: shifts past the ends fall off (zero pad)."""
-    STAGES = (6,)
+    STAGES = (S[6],)
 
     def __init__(self, xp, cfg):
         super().__init__(xp, cfg)
@@ -249,7 +251,7 @@ class ShiftWithoutWrap(Bug):
 
 class SharpeningSkipped(Bug):
     """w = w_shifted: the sharpening step is missing."""
-    STAGES = (7,)
+    STAGES = (S[7],)
 
     def sharpened_weights(self, w_shifted, gamma):
         return w_shifted
@@ -257,7 +259,7 @@ class SharpeningSkipped(Bug):
 
 class SharpeningNotNormalised(Bug):
     """w = (w_shifted + EPS)^gamma without renormalising over the rows."""
-    STAGES = (7,)
+    STAGES = (S[7],)
 
     def sharpened_weights(self, w_shifted, gamma):
         return self.xp.exp(gamma[..., None] * self.xp.log(w_shifted + EPS))
@@ -265,7 +267,7 @@ class SharpeningNotNormalised(Bug):
 
 class NoGradThroughPrevWeights(Bug):
     """No gradient flows through the previous weights w_prev (forward identical)."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     def gated_weights(self, w_content, gate, w_prev):
         return super().gated_weights(w_content, gate, self.xp.stop_gradient(w_prev))
@@ -275,7 +277,7 @@ class NoGradThroughPrevWeights(Bug):
 
 class EraseAddSwapped(Bug):
     """Erase and add vectors swapped in the memory update."""
-    STAGES = (8,)
+    STAGES = (S[8],)
 
     def write_memory(self, memory, weight, erase, add):
         return super().write_memory(memory, weight, add, erase)
@@ -284,7 +286,7 @@ class EraseAddSwapped(Bug):
 class SequentialWriteHeads(Bug):
     """Write heads applied one after another (erase-add of head 0, then head 1 on the
     result) instead of all at once."""
-    STAGES, NEEDS = (8,), ("multihead",)
+    STAGES, NEEDS = (S[8],), ("multihead",)
 
     def write_memory(self, memory, weight, erase, add):
         for h in range(weight.shape[-2]):
@@ -295,7 +297,7 @@ class SequentialWriteHeads(Bug):
 
 class EraseAsSubtraction(Bug):
     """Erase subtracted (Mem - w e^T) instead of multiplied (Mem * (1 - w e^T))."""
-    STAGES = (8,)
+    STAGES = (S[8],)
 
     def write_memory(self, memory, weight, erase, add):
         return memory - weight.mT @ erase + weight.mT @ add
@@ -304,7 +306,7 @@ class EraseAsSubtraction(Bug):
 class BatchMemoryLeak(Bug):
     """Wrong batch stride: sequence b updates the memory of sequence b-1 (first visible
     at t=1, once the sequences' memories differ)."""
-    STAGES, NEEDS = (8,), ("batch",)
+    STAGES, NEEDS = (S[8],), ("batch",)
 
     def write_memory(self, memory, weight, erase, add):
         leaked = self.xp.concat([memory[-1:], memory[:-1]], axis=0)
@@ -313,7 +315,7 @@ class BatchMemoryLeak(Bug):
 
 class NoGradThroughMemory(Bug):
     """No gradient flows through Mem_{t-1} into Mem_t (forward identical)."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     def write_memory(self, memory, weight, erase, add):
         return super().write_memory(self.xp.stop_gradient(memory), weight, erase, add)
@@ -323,7 +325,7 @@ class NoGradThroughMemory(Bug):
 
 class ReadBeforeWrite(Bug):
     """Reads use Mem_{t-1}, the memory before this step's write (addressing is right)."""
-    STAGES = (14,)
+    STAGES = (S[14],)
 
     def write_memory(self, memory, weight, erase, add):
         self._before_write = memory
@@ -337,7 +339,7 @@ class ReadBeforeWrite(Bug):
 
 class OutputBiasDropped(Bug):
     """The output layer's bias is never added."""
-    STAGES = (15,)
+    STAGES = (S[15],)
 
     def output(self, params, c, reads):
         return super().output(params, c, reads) - params["output.bias"]
@@ -345,7 +347,7 @@ class OutputBiasDropped(Bug):
 
 class OutputIgnoresReads(Bug):
     """Logits from the controller output only; this step's reads are dropped."""
-    STAGES = (15,)
+    STAGES = (S[15],)
 
     def output(self, params, c, reads):
         return super().output(params, c, 0.0 * reads)
@@ -355,7 +357,7 @@ class OutputIgnoresReads(Bug):
 
 class MaskIgnored(Bug):
     """The mask is ignored: padded and unmasked steps count in the loss."""
-    STAGES, NEEDS = ("loss",), ("ragged",)
+    STAGES, NEEDS = (LOSS,), ("ragged",)
 
     def loss(self, logits, targets, mask):
         return super().loss(logits, targets, 1.0 + 0.0 * mask)
@@ -363,7 +365,7 @@ class MaskIgnored(Bug):
 
 class UnstableLossSoftplus(Bug):
     """log(1 + exp(y)) in the loss: overflows to inf for y > 88 in float32."""
-    STAGES, NEEDS = ("loss",), ("extreme",)
+    STAGES, NEEDS = (LOSS,), ("extreme",)
 
     def loss(self, logits, targets, mask):
         xp = self.xp
@@ -373,7 +375,7 @@ class UnstableLossSoftplus(Bug):
 
 class GradientAveragedOverBatch(Bug):
     """Gradients averaged over the batch instead of summed (forward identical)."""
-    STAGES, NEEDS = ("gradient-only",), ("batch",)
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("batch",)
 
     def loss(self, logits, targets, mask):
         loss = super().loss(logits, targets, mask)
@@ -384,7 +386,7 @@ class GradientAveragedOverBatch(Bug):
 class WrongGradInputs(Bug):
     """The gradient w.r.t. the inputs is doubled (a backward kernel that accumulates
     into grad_inputs twice); forward and parameter gradients are right."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     def controller(self, params, u, state):
         X, xp = self.cfg.X, self.xp
@@ -395,7 +397,7 @@ class WrongGradInputs(Bug):
 
 class NoGradThroughLstmState(Bug):
     """No gradient through the LSTM's recurrent h_{t-1} (truncated BPTT; forward identical)."""
-    STAGES, NEEDS = ("gradient-only",), ("lstm",)
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("lstm",)
 
     def controller(self, params, u, state):
         return super().controller(params, u, dict(state, h=self.xp.stop_gradient(state["h"])))
@@ -406,6 +408,6 @@ class NoGradThroughLstmState(Bug):
 BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
 
 
-# diffmem.harness.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
+# diffmem.models.ntm.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
 FACTORIES = {f.__name__: f for f in map(_factory_for, BUGS.values())}
 globals().update(FACTORIES)

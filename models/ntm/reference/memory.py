@@ -2,8 +2,8 @@
 
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from .precision import matmul
-from .vjp import with_vjp
+from diffmem.reference.precision import matmul
+from diffmem.reference.vjp import with_vjp
 
 
 def _write_memory_vjp(g, new_memory, memory, weight, erase, add):
