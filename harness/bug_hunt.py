@@ -23,9 +23,22 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 
-from diffmem.models.ntm.bugs import BUGS
+from diffmem.models import families, family_for
+
 from .compare import ERROR, FAIL, run_case
 from .tolerance import Tolerance
+
+
+def all_bugs() -> dict:
+    """name -> (family name, bug class) over every registered family's catalogue."""
+    out = {}
+    for fam in families().values():
+        for name, cls in fam.bugs().items():
+            if name in out:
+                raise RuntimeError(f"bug name {name!r} is in the {out[name][0]!r} and "
+                                   f"{fam.name!r} catalogues")
+            out[name] = (fam.name, cls)
+    return out
 
 
 @dataclass
@@ -61,7 +74,12 @@ def _runs(cases, needs, dtypes):
 def hunt_one(name, cases, dtypes=("float64", "float32"), exhaustive=False, tolerance=None,
              device="cpu", backend_module="torch"):
     import importlib
-    cls = BUGS[name]
+    bugs = all_bugs()
+    if name not in bugs:
+        raise ValueError(f"bug {name!r}: not in any family's catalogue (known: {sorted(bugs)})")
+    family, cls = bugs[name]
+    # A bug is a subclass of its family's batched form: it runs that family's cases only.
+    cases = [c for c in cases if family_for(c.config).name == family]
     make = importlib.import_module(f"diffmem.backends.{backend_module}").make_backend
     verdict = Verdict(name, cls.STAGES)
     backends = {d: make(device, d, model_cls=cls) for d in dtypes}
@@ -91,7 +109,12 @@ def hunt_one(name, cases, dtypes=("float64", "float32"), exhaustive=False, toler
 
 
 def hunt(cases, names=None, **kwargs):
-    return [hunt_one(n, cases, **kwargs) for n in (names or sorted(BUGS))]
+    return [hunt_one(n, cases, **kwargs) for n in (names or sorted(all_bugs()))]
+
+
+def _stage_text(stage):
+    return "none" if stage is None else f"{stage.number} {stage.name}" \
+        if stage.number < 10**6 else stage.name
 
 
 def format_verdicts(verdicts, exhaustive=False) -> str:
@@ -99,9 +122,9 @@ def format_verdicts(verdicts, exhaustive=False) -> str:
     for v in verdicts:
         status = "caught" if v.caught else "SURVIVED"
         loc = ("" if not v.caught else ("localised" if v.localised
-                                         else f"MISLOCALISED (named {v.found_at!r})"))
+                                         else f"MISLOCALISED (named {_stage_text(v.found_at)})"))
         extra = f"  {v.localised_runs}/{v.catches} of {v.runs} runs" if exhaustive else ""
-        lines.append(f"{v.bug:28s} {str(v.stages):22s} {status:8s} {loc:12s} "
+        lines.append(f"{v.bug:28s} {'/'.join(map(_stage_text, v.stages)):22s} {status:8s} {loc:12s} "
                      f"{v.caught_by or '-'}{extra}")
     caught = sum(v.caught for v in verdicts)
     localised = sum(v.caught and v.localised for v in verdicts)
