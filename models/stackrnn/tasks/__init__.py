@@ -6,11 +6,11 @@ deterministic symbols.
 Every generator takes a ``numpy.random.Generator`` first and keyword options, and
 returns float64 ``(inputs [T, V], targets [T, V], mask [T])``; alphabets, the stream
 convention and the masks are in ``grammars.py``, the deterministic symbols in
-``deterministic.py``.  The papers' reported figures: ``PAPER.md``.
+``scoring.py``.  The papers' reported figures: ``PAPER.md``.
 """
 
 from ._common import pad_batch
-from .deterministic import deterministic, deterministic_positions, sequence_correct
+from .scoring import deterministic, deterministic_positions, sequence_correct
 from .grammars import (anb2n, anbmcnm, anbn, anbncn, anbncndn, binary_addition,
                        memorisation, stream, symbols, to_indices)
 from .registry import (KNOBS, MIN_N, SIZES, TASKS, TEST_MAX_N, TRAIN_MAX_N, make_batch,

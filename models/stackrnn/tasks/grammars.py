@@ -38,7 +38,7 @@ sequence, the paper's training form (a model then carries its state across strin
 Mask (the loss): every step for the counting tasks and memorisation (the paper trains
 them unsupervised, on the whole stream); for binary addition only the sum's digits and
 its ``.`` (the paper: "this task is supervised").  What is scored is another thing:
-``deterministic.py``.
+``scoring.py``.
 """
 
 import numpy as np
