@@ -455,6 +455,10 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
     start = time.perf_counter()
     try:
         reason = _unsupported_reason(backend, case)
+        fam = family_for(case.config)
+        if dtype not in fam.dtypes:
+            reason = (f"the {fam.spec_version} reference has no {dtype} run to bound it "
+                      f"with (it runs {', '.join(fam.dtypes)})")
         if reason is not None:
             raise Unsupported(reason)
         result = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout)

@@ -28,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 from . import catalogue as cat
-from .fixture_io import (DTYPES, LOW_PRECISION, FixtureError, case_entries, flatten_result,
+from .fixture_io import (LOW_PRECISION, family_dtypes, FixtureError, case_entries, flatten_result,
                          matches,
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
 from .baselines import reference_run
@@ -42,7 +42,7 @@ def reference_runs(config, params, inputs, targets, mask) -> dict:
     """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
     gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
     spec, runs = family_for(config.model), {}
-    for dtype in DTYPES:   # float64 first: a mode's baseline is measured from it
+    for dtype in family_dtypes(config.model):   # float64 first: a mode's baseline is measured from it
         runs[dtype] = reference_run(spec, config, params, inputs, targets, mask, dtype,
                                     runs.get("float64"))
     return runs
@@ -191,7 +191,7 @@ def verify_case(path, exact=False) -> list:
     from .fixture_io import load_case
     case = load_case(path)
     runs = reference_runs(case.config, case.params, case.inputs, case.targets, case.mask)
-    return [p for dtype in DTYPES
+    return [p for dtype in family_dtypes(case.config.model)
             for p in compare_runs(case.expected[dtype], runs[dtype], dtype,
                                   0.0 if exact else None)]
 

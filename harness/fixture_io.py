@@ -41,7 +41,13 @@ LOW_PRECISION = ("tf32", "bfloat16", "float16")
 FORMAT = "diffmem-fixture/1"
 MANIFEST_FORMAT = "diffmem-manifest/1"
 MANIFEST = "manifest.json"
-DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case stores
+DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case may store
+
+
+def family_dtypes(model) -> tuple:
+    """The reference runs a case of ``model`` stores: those of DTYPES its family runs."""
+    runs = family_for(model).dtypes
+    return tuple(d for d in DTYPES if d in runs)
 # Any fixed timestamp works; 1980-01-01 is the earliest a zip can hold.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -177,7 +183,7 @@ def case_entries(name, model, spec_version, config_dict, meta, params, inputs, t
     entries.update({f"params/{k}": np.asarray(v, np.float64) for k, v in params.items()})
     entries.update(inputs=np.asarray(inputs, np.float64),
                    targets=np.asarray(targets, np.float64), mask=np.asarray(mask, np.float64))
-    for dtype in DTYPES:
+    for dtype in family_dtypes(model):
         entries.update(flatten_result(dtype, expected[dtype]))
     return entries
 
@@ -214,7 +220,7 @@ def expected_shapes(spec, config, B, T) -> dict:
     out.update(inputs=("float64", (B, T, X)), targets=("float64", (B, T, Y)),
                mask=("float64", (B, T)))
     trace_shapes = spec.trace_shapes(config, T)
-    for dtype in DTYPES:
+    for dtype in family_dtypes(config.model):
         store = storage_dtype(dtype)
         out[f"{dtype}/logits"] = (store, (B, T, Y))
         out[f"{dtype}/loss"] = (store, (B,))
@@ -317,7 +323,7 @@ def load_case(path) -> Case:
                 config=config, meta=header["meta"],
                 params={k: arrays[f"params/{k}"] for k in spec.param_shapes(config)},
                 inputs=arrays["inputs"], targets=arrays["targets"], mask=arrays["mask"],
-                expected={dtype: result(dtype) for dtype in DTYPES})
+                expected={dtype: result(dtype) for dtype in family_dtypes(config.model)})
 
 
 # ------------------------------------------------------------------ listing

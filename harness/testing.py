@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 
 from .baselines import reference_run
-from .fixture_io import DTYPES, Case
+from .fixture_io import DTYPES, Case, family_dtypes
 from diffmem.models import family_for
 
 
@@ -25,14 +25,14 @@ class ReferenceRuns(dict):
     test does not pay for the low-precision modes' runs, and
     ``case.expected["bfloat16"]`` still works."""
 
-    def __init__(self, run, dtypes):
+    def __init__(self, run, dtypes, allowed=DTYPES):
         super().__init__()
-        self._run = run
+        self._run, self._dtypes = run, allowed
         for dtype in dtypes:      # float64 first: a mode's baseline is measured from it
             self[dtype] = run(dtype, self)
 
     def __missing__(self, dtype):
-        if dtype not in DTYPES:
+        if dtype not in self._dtypes:
             raise KeyError(dtype)
         self[dtype] = self._run(dtype, self)
         return self[dtype]
@@ -49,7 +49,8 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
     def run(dtype, runs):
         exp64 = runs["float64"] if dtype != "float64" else None
         return reference_run(spec, config, params, inputs, targets, mask, dtype, exp64)
-    expected = ReferenceRuns(run, precisions)
+    allowed = family_dtypes(config.model)
+    expected = ReferenceRuns(run, [p for p in precisions if p in allowed], allowed)
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
                 spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)

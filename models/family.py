@@ -105,6 +105,9 @@ class Family:
     # ``random_config(rng, small) -> draw`` and ``random_case(seed, group, index, draw) ->
     # (name, cfg, params, inputs, targets, mask)``; None: the held-out cases are used.
     calibration: object = None
+    # The precisions the reference runs (and a fixture stores): float64 and float32 always;
+    # the emulated low-precision modes where the family's reference implements them.
+    dtypes: tuple = ("float64", "float32", "tf32", "bfloat16", "float16")
     tasks: object = None            # the family's task registry (``models/<family>/tasks``)
 
     def stages(self, cfg) -> list:
