@@ -41,12 +41,13 @@ def run_jax(model_cls, cfg, params, inputs, targets, mask, dtype="float64"):
         x, y, m = cast(inputs), cast(targets), cast(mask)
 
         def total(p, x):
-            logits, trace = driver.forward(model, p, x, want_trace=True)
+            # remat off: the same values, and a smaller program to compile.
+            logits, trace = driver.forward(model, p, x, want_trace=True, remat=False)
             loss = model.loss(logits, y, m)
             return jnp.sum(loss), (logits, loss, trace)
 
-        (_, (logits, loss, trace)), (grads, gx) = jax.value_and_grad(
-            total, argnums=(0, 1), has_aux=True)(p, x)
+        (_, (logits, loss, trace)), (grads, gx) = jax.jit(jax.value_and_grad(
+            total, argnums=(0, 1), has_aux=True))(p, x)
         return jax.tree_util.tree_map(np.asarray, {
             "logits": logits, "loss": loss, "trace": dict(trace), "grads": dict(grads),
             "grad_inputs": gx})
