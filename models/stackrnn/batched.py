@@ -17,6 +17,8 @@ CLIP = 50.0
 
 
 class BatchedStackRNN:
+    EMPTY = EMPTY    # what an empty row holds (the paper's -1); a class attribute
+
     def __init__(self, xp, cfg):
         self.xp = xp
         self.cfg = cfg
@@ -31,7 +33,7 @@ class BatchedStackRNN:
         """h_0 = 0, every stack row EMPTY."""
         xp, cfg = self.xp, self.cfg
         h = xp.zeros_like_shape(params["U"], (batch, cfg.H))
-        stack = xp.zeros_like_shape(params["U"], (batch, cfg.K, cfg.D)) + EMPTY
+        stack = xp.zeros_like_shape(params["U"], (batch, cfg.K, cfg.D)) + self.EMPTY
         return {"h": h, "stack": stack}
 
     # ------------------------------------------------------------ 1. hidden
@@ -66,7 +68,7 @@ class BatchedStackRNN:
 
     def popped(self, stack):
         """Every row moved one up, EMPTY pulled in at the bottom."""
-        bottom = self.xp.zeros_like_shape(stack, tuple(stack.shape[:-1]) + (1,)) + EMPTY
+        bottom = self.xp.zeros_like_shape(stack, tuple(stack.shape[:-1]) + (1,)) + self.EMPTY
         return self.xp.concat([stack[..., 1:], bottom], axis=-1)
 
     def update_stack(self, stack, action, value):
