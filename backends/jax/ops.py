@@ -106,3 +106,18 @@ class FusedJaxOps(JaxOps):
 
 
 xp = JaxOps()
+
+
+# Entries the Stack-RNN (models/stackrnn) adds.
+def _where(cond, a, b):
+    # The gradient goes to the selected branch only; a and b may be Python scalars.
+    return jnp.where(cond, a, b)
+
+
+def _logsumexp(z, axis=-1):
+    # Stable (max subtracted); gradient softmax(z).
+    return jax.nn.logsumexp(z, axis=axis)
+
+
+JaxOps.where = staticmethod(_where)
+JaxOps.logsumexp = staticmethod(_logsumexp)

@@ -128,3 +128,19 @@ TorchOps.write_memory = staticmethod(_autograd_node(fused.write_memory_fwd,
 TorchOps.cosine_similarity = staticmethod(_autograd_node(fused.cosine_similarity_fwd,
                                                          fused.cosine_similarity_bwd))
 TorchOps.read_memory = staticmethod(_autograd_node(fused.read_memory_fwd, fused.read_memory_bwd))
+
+
+# Entries the Stack-RNN (models/stackrnn) adds.
+def _where(cond, a, b):
+    # The gradient goes to the selected branch only (the spec's tie rule, with explicit
+    # comparisons in ``cond``); a and b may be Python scalars.
+    return torch.where(cond, a, b)
+
+
+def _logsumexp(z, axis=-1):
+    # Stable (max subtracted); gradient softmax(z).
+    return torch.logsumexp(z, dim=axis)
+
+
+TorchOps.where = staticmethod(_where)
+TorchOps.logsumexp = staticmethod(_logsumexp)
