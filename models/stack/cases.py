@@ -3,7 +3,8 @@ each case's promises.
 
 Every case is a pure function of its ``CaseSpec`` (config, parameter regime and seed,
 random data seed, lengths), so ``diffmem fixtures generate`` rebuilds identical files.
-Small on purpose (B <= 3, T <= 12, m <= 4, H <= 8): a few tens of KB per fixture.
+Small on purpose (B = 3, T = 12, m <= 4, H <= 8): a few tens of KB per fixture; two
+configs per model, shared by its six cases (one compile per config in JAX).
 
 Coverage: stack, queue and deque; feedforward and LSTM; bce and softmax; ragged masks
 and non-binary mask weights; and exact ties of every kind (``TIE_KINDS``), promised per
@@ -49,9 +50,14 @@ class CaseSpec:
     ties: tuple = ()             # TIE_KINDS this case promises
 
 
-def _cfg(model, controller, loss, X=4, Y=3, H=6, m=3):
-    return dict(input_size=X, output_size=Y if loss == "bce" else 5, controller_size=H,
-                value_size=m, controller=controller, loss=loss, model=model)
+def _cfg(model, kind):
+    """Two configs per model, shared by its cases so that a compiling backend (JAX)
+    compiles once per (config, B, T): A = feedforward, bce; B = LSTM, softmax."""
+    if kind == "A":
+        return dict(input_size=4, output_size=3, controller_size=6, value_size=3,
+                    controller="feedforward", loss="bce", model=model)
+    return dict(input_size=4, output_size=5, controller_size=8, value_size=4,
+                controller="lstm", loss="softmax", model=model)
 
 
 SHARP_TIES = ("push-saturated", "pop-saturated", "popped-to-zero", "pop-spent",
@@ -59,46 +65,37 @@ SHARP_TIES = ("push-saturated", "pop-saturated", "popped-to-zero", "pop-spent",
 HALF_TIES = ("push-half", "pop-saturated", "pop-spent", "min-tie")
 FULL_TIES = ("push-saturated", "pop-saturated", "popped-to-zero", "pop-spent", "budget-zero",
              "min-tie")
+B, T = 3, 12   # every case
 
-SPECS = (
-    CaseSpec("stack-ff-bce-init", "stack, feedforward, bce, paper init (pop bias -1), ragged",
-             _cfg("stack", "feedforward", "bce"), "init", 1, 101, 2, 10, (10, 7)),
-    CaseSpec("stack-lstm-softmax-init", "stack, LSTM, softmax, mask weights in [0.5, 2], ragged",
-             _cfg("stack", "lstm", "softmax", H=8), "init", 2, 102, 2, 10, (10, 6), True),
-    CaseSpec("stack-ff-bce-sharp", "stack, saturated push and pop (exact 0/1): rows popped "
-             "to exactly 0, read budget exactly 0", _cfg("stack", "feedforward", "bce"),
-             "sharp", 3, 103, 3, 12, ties=SHARP_TIES),
-    CaseSpec("stack-lstm-softmax-half", "stack, push exactly 0.5 every step, saturated pops: "
-             "min(s, budget) with s == budget", _cfg("stack", "lstm", "softmax", m=4),
-             "half", 4, 104, 2, 10, (10, 8), ties=HALF_TIES),
-    CaseSpec("stack-ff-bce-full", "stack, push exactly 1 every step, saturated pops: budget 0 "
-             "below the top, pops spent exactly", _cfg("stack", "feedforward", "bce"),
-             "full", 5, 105, 2, 10, ties=FULL_TIES),
-    CaseSpec("queue-ff-softmax-init", "queue, feedforward, softmax, paper init, ragged",
-             _cfg("queue", "feedforward", "softmax"), "init", 11, 111, 2, 10, (10, 5)),
-    CaseSpec("queue-lstm-bce-init", "queue, LSTM, bce, paper init",
-             _cfg("queue", "lstm", "bce", H=8, m=4), "init", 12, 112, 2, 10),
-    CaseSpec("queue-ff-bce-sharp", "queue, saturated push and pop (exact 0/1)",
-             _cfg("queue", "feedforward", "bce"), "sharp", 13, 113, 3, 12, (12, 12, 9),
-             ties=SHARP_TIES),
-    CaseSpec("queue-lstm-bce-half", "queue, push exactly 0.5, saturated pops",
-             _cfg("queue", "lstm", "bce"), "half", 15, 114, 2, 10, ties=HALF_TIES),
-    CaseSpec("queue-ff-softmax-full", "queue, push exactly 1, saturated pops",
-             _cfg("queue", "feedforward", "softmax"), "full", 15, 115, 2, 10, (10, 7),
-             ties=FULL_TIES),
-    CaseSpec("deque-ff-bce-init", "deque, feedforward, bce, paper init, ragged",
-             _cfg("deque", "feedforward", "bce"), "init", 21, 121, 2, 10, (10, 6)),
-    CaseSpec("deque-lstm-softmax-init", "deque, LSTM, softmax, paper init, mask weights",
-             _cfg("deque", "lstm", "softmax", H=8, m=2), "init", 22, 122, 2, 10, (), True),
-    CaseSpec("deque-ff-softmax-sharp", "deque, saturated pushes and pops at both ends",
-             _cfg("deque", "feedforward", "softmax"), "sharp", 23, 123, 3, 12, (12, 10, 12),
-             ties=SHARP_TIES),
-    CaseSpec("deque-lstm-bce-half", "deque, pushes exactly 0.5 at both ends, saturated pops",
-             _cfg("deque", "lstm", "bce"), "half", 24, 124, 2, 10, ties=HALF_TIES),
-    CaseSpec("deque-ff-bce-full", "deque, pushes exactly 1 at both ends, saturated pops",
-             _cfg("deque", "feedforward", "bce"), "full", 25, 125, 2, 10, (10, 8),
-             ties=FULL_TIES),
-)
+
+def _specs(model, base, half_seed=None):
+    """The six cases of one model; ``base`` offsets the seeds (``half_seed``: the half
+    case's parameter seed, where base + 5 does not give the promised ties)."""
+    name = {"A": "ff-bce", "B": "lstm-softmax"}
+    return (
+        CaseSpec(f"{model}-{name['A']}-init", f"{model}, feedforward, bce, paper init (pop "
+                 "bias -1), ragged", _cfg(model, "A"), "init", base + 1, base + 101, B, T,
+                 (12, 9, 5)),
+        CaseSpec(f"{model}-{name['B']}-init", f"{model}, LSTM, softmax, paper init, mask "
+                 "weights in [0.5, 2], ragged", _cfg(model, "B"), "init", base + 2,
+                 base + 102, B, T, (12, 12, 7), True),
+        CaseSpec(f"{model}-{name['A']}-sharp", f"{model}, every push and pop a switch "
+                 "(exactly 0, 0.5 or 1): rows popped to exactly 0, read budget exactly 0, "
+                 "min(s, budget) at s == budget", _cfg(model, "A"), "sharp", base + 3,
+                 base + 103, B, T, ties=SHARP_TIES),
+        CaseSpec(f"{model}-{name['B']}-sharp", f"{model}, LSTM switches (gates exactly 0/1), "
+                 "ragged", _cfg(model, "B"), "sharp", base + 4, base + 104, B, T, (12, 10, 12),
+                 ties=SHARP_TIES),
+        CaseSpec(f"{model}-{name['B']}-half", f"{model}, push exactly 0.5 every step, "
+                 "switched pops: min(s, budget) with s == budget", _cfg(model, "B"), "half",
+                 half_seed or base + 5, base + 105, B, T, ties=HALF_TIES),
+        CaseSpec(f"{model}-{name['A']}-full", f"{model}, push exactly 1 every step, switched "
+                 "pops: budget 0 below the top, pops spent exactly", _cfg(model, "A"), "full",
+                 base + 6, base + 106, B, T, (12, 12, 8), ties=FULL_TIES),
+    )
+
+
+SPECS = _specs("stack", 0) + _specs("queue", 10, half_seed=14) + _specs("deque", 20)
 
 
 # ------------------------------------------------------------------ data

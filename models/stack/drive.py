@@ -49,6 +49,9 @@ def run_torch(cfg, params, inputs, targets, mask, *, model_cls=BatchedStack, dty
             "grad_inputs": numpy(g[-1], x)}
 
 
+_JAX_PROGRAMS = {}   # (model_cls, cfg, shapes, dtype) -> jitted program: one compile per shape
+
+
 def run_jax(cfg, params, inputs, targets, mask, *, model_cls=BatchedStack, dtype="float64"):
     """The batched form on JAX (CPU): the driver's scan under ``jit``, ``jax.value_and_grad``."""
     import jax
@@ -58,18 +61,21 @@ def run_jax(cfg, params, inputs, targets, mask, *, model_cls=BatchedStack, dtype
     from diffmem.backends.jax.ops import xp
 
     _check(dtype)
-    model = model_cls(xp, cfg, capacity=inputs.shape[1])
+    key = (model_cls, cfg, tuple(np.shape(inputs)), dtype)
+    if key not in _JAX_PROGRAMS:
+        model = model_cls(xp, cfg, capacity=inputs.shape[1])
 
-    def total(p, x, y, m):
-        logits, trace = forward(model, p, x, want_trace=True)
-        loss = model.loss(logits, y, m)
-        return jnp.sum(loss), (loss, logits, trace)
+        def total(p, x, y, m):
+            logits, trace = forward(model, p, x, want_trace=True)
+            loss = model.loss(logits, y, m)
+            return jnp.sum(loss), (loss, logits, trace)
 
+        _JAX_PROGRAMS[key] = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))
     with precision(dtype):
         args = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), dtype=dtype),
                                       (dict(params), inputs, targets, mask))
-        program = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))
-        (_, (loss, logits, trace)), (grads, grad_inputs) = jax.device_get(program(*args))
+        (_, (loss, logits, trace)), (grads, grad_inputs) = jax.device_get(
+            _JAX_PROGRAMS[key](*args))
     return {"logits": np.asarray(logits), "loss": np.asarray(loss),
             "trace": {k: np.asarray(v) for k, v in trace.items()},
             "grads": {k: np.asarray(v) for k, v in grads.items()},
