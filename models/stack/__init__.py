@@ -21,29 +21,33 @@ from .reference import run_batch
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "STACKS.md"),)
 
 
-def batched(xp, cfg):
+# Lazy: the batched form, the catalogues and the cases load on first use (the bug classes
+# are only ever run by a backend that brings torch or JAX).  Private names, so that the
+# sub-modules ``batched``, ``cases`` and ``bugs`` stay what their names say.
+
+def _batched(xp, cfg):
     from .batched import BatchedStack
     return BatchedStack(xp, cfg)
 
 
-def cases():
-    from .cases import cases as _cases
-    return _cases()
+def _cases():
+    from .cases import cases
+    return cases()
 
 
-def heldout(seed, index):
-    from .cases import heldout as _heldout
-    return _heldout(seed, index)
+def _heldout(seed, index):
+    from .cases import heldout
+    return heldout(seed, index)
 
 
-def bugs():
-    from .bugs import bugs as _bugs   # lazily: the catalogue imports nothing heavy, but
-    return _bugs()                    # its users often bring torch
+def _bugs():
+    from .bugs import bugs
+    return bugs()
 
 
-def summary(cfg):
-    from .cases import summary as _summary
-    return _summary(cfg)
+def _summary(cfg):
+    from .cases import summary
+    return summary(cfg)
 
 
 FAMILY = Family(
@@ -58,11 +62,11 @@ FAMILY = Family(
     trace_entries=trace_entries,
     trace_shapes=trace_shapes,
     run_reference=run_batch,
-    batched=batched,
-    cases=cases,
-    heldout=heldout,
-    bugs=bugs,
-    summary=summary,
+    batched=_batched,
+    cases=_cases,
+    heldout=_heldout,
+    bugs=_bugs,
+    summary=_summary,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackConfig", "param_shapes", "split_interface",

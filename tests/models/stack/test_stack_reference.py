@@ -177,3 +177,54 @@ def test_registered_as_an_entry_point():
     assert FAMILY.models == ("stack", "queue", "deque")
     with open(FAMILY.spec[0]) as f:
         assert "neural stack / queue / deque" in f.read()
+
+
+def test_family_fields_are_wired():
+    from diffmem.backends.torch.ops import TorchOps
+    from diffmem.models.stack.batched import BatchedStack
+    from diffmem.models.stack.bugs import BUGS
+
+    cfg = StackConfig(3, 4)
+    assert isinstance(FAMILY.batched(TorchOps(), cfg), BatchedStack)
+    assert list(FAMILY.bugs().values()) == list(BUGS)
+    names = [c.name for c in FAMILY.cases()]
+    assert len(names) == len(set(names)) >= 18
+    assert FAMILY.heldout(0, 0).name == "stack-heldout-0-0"
+    assert FAMILY.summary(cfg) == "stack ff bce X=3 Y=4 H=32 m=8"
+    assert [s.name for s in FAMILY.stages(cfg)] == ["controller", "interface", "activations",
+                                                    "strengths", "read", "logits"]
+
+
+def test_cases_keep_their_tie_promises_and_the_check_can_fail():
+    from diffmem.models.stack.cases import TIE_KINDS, tie_census
+
+    covered = set()
+    for case in FAMILY.cases():
+        cfg, params, x, y, m, meta = case.build()
+        assert x.shape[0] <= 3 and x.shape[1] <= 12 and cfg.m <= 4 and cfg.H <= 8
+        run = reference.run_batch(cfg, params, x, y, m, want_grads=False)
+        if case.check is not None:
+            case.check({"float64": run})
+            covered |= {k for k, v in tie_census(cfg, run, m).items() if v}
+        else:
+            # a case without promised ties: its check would fail if it made promises
+            assert not any(tie_census(cfg, run, m).values()), case.name
+    assert covered == set(TIE_KINDS)
+    # the check refuses a run without ties (the same case's data, paper-init params)
+    tie_case = next(c for c in FAMILY.cases() if c.check is not None)
+    cfg, params, x, y, m, meta = tie_case.build()
+    plain = reference.run_batch(cfg, init_params(cfg, 0, "init"), x, y, m, want_grads=False)
+    with pytest.raises(ValueError, match="promises exact ties"):
+        tie_case.check({"float64": plain})
+
+
+def test_heldout_draws_are_pure_and_new_shapes():
+    a, b = FAMILY.heldout(3, 1).build(), FAMILY.heldout(3, 1).build()
+    assert all(np.array_equal(a[1][k], b[1][k]) for k in a[1])
+    assert np.array_equal(a[2], b[2]) and a[5] == b[5]
+    models = set()
+    for i in range(12):
+        cfg, params, x, y, m, meta = FAMILY.heldout(5, i).build()
+        assert x.shape[0] == 33 and 13 <= x.shape[1] <= 40 and 5 <= cfg.m <= 8
+        models.add(cfg.model)
+    assert models == {"stack", "queue", "deque"}
