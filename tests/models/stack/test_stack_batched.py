@@ -107,3 +107,19 @@ def test_unused_rows_get_no_gradient():
             total = total + record["logits"].sum() + record["strength"].sum()
         gs, gv = torch.autograd.grad(total, [s0, v0])
         assert torch.all(gs == 0) and torch.all(gv == 0), model
+
+
+def test_reference_low_precision_modes_round_the_linear_layers():
+    """tf32 / bfloat16 / float16: float32 results, within the format's precision of
+    float64, and not equal to the plain float32 run (the products are rounded)."""
+    cfg = StackConfig(3, 4, controller_size=6, value_size=3, model="queue", controller="lstm")
+    params = init_params(cfg, 6, "init")
+    rng = np.random.default_rng(6)
+    x, y, m = rng.standard_normal((2, 5, 3)), rng.uniform(size=(2, 5, 4)), np.ones((2, 5))
+    r64 = reference.run_batch(cfg, params, x, y, m)
+    r32 = reference.run_batch(cfg, params, x, y, m, dtype="float32")
+    for mode, tol in (("tf32", 2e-2), ("bfloat16", 1e-1), ("float16", 2e-2)):
+        low = reference.run_batch(cfg, params, x, y, m, dtype=mode)
+        assert low["logits"].dtype == np.float32
+        np.testing.assert_allclose(low["loss"], r64["loss"], rtol=tol)
+        assert not np.array_equal(low["logits"], r32["logits"]), mode
