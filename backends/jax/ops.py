@@ -93,6 +93,22 @@ class JaxOps:
     def zeros_like_shape(ref, shape):
         return jnp.zeros(tuple(shape), dtype=ref.dtype)
 
+    # For the continuous stacks (models/stack): selection with the gradient routed to
+    # the selected branch only, cumulative sums over rows, and the tie-splitting
+    # maximum / minimum that the stacks' tie rule must not use (its bug uses them).
+    where = staticmethod(jnp.where)
+
+    @staticmethod
+    def cumsum(x, axis):
+        return jnp.cumsum(x, axis=axis)
+
+    @staticmethod
+    def flip(x, axis):
+        return jnp.flip(x, axis=axis)
+
+    maximum = staticmethod(jnp.maximum)
+    minimum = staticmethod(jnp.minimum)
+
 
 class FusedJaxOps(JaxOps):
     """``JaxOps`` plus the hand-written gradients of backends/fused.py (opt-in:

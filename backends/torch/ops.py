@@ -120,6 +120,24 @@ class TorchOps:
     def zeros_like_shape(ref, shape):
         return torch.zeros(tuple(shape), dtype=ref.dtype, device=ref.device)
 
+    # For the continuous stacks (models/stack): selection with the gradient routed to
+    # the selected branch only, cumulative sums over rows, and the tie-splitting
+    # maximum / minimum that the stacks' tie rule must not use (its bug uses them).
+    @staticmethod
+    def where(cond, a, b):
+        return torch.where(cond, a, b)
+
+    @staticmethod
+    def cumsum(x, axis):
+        return torch.cumsum(x, dim=axis)
+
+    @staticmethod
+    def flip(x, axis):
+        return torch.flip(x, dims=(axis,))
+
+    maximum = staticmethod(torch.maximum)
+    minimum = staticmethod(torch.minimum)
+
 
 # The optional fused stages (BatchedNTM uses them when present; see backends/fused.py),
 # assigned after the class because their math calls the table's own static entries.

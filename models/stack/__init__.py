@@ -1,0 +1,73 @@
+"""The neural stack, queue and deque of Grefenstette et al. 2015 (spec ``stack/1``,
+STACKS.md Part 1), as a diffmem model family.
+
+Read in this order: ``config`` (sizes), ``layout`` (parameter names, interface layout,
+trace names, stages and the padded row layout), ``reference`` (the frozen numpy oracle),
+``params`` (seeded regimes), ``batched`` (the batched form over an ops table), ``bugs``
+(the kernel bug catalogue), ``cases`` (fixture cases and held-out draws).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from diffmem.models.family import Family
+
+from .config import MODELS, SPEC_VERSION, StackConfig
+from .layout import param_shapes, split_interface, trace_entries, trace_shapes
+from .params import REGIMES, init_params
+from .reference import run_batch
+
+SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "STACKS.md"),)
+
+
+# Lazy: the batched form, the catalogues and the cases load on first use (the bug classes
+# are only ever run by a backend that brings torch or JAX).  Private names, so that the
+# sub-modules ``batched``, ``cases`` and ``bugs`` stay what their names say.
+
+def _batched(xp, cfg):
+    from .batched import BatchedStack
+    return BatchedStack(xp, cfg)
+
+
+def _cases():
+    from .cases import cases
+    return cases()
+
+
+def _heldout(seed, index):
+    from .cases import heldout
+    return heldout(seed, index)
+
+
+def _bugs():
+    from .bugs import bugs
+    return bugs()
+
+
+def _summary(cfg):
+    from .cases import summary
+    return summary(cfg)
+
+
+FAMILY = Family(
+    name="stack",
+    spec_version=SPEC_VERSION,
+    models=MODELS,
+    spec=SPEC,
+    config_from_dict=StackConfig.from_dict,
+    param_shapes=param_shapes,
+    init_params=init_params,
+    regimes=REGIMES,
+    trace_entries=trace_entries,
+    trace_shapes=trace_shapes,
+    run_reference=run_batch,
+    batched=_batched,
+    cases=_cases,
+    heldout=_heldout,
+    bugs=_bugs,
+    summary=_summary,
+)
+
+__all__ = ["FAMILY", "SPEC_VERSION", "StackConfig", "param_shapes", "split_interface",
+           "trace_entries", "trace_shapes", "REGIMES", "init_params", "run_batch"]
