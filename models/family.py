@@ -22,7 +22,8 @@ Contract of each field (cfg is the family's frozen, hashable config):
   the frozen reference on a batch: ``{"logits", "loss", "grads", "grad_inputs", "trace"}``
   (numpy, float64 unless ``dtype`` says otherwise).
 - ``batched(xp, cfg)``: the batched form over an ops table ``xp``; an object with
-  ``initial_state(params, batch)``, ``step(params, state, x) -> (state, record)`` (record:
+  ``initial_state(params, batch, steps)`` (``steps``: the T of the run, which sizes a
+  stack's preallocated rows), ``step(params, state, x) -> (state, record)`` (record:
   trace name -> [B, ...]) and ``loss(logits, targets, mask) -> [B]``.  Both bundled
   drivers (torch, JAX) run any family's batched form.
 - ``cases()``: the fixture catalogue, a tuple of ``FixtureCase``.

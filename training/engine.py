@@ -40,7 +40,7 @@ class TorchEngine:
         tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
         p = {k: tensor(v).requires_grad_(True) for k, v in params.items()}
         x, z, m = tensor(inputs), tensor(targets), tensor(mask)
-        state = self.model.initial_state(p, x.shape[0])
+        state = self.model.initial_state(p, x.shape[0], x.shape[1])
         logits = []
         for t in range(x.shape[1]):
             state, record = self.model.step(p, state, x[:, t])
@@ -67,7 +67,7 @@ class JaxEngine:
         # JAX places arrays on its default device (a GPU when jax[cuda] is installed).
 
         def losses(p, x, z, m):
-            state = self.model.initial_state(p, x.shape[0])
+            state = self.model.initial_state(p, x.shape[0], x.shape[1])
 
             def body(state, x_t):
                 state, record = self.model.step(p, state, x_t)

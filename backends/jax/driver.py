@@ -61,7 +61,7 @@ def forward(model, params, inputs, want_trace=False, remat=True):
     for every step ([T, B, N, M] arrays): the same values, less memory traffic, and
     faster on CPU (see README.md, "Backends").
     """
-    state = model.initial_state(params, inputs.shape[0])
+    state = model.initial_state(params, inputs.shape[0], inputs.shape[1])
 
     def step(state, x_t):
         state, record = model.step(params, state, x_t)

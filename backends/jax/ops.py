@@ -93,10 +93,16 @@ class JaxOps:
     def zeros_like_shape(ref, shape):
         return jnp.zeros(tuple(shape), dtype=ref.dtype)
 
-    # For the continuous stacks (models/stack): selection with the gradient routed to
-    # the selected branch only, cumulative sums over rows, and the tie-splitting
-    # maximum / minimum that the stacks' tie rule must not use (its bug uses them).
+    # For the stack families (models/stack, models/stackrnn): selection with the
+    # gradient routed to the selected branch only (a and b may be Python scalars),
+    # cumulative sums over rows, a stable logsumexp (gradient softmax), and the
+    # tie-splitting maximum / minimum that the stacks' tie rule must not use (its bug
+    # uses them).
     where = staticmethod(jnp.where)
+
+    @staticmethod
+    def logsumexp(z, axis=-1):
+        return jax.nn.logsumexp(z, axis=axis)
 
     @staticmethod
     def cumsum(x, axis):
@@ -123,17 +129,3 @@ class FusedJaxOps(JaxOps):
 
 xp = JaxOps()
 
-
-# Entries the Stack-RNN (models/stackrnn) adds.
-def _where(cond, a, b):
-    # The gradient goes to the selected branch only; a and b may be Python scalars.
-    return jnp.where(cond, a, b)
-
-
-def _logsumexp(z, axis=-1):
-    # Stable (max subtracted); gradient softmax(z).
-    return jax.nn.logsumexp(z, axis=axis)
-
-
-JaxOps.where = staticmethod(_where)
-JaxOps.logsumexp = staticmethod(_logsumexp)

@@ -55,7 +55,7 @@ def forward(model, params, inputs, want_trace=False):
     The trace is detached: it records values, it is not part of the graph.
     """
     batch, steps = inputs.shape[0], inputs.shape[1]
-    state = model.initial_state(params, batch)
+    state = model.initial_state(params, batch, steps)
     logits, records = [], []
     for t in range(steps):
         state, record = model.step(params, state, inputs[:, t])

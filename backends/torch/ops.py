@@ -120,12 +120,18 @@ class TorchOps:
     def zeros_like_shape(ref, shape):
         return torch.zeros(tuple(shape), dtype=ref.dtype, device=ref.device)
 
-    # For the continuous stacks (models/stack): selection with the gradient routed to
-    # the selected branch only, cumulative sums over rows, and the tie-splitting
-    # maximum / minimum that the stacks' tie rule must not use (its bug uses them).
+    # For the stack families (models/stack, models/stackrnn): selection with the
+    # gradient routed to the selected branch only (a and b may be Python scalars),
+    # cumulative sums over rows, a stable logsumexp (gradient softmax), and the
+    # tie-splitting maximum / minimum that the stacks' tie rule must not use (its bug
+    # uses them).
     @staticmethod
     def where(cond, a, b):
         return torch.where(cond, a, b)
+
+    @staticmethod
+    def logsumexp(z, axis=-1):
+        return torch.logsumexp(z, dim=axis)
 
     @staticmethod
     def cumsum(x, axis):
@@ -147,18 +153,3 @@ TorchOps.cosine_similarity = staticmethod(_autograd_node(fused.cosine_similarity
                                                          fused.cosine_similarity_bwd))
 TorchOps.read_memory = staticmethod(_autograd_node(fused.read_memory_fwd, fused.read_memory_bwd))
 
-
-# Entries the Stack-RNN (models/stackrnn) adds.
-def _where(cond, a, b):
-    # The gradient goes to the selected branch only (the spec's tie rule, with explicit
-    # comparisons in ``cond``); a and b may be Python scalars.
-    return torch.where(cond, a, b)
-
-
-def _logsumexp(z, axis=-1):
-    # Stable (max subtracted); gradient softmax(z).
-    return torch.logsumexp(z, dim=axis)
-
-
-TorchOps.where = staticmethod(_where)
-TorchOps.logsumexp = staticmethod(_logsumexp)

@@ -49,7 +49,7 @@ class BatchedNTM:
         return a @ b if mm is None else mm(a, b)
 
     # ------------------------------------------------------------ state
-    def initial_state(self, params, batch):
+    def initial_state(self, params, batch, steps=None):
         xp, cfg = self.xp, self.cfg
 
         def tile(a):  # learned initial values, the same for every sequence

@@ -218,8 +218,8 @@ class InitWeightsNotSoftmaxed(Bug):
     where w_prev is used, stage 5)."""
     STAGES = (S[5],)
 
-    def initial_state(self, params, batch):
-        state = super().initial_state(params, batch)
+    def initial_state(self, params, batch, steps=None):
+        state = super().initial_state(params, batch, steps)
         tile = (lambda a: self.xp.broadcast_to(a[None], (batch,) + tuple(a.shape)))
         state["w_write"] = tile(params["init.write_logits"])
         state["w_read"] = tile(params["init.read_logits"])

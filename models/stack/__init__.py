@@ -13,6 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
+from .batched import BatchedStack
 from .config import MODELS, SPEC_VERSION, StackConfig
 from .layout import param_shapes, split_interface, trace_entries, trace_shapes
 from .params import REGIMES, init_params
@@ -21,14 +22,9 @@ from .reference import run_batch
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "STACKS.md"),)
 
 
-# Lazy: the batched form, the catalogues and the cases load on first use (the bug classes
-# are only ever run by a backend that brings torch or JAX).  Private names, so that the
-# sub-modules ``batched``, ``cases`` and ``bugs`` stay what their names say.
-
-def _batched(xp, cfg):
-    from .batched import BatchedStack
-    return BatchedStack(xp, cfg)
-
+# Lazy: the catalogues and the cases load on first use (the bug classes are only ever run
+# by a backend that brings torch or JAX).  Private names, so that the sub-modules
+# ``cases`` and ``bugs`` stay what their names say.
 
 def _cases():
     from .cases import cases
@@ -62,7 +58,7 @@ FAMILY = Family(
     trace_entries=trace_entries,
     trace_shapes=trace_shapes,
     run_reference=run_batch,
-    batched=_batched,
+    batched=BatchedStack,
     cases=_cases,
     heldout=_heldout,
     bugs=_bugs,

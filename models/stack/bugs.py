@@ -4,7 +4,7 @@ harness's own test that it catches them.
 Each bug is a small subclass of ``BatchedStack`` overriding one method (two where one
 mistake lives in a pair, e.g. max and min), with:
 
-- ``STAGES``: where the harness must localise it: stage names of ``layout.STAGES``
+- ``STAGES``: where the harness must localise it: the ``Stage`` values of ``layout``
   ("controller", "interface", "activations", "strengths", "read", "logits"; several for
   a helper used at several stages), "loss", or "gradient-only" (forward values
   identical, only gradients differ);
@@ -13,7 +13,10 @@ mistake lives in a pair, e.g. max and min), with:
 
 from __future__ import annotations
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+
 from .batched import BatchedStack
+from .layout import ACTIVATIONS, CONTROLLER, LOGITS, READ, STRENGTHS
 
 
 class Bug(BatchedStack):
@@ -26,7 +29,7 @@ class Bug(BatchedStack):
 class TiesSplitHalf(Bug):
     """max(0, x) and min(a, b) written with the framework's maximum / minimum, which
     split the gradient 0.5/0.5 at ties (the spec: all of it to the left argument)."""
-    STAGES, NEEDS = ("gradient-only",), ("ties",)
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("ties",)
 
     def relu(self, x):
         return self.xp.maximum(x, 0.0 * x)
@@ -39,7 +42,7 @@ class TiesSplitHalf(Bug):
 
 class InitReadIgnored(Bug):
     """r_0 = 0 instead of the learned init.read."""
-    STAGES = ("controller",)
+    STAGES = (CONTROLLER,)
 
     def initial_state(self, params, batch, steps=None):
         state = super().initial_state(params, batch, steps)
@@ -48,7 +51,7 @@ class InitReadIgnored(Bug):
 
 class ReadNotFedBack(Bug):
     """The controller input leaves r_{t-1} out (zeros in its place)."""
-    STAGES = ("controller",)
+    STAGES = (CONTROLLER,)
 
     def controller(self, params, u, state):
         X = self.cfg.X
@@ -60,7 +63,7 @@ class ReadNotFedBack(Bug):
 
 class PushPopSwapped(Bug):
     """The interface layout misread: push d^ and pop u^ swapped (adjacent slots)."""
-    STAGES = ("activations",)
+    STAGES = (ACTIVATIONS,)
 
     def activations(self, raw):
         swapped = {}
@@ -72,7 +75,7 @@ class PushPopSwapped(Bug):
 
 class ValueWithoutTanh(Bug):
     """The pushed value v = v^, without tanh."""
-    STAGES = ("activations",)
+    STAGES = (ACTIVATIONS,)
 
     def activations(self, raw):
         act = super().activations(raw)
@@ -84,7 +87,7 @@ class ValueWithoutTanh(Bug):
 class PopAfterPush(Bug):
     """The pop acts after this step's push, so it can remove the row just pushed (the
     spec: the pop acts on what was there before)."""
-    STAGES = ("strengths",)
+    STAGES = (STRENGTHS,)
 
     def strengths(self, state, act):
         model = self.cfg.model
@@ -101,7 +104,7 @@ class PopAfterPush(Bug):
 
 class StrengthNotClamped(Bug):
     """The pop's outer max(0, .) dropped: a pop larger than a row drives it negative."""
-    STAGES, NEEDS = ("strengths",), ("ties",)
+    STAGES, NEEDS = (STRENGTHS,), ("ties",)
 
     def pop_top(self, s, u):
         return s - self.relu(u[:, None] - self.sum_above(s))
@@ -113,7 +116,7 @@ class StrengthNotClamped(Bug):
 class SumIncludesRow(Bug):
     """SUM_{j>i} (and SUM_{j<i}) taken with j >= i: the inclusive cumulative sum,
     unshifted.  One helper, used by the pops and the reads."""
-    STAGES = ("strengths", "read")
+    STAGES = (STRENGTHS, READ)
 
     def sum_above(self, s):
         xp = self.xp
@@ -126,7 +129,7 @@ class SumIncludesRow(Bug):
 class DequeRenumberOffByOne(Bug):
     """The deque's new bottom row lands one row too high (T - t + 1, on the old bottom
     row; at step 1 on the top row's slot) instead of T - t."""
-    STAGES, NEEDS = ("strengths",), ("deque",)
+    STAGES, NEEDS = (STRENGTHS,), ("deque",)
 
     def strengths(self, state, act):
         if self.cfg.model != "deque":
@@ -141,7 +144,7 @@ class DequeRenumberOffByOne(Bug):
 class StrengthGradientStopped(Bug):
     """The strengths carried to the next step are detached: the values are right, the
     gradient through earlier steps' strengths is lost."""
-    STAGES = ("gradient-only",)
+    STAGES = (GRADIENT_ONLY,)
 
     def strengths(self, state, act):
         return super().strengths(dict(state, strength=self.xp.stop_gradient(state["strength"])),
@@ -153,7 +156,7 @@ class StrengthGradientStopped(Bug):
 class BudgetNotClamped(Bug):
     """The read's budget 1 - SUM without the outer max(0, .): once the rows above hold
     more than 1, min(s, budget) goes negative."""
-    STAGES = ("read",)
+    STAGES = (READ,)
 
     def read_top(self, s, V):
         w = self.minimum(s, 1.0 - self.sum_above(s))
@@ -166,7 +169,7 @@ class BudgetNotClamped(Bug):
 
 class QueueReadsWrongEnd(Bug):
     """The queue reads from the newest row (the stack's read) instead of the oldest."""
-    STAGES, NEEDS = ("read",), ("queue",)
+    STAGES, NEEDS = (READ,), ("queue",)
 
     def read(self, s, V):
         if self.cfg.model == "queue":
@@ -177,7 +180,7 @@ class QueueReadsWrongEnd(Bug):
 class DequeReadsSwapped(Bug):
     """The deque's two reads swapped: r^top read in the queue form (from the bottom) and
     r^bot in the stack form."""
-    STAGES, NEEDS = ("read",), ("deque",)
+    STAGES, NEEDS = (READ,), ("deque",)
 
     def read(self, s, V):
         if self.cfg.model == "deque":
@@ -189,7 +192,7 @@ class DequeReadsSwapped(Bug):
 
 class OutputFromControllerOnly(Bug):
     """y_t from c_t alone (the paper's wiring; diffmem's spec feeds [c_t ; r_t])."""
-    STAGES = ("logits",)
+    STAGES = (LOGITS,)
 
     def output(self, params, c, read):
         return super().output(params, c, 0.0 * read)
@@ -197,7 +200,7 @@ class OutputFromControllerOnly(Bug):
 
 class LossWithoutMask(Bug):
     """The loss sums every step, ignoring the mask."""
-    STAGES, NEEDS = ("loss",), ("ragged",)
+    STAGES, NEEDS = (LOSS,), ("ragged",)
 
     def loss(self, logits, targets, mask):
         return super().loss(logits, targets, 0.0 * mask + 1.0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem.models.family import Stage, TraceEntry
+from diffmem.reference import validate
 
 from .config import StackConfig
 
@@ -140,30 +141,9 @@ def trace_rows(cfg: StackConfig, t: int, steps: int) -> np.ndarray:
 
 def validate_params(params, cfg: StackConfig) -> dict:
     """Check names, shapes and finiteness; returns a dict of numpy arrays."""
-    if not isinstance(params, dict):
-        raise ValueError(f"params: expected a dict of name -> array, got {type(params).__name__}")
-    shapes = param_shapes(cfg)
-    unknown = sorted(set(params) - set(shapes))
-    missing = [k for k in shapes if k not in params]
-    if unknown or missing:
-        raise ValueError(f"params: unknown name(s) {unknown}, missing name(s) {missing}; "
-                         f"expected exactly {list(shapes)}")
-    out = {}
-    for name, shape in shapes.items():
-        arr = np.asarray(params[name])
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise ValueError(f"params[{name!r}]: expected a float array, got dtype {arr.dtype}")
-        if arr.shape != shape:
-            raise ValueError(f"params[{name!r}]: expected shape {shape} for this config, "
-                             f"got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"params[{name!r}]: expected finite values")
-        out[name] = arr
-    return out
+    return validate.validate_params(params, param_shapes(cfg))
 
 
 def validate_data(cfg: StackConfig, inputs, targets, mask, *, batched: bool = True):
-    """inputs [B, T, X], targets [B, T, Y], mask [B, T], finite, mask >= 0 (the NTM's
-    checks, ``diffmem.reference.layout.validate_data``, which reads only X and Y)."""
-    from diffmem.reference.layout import validate_data as _validate
-    return _validate(cfg, inputs, targets, mask, batched=batched)
+    """inputs [B, T, X], targets [B, T, Y], mask [B, T], finite, mask >= 0."""
+    return validate.validate_data(cfg.X, cfg.Y, inputs, targets, mask, batched=batched)

@@ -13,6 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
+from .batched import BatchedStackRNN
 from .config import SPEC_VERSION, StackRNNConfig
 from .layout import param_shapes, trace_entries, trace_shapes
 from .params import REGIMES, init_params
@@ -25,11 +26,6 @@ def run_reference(cfg, params, inputs, targets, mask, *, dtype="float64", want_t
                   want_grads=True):
     return run_batch(cfg, params, inputs, targets, mask, dtype=dtype, want_trace=want_trace,
                      want_grads=want_grads)
-
-
-def batched(xp, cfg):
-    from .batched import BatchedStackRNN
-    return BatchedStackRNN(xp, cfg)
 
 
 def _cases():
@@ -64,7 +60,10 @@ FAMILY = Family(
     trace_entries=trace_entries,
     trace_shapes=trace_shapes,
     run_reference=run_reference,
-    batched=batched,
+    batched=BatchedStackRNN,
+    # The reference runs float64 and float32; the emulated low-precision modes are the
+    # NTM's and the stack's, not (yet) the Stack-RNN's.
+    dtypes=("float64", "float32"),
     cases=_cases,
     heldout=_heldout,
     bugs=_bugs,

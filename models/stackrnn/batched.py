@@ -29,7 +29,7 @@ class BatchedStackRNN:
         return a @ b if mm is None else mm(a, b)
 
     # ------------------------------------------------------------ state
-    def initial_state(self, params, batch):
+    def initial_state(self, params, batch, steps=None):
         """h_0 = 0, every stack row EMPTY."""
         xp, cfg = self.xp, self.cfg
         h = xp.zeros_like_shape(params["U"], (batch, cfg.H))

@@ -1,9 +1,9 @@
 """A catalogue of realistic Stack-RNN kernel bugs: the harness's test that it catches them.
 
 Each bug is a subclass of ``BatchedStackRNN`` overriding one method (or one class
-constant), with ``STAGES``: the stage names of layout.py where the harness must localise
-it (the first diverging trace entry, earliest step first, then stage order), "loss",
-or "gradient-only" (forward identical, gradients differ); and ``NEEDS``: case tags
+constant), with ``STAGES``: the ``Stage`` values of layout.py where the harness must
+localise it (the first diverging trace entry, earliest step first, then stage order),
+``LOSS``, or ``GRADIENT_ONLY`` (forward identical, gradients differ); and ``NEEDS``: case tags
 (cases.py) that expose it.
 
 Not in the catalogue, on purpose: bugs in the push value's clip at +-50 (left out, or
@@ -14,7 +14,10 @@ the original code, not because it changes numbers.
 
 from __future__ import annotations
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS
+
 from .batched import BatchedStackRNN
+from .layout import ACTIONS, HIDDEN, STACK
 
 
 class Bug(BatchedStackRNN):
@@ -27,13 +30,13 @@ class Bug(BatchedStackRNN):
 class EmptyZero(Bug):
     """EMPTY = 0 (other ports' choice) instead of the paper's -1: the initial stack and
     what a pop pulls in at the bottom.  Seen first in h_1, which reads s_0."""
-    STAGES, NEEDS = ("hidden",), ()
+    STAGES, NEEDS = (HIDDEN,), ()
     EMPTY = 0.0
 
 
 class NoRecurrence(Bug):
     """h_t without R h_{t-1}."""
-    STAGES, NEEDS = ("hidden",), ()
+    STAGES, NEEDS = (HIDDEN,), ()
 
     def hidden(self, params, x, h_prev, stack_prev):
         return super().hidden(params, x, 0.0 * h_prev, stack_prev)
@@ -41,7 +44,7 @@ class NoRecurrence(Bug):
 
 class TanhHidden(Bug):
     """tanh instead of sigmoid for the hidden layer."""
-    STAGES, NEEDS = ("hidden",), ()
+    STAGES, NEEDS = (HIDDEN,), ()
 
     def hidden(self, params, x, h_prev, stack_prev):
         z = self.matmul(x, params["U"].mT) + self.matmul(h_prev, params["R"].mT) \
@@ -51,7 +54,7 @@ class TanhHidden(Bug):
 
 class ReadsBottomRows(Bug):
     """The k rows read are the bottom k, not the top k (s[D-k:] for s[0:k])."""
-    STAGES, NEEDS = ("hidden",), ()
+    STAGES, NEEDS = (HIDDEN,), ()
 
     def read_stacks(self, params, stack):
         top = stack[:, :, stack.shape[-1] - self.cfg.k:]
@@ -61,7 +64,7 @@ class ReadsBottomRows(Bug):
 class StaleStackRead(Bug):
     """h_t reads s_{t-2} (the stack before the previous update) instead of s_{t-1}: the
     state keeps the stack one step too long."""
-    STAGES, NEEDS = ("hidden",), ()
+    STAGES, NEEDS = (HIDDEN,), ()
 
     def step(self, params, state, x):
         read_from = state.get("stale", state["stack"])
@@ -73,8 +76,8 @@ class StaleStackRead(Bug):
                   "logits": self.output(params, h)}
         return {"h": h, "stack": stack, "stale": state["stack"]}, record
 
-    def initial_state(self, params, batch):
-        state = super().initial_state(params, batch)
+    def initial_state(self, params, batch, steps=None):
+        state = super().initial_state(params, batch, steps)
         return dict(state, stale=state["stack"])
 
 
@@ -82,7 +85,7 @@ class StaleStackRead(Bug):
 
 class ActionSoftmaxOverStacks(Bug):
     """The action softmax normalises over the stacks axis instead of the actions."""
-    STAGES, NEEDS = ("actions",), ()
+    STAGES, NEEDS = (ACTIONS,), ()
 
     def action(self, params, h):
         scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
@@ -91,7 +94,7 @@ class ActionSoftmaxOverStacks(Bug):
 
 class ActionsFromPreviousHidden(Bug):
     """Actions and push value computed from h_{t-1} instead of h_t (stages reordered)."""
-    STAGES, NEEDS = ("actions",), ()
+    STAGES, NEEDS = (ACTIONS,), ()
 
     def step(self, params, state, x):
         h = self.hidden(params, x, state["h"], state["stack"])
@@ -105,7 +108,7 @@ class ActionsFromPreviousHidden(Bug):
 
 class TanhPushValue(Bug):
     """The pushed value squashed with tanh instead of sigmoid."""
-    STAGES, NEEDS = ("actions",), ()
+    STAGES, NEEDS = (ACTIONS,), ()
 
     def push_value(self, params, h):
         return self.xp.tanh(self.clip(self.matmul(h, params["D"].mT) + params["bias.push"]))
@@ -115,7 +118,7 @@ class TanhPushValue(Bug):
 
 class PushPopSwapped(Bug):
     """The shift directions swapped: a_push moves rows up, a_pop moves them down."""
-    STAGES, NEEDS = ("stack",), ()
+    STAGES, NEEDS = (STACK,), ()
 
     def update_stack(self, stack, action, value):
         new = action[..., 0:1] * self.popped(stack) + action[..., 1:2] * self.pushed(stack, value)
@@ -126,7 +129,7 @@ class PushPopSwapped(Bug):
 
 class PopPullsZero(Bug):
     """A pop fills the bottom row with 0, not EMPTY (the initial stack is still EMPTY)."""
-    STAGES, NEEDS = ("stack",), ()
+    STAGES, NEEDS = (STACK,), ()
 
     def popped(self, stack):
         bottom = self.xp.zeros_like_shape(stack, tuple(stack.shape[:-1]) + (1,))
@@ -136,7 +139,7 @@ class PopPullsZero(Bug):
 class PopKeepsBottom(Bug):
     """A pop leaves the bottom row as it was (the value is duplicated upwards) instead of
     pulling in EMPTY: only seen once a real value sits at the bottom."""
-    STAGES, NEEDS = ("stack",), ("shallow",)
+    STAGES, NEEDS = (STACK,), ("shallow",)
 
     def popped(self, stack):
         return self.xp.concat([stack[..., 1:], stack[..., -1:]], axis=-1)
@@ -144,7 +147,7 @@ class PopKeepsBottom(Bug):
 
 class NoopIgnored(Bug):
     """With actions push/pop/noop, the a_noop s_{t-1} term is dropped."""
-    STAGES, NEEDS = ("stack",), ("noop",)
+    STAGES, NEEDS = (STACK,), ("noop",)
 
     def update_stack(self, stack, action, value):
         return action[..., 0:1] * self.pushed(stack, value) \
@@ -155,7 +158,7 @@ class NoopIgnored(Bug):
 
 class LossMaskIgnored(Bug):
     """Every step counts in the loss, padding included (the mask is not applied)."""
-    STAGES, NEEDS = ("loss",), ("ragged",)
+    STAGES, NEEDS = (LOSS,), ("ragged",)
 
     def loss(self, logits, targets, mask):
         return super().loss(logits, targets, 0.0 * mask + 1.0)
@@ -166,7 +169,7 @@ class LossMaskIgnored(Bug):
 class StackGradientStopped(Bug):
     """The stack read in the hidden update is detached: no gradient flows back through
     the stack into earlier steps' actions and push values."""
-    STAGES, NEEDS = ("gradient-only",), ()
+    STAGES, NEEDS = (GRADIENT_ONLY,), ()
 
     def read_stacks(self, params, stack):
         return super().read_stacks(params, self.xp.stop_gradient(stack))
@@ -175,7 +178,7 @@ class StackGradientStopped(Bug):
 class PushValueGradientStopped(Bug):
     """The pushed value is detached where it enters the stack: D and bias.push get no
     gradient."""
-    STAGES, NEEDS = ("gradient-only",), ()
+    STAGES, NEEDS = (GRADIENT_ONLY,), ()
 
     def pushed(self, stack, value):
         return super().pushed(stack, self.xp.stop_gradient(value))

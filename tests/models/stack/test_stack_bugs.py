@@ -6,6 +6,7 @@ bug the reference's trace and a different loss."""
 import numpy as np
 import pytest
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.stack import reference
 from diffmem.models.stack.bugs import BUGS, Bug, bugs
 from diffmem.models.stack.cases import cases
@@ -26,12 +27,12 @@ def built():
 
 
 def first_divergence(cfg, ref, got):
-    """(step, stage name) of the first trace entry that differs, or None."""
+    """(step, Stage) of the first trace entry that differs, or None."""
     steps = ref["logits"].shape[1]
     for t in range(steps):
         for e in trace_entries(cfg):
             if not np.allclose(got["trace"][e.name][:, t], ref["trace"][e.name][:, t], **CLOSE):
-                return t, e.stage.name
+                return t, e.stage
     return None
 
 
@@ -41,7 +42,7 @@ def grads_differ(ref, got):
 
 
 def test_catalogue_shape():
-    names = {s.name for s in STAGES} | {"loss", "gradient-only"}
+    names = set(STAGES) | {LOSS, GRADIENT_ONLY}
     assert len(bugs()) >= 10 and list(bugs().values()) == list(BUGS)
     for cls in BUGS:
         assert issubclass(cls, Bug) and cls.STAGES and set(cls.STAGES) <= names, cls
@@ -57,12 +58,12 @@ def test_bug_is_caught_at_its_stage(built, name):
         got = run_torch(*args, model_cls=cls)
         cfg = args[0]
         where = first_divergence(cfg, ref, got)
-        if cls.STAGES == ("gradient-only",):
+        if cls.STAGES == (GRADIENT_ONLY,):
             if where is None and grads_differ(ref, got):
                 np.testing.assert_allclose(got["loss"], ref["loss"], **CLOSE)
                 return
             assert where is None, (name, case.name, where)
-        elif cls.STAGES == ("loss",):
+        elif cls.STAGES == (LOSS,):
             if where is None and not np.allclose(got["loss"], ref["loss"], **CLOSE):
                 return
             assert where is None, (name, case.name, where)

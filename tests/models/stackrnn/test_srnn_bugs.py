@@ -6,6 +6,7 @@ alone and changes gradients."""
 import numpy as np
 import pytest
 
+from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.stackrnn import FAMILY
 
 CASES = {c.name: c for c in FAMILY.cases()}
@@ -20,13 +21,13 @@ def _differs(a, b):
 
 
 def first_divergence(cfg, got, want):
-    """(step, stage name, entry name) of the first trace difference, or None."""
+    """(step, Stage, entry name) of the first trace difference, or None."""
     entries = sorted(FAMILY.trace_entries(cfg), key=lambda e: e.stage)
     steps = want["logits"].shape[1]
     for t in range(steps):
         for e in entries:
             if _differs(got["trace"][e.name][:, t], want["trace"][e.name][:, t]).any():
-                return t, e.stage.name, e.name
+                return t, e.stage, e.name
     return None
 
 
@@ -42,8 +43,8 @@ def reference_runs():
 @pytest.mark.parametrize("bug", list(FAMILY.bugs()))
 def test_bug_is_caught_at_its_stage(bug, drivers, reference_runs):
     cls = FAMILY.bugs()[bug]
-    stage_names = {s.name for s in FAMILY.stages(FAMILY.cases()[0].build()[0])}
-    assert all(s in stage_names | {"loss", "gradient-only"} for s in cls.STAGES)
+    stages = set(FAMILY.stages(FAMILY.cases()[0].build()[0]))
+    assert all(s in stages | {LOSS, GRADIENT_ONLY} for s in cls.STAGES)
     caught = []
     for name in PROBE:
         case = CASES[name]
@@ -55,11 +56,11 @@ def test_bug_is_caught_at_its_stage(bug, drivers, reference_runs):
         loss_differs = _differs(got["loss"], want["loss"]).any()
         grads_differ = any(_differs(got["grads"][k], want["grads"][k]).any()
                            for k in want["grads"])
-        if cls.STAGES == ("gradient-only",):
+        if cls.STAGES == (GRADIENT_ONLY,):
             assert where is None and not logits_differ and not loss_differs, name
             if grads_differ:
                 caught.append(name)
-        elif cls.STAGES == ("loss",):
+        elif cls.STAGES == (LOSS,):
             assert where is None and not logits_differ, name
             if loss_differs:
                 caught.append(name)

@@ -130,7 +130,7 @@ def _good():
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda p, x, y, m: (p, x[..., :2], y, m), r"inputs: expected shape \[B, T, V=3\]"),
+    (lambda p, x, y, m: (p, x[..., :2], y, m), r"inputs: expected shape \[B, T, X=3\]"),
     (lambda p, x, y, m: (p, x, y[:, :3], m), "same leading"),
     (lambda p, x, y, m: (p, x, y, m[0]), r"mask: expected shape \[B, T\]"),
     (lambda p, x, y, m: (p, x, y, -m), "non-negative"),
