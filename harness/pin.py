@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "853764c53434e65911d1bd0ba3a7886c713379ac03c4a0fdfb70af816476401b"
+PINNED_MANIFEST_SHA256 = "dc9c30a014b23d99aa211fc8f93c823b91929cda5b4bc347ca54447e8d3d4ac3"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -13,6 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
+from . import tasks
 from .batched import BatchedStack
 from .config import MODELS, SPEC_VERSION, StackConfig
 from .layout import param_shapes, split_interface, trace_entries, trace_shapes
@@ -63,6 +64,7 @@ FAMILY = Family(
     heldout=_heldout,
     bugs=_bugs,
     summary=_summary,
+    tasks=tasks,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackConfig", "param_shapes", "split_interface",

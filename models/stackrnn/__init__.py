@@ -13,6 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
+from . import tasks
 from .batched import BatchedStackRNN
 from .config import SPEC_VERSION, StackRNNConfig
 from .layout import param_shapes, trace_entries, trace_shapes
@@ -68,6 +69,7 @@ FAMILY = Family(
     heldout=_heldout,
     bugs=_bugs,
     summary=_summary,
+    tasks=tasks,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackRNNConfig"]
