@@ -116,7 +116,7 @@ class TanhPushValue(Bug):
 
 # ---------------------------------------------------------------- 3. stack
 
-class PushPopSwapped(Bug):
+class StackShiftReversed(Bug):
     """The shift directions swapped: a_push moves rows up, a_pop moves them down."""
     STAGES, NEEDS = (STACK,), ()
 
@@ -185,7 +185,7 @@ class PushValueGradientStopped(Bug):
 
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
-        ActionSoftmaxOverStacks, ActionsFromPreviousHidden, TanhPushValue, PushPopSwapped,
+        ActionSoftmaxOverStacks, ActionsFromPreviousHidden, TanhPushValue, StackShiftReversed,
         PopPullsZero, PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
         PushValueGradientStopped)
 

@@ -1,4 +1,5 @@
-"""The kernel-bug catalogue: every bug must be caught on the bundled fixtures, and
+"""The kernel-bug catalogues of every family: every bug must be caught on the bundled
+fixtures (its own family's), and
 forward bugs must be localised to the stage where they live (HARNESS.md section 4).
 
 One test per bug, so `pytest -n auto` spreads them; each worker loads the fixtures
@@ -12,7 +13,7 @@ from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.ntm.reference.layout import STAGES
 from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.backends.protocol import load_backend
-from diffmem.harness.bug_hunt import hunt_one
+from diffmem.harness.bug_hunt import all_bugs, hunt_one
 from diffmem.models.ntm.bugs import BUGS, FACTORIES
 from diffmem.harness.fixture_io import list_cases
 
@@ -22,13 +23,25 @@ def cases():
     return list_cases()
 
 
-@pytest.mark.parametrize("name", sorted(BUGS))
+@pytest.mark.parametrize("name", sorted(all_bugs()))
 def test_bug_is_caught_and_localised(name, cases):
     verdict = hunt_one(name, cases)
-    assert verdict.caught, (f"{name} survived every bundled case in float64 and float32: "
-                            f"add a fixture case that exercises it")
-    assert verdict.localised, (f"{name} lives in {BUGS[name].STAGES} but the harness named "
+    family, cls = all_bugs()[name]
+    assert verdict.caught, (f"{family} bug {name} survived every bundled case in float64 and "
+                            f"float32: add a fixture case that exercises it")
+    assert verdict.localised, (f"{name} lives in {cls.STAGES} but the harness named "
                                f"{verdict.found_at!r} on {verdict.caught_by}: {verdict.line}")
+
+
+def test_every_family_has_ten_bugs_with_typed_stages():
+    from diffmem.models import families
+    for fam in families().values():
+        bugs = fam.bugs()
+        assert len(bugs) >= 10, fam.name
+        for name, cls in bugs.items():
+            assert issubclass(cls, fam.batched) and cls.__doc__, name
+            assert cls.STAGES and all(s in (LOSS, GRADIENT_ONLY) or s.number < 10**6
+                                      for s in cls.STAGES), name
 
 
 def test_catalogue_is_large_documented_and_one_method_each():
