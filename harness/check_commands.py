@@ -60,6 +60,9 @@ def add_check_commands(subparsers):
     p.add_argument("--cases", default="*", metavar="GLOB",
                    help="fixture case names (shell glob, comma-separated for several; "
                         "default: all)")
+    p.add_argument("--family", action="append", default=None, metavar="NAME",
+                   help="model families to check (ntm, stack, stackrnn, ...); repeatable or "
+                        "comma-separated (default: every registered family)")
     p.add_argument("--fixtures", default=None, metavar="DIR",
                    help="fixture folder (default: the installed, pinned diffmem fixtures)")
     p.add_argument("--trust-fixtures", action="store_true",
@@ -321,13 +324,31 @@ def _progress(total, enabled):
 
 # ---------------------------------------------------------------- the cases of a check
 
-def fixture_refs(fixtures, pattern, trust=False):
+def parse_families(values) -> tuple:
+    """``--family`` values (repeatable, comma-separated) -> family names, in registry
+    order; None: every registered family."""
+    from diffmem.models import families
+    known = list(families())
+    if not values:
+        return tuple(known)
+    asked = {n.strip() for v in values for n in str(v).split(",") if n.strip()}
+    unknown = sorted(asked - set(known))
+    if unknown or not asked:
+        raise ValueError(f"--family: expected some of {', '.join(known)}, got "
+                         f"{', '.join(unknown) or repr(values)}")
+    return tuple(n for n in known if n in asked)
+
+
+def fixture_refs(fixtures, pattern, trust=False, chosen=None):
     """CaseRefs for the fixture cases matching ``pattern`` and their shape keys; checks the
     folder against the pin and every file's hash against the manifest first (each worker
-    loads and checks its cases in full again)."""
+    loads and checks its cases in full again).  ``chosen``: family names to keep (None:
+    all)."""
     import json
 
     import numpy as np
+
+    from diffmem import models
 
     from .fixture_io import FixtureError, _directory, case_names, case_path, read_manifest
     from .fixture_io import sha256_of
@@ -349,15 +370,20 @@ def fixture_refs(fixtures, pattern, trust=False):
             raise FixtureError(f"fixture {path}: does not match its manifest")
         with np.load(path, allow_pickle=False) as npz:   # only the header and two arrays
             header = json.loads(str(npz["case.json"]))
+            if chosen is not None and models.family_for(header["model"]).name not in chosen:
+                continue
             shapes[n] = (json.dumps(header["config"], sort_keys=True),
                          npz["inputs"].shape, npz["targets"].shape)
-    return [CaseRef(n, fixtures) for n in names], shapes, digest
+    if not shapes:
+        raise ValueError(f"--cases {pattern!r} --family {','.join(chosen or ())}: no fixture "
+                         f"case of these families matches")
+    return [CaseRef(n, fixtures) for n in shapes], shapes, digest
 
 
-def heldout_refs(seed, count):
+def heldout_refs(seed, count, chosen=None):
     from .heldout import descriptions
     refs, shapes = [], {}
-    for d in descriptions(seed, count):
+    for d in descriptions(seed, count, chosen):
         refs.append(CaseRef(d["name"], heldout=d))
         shapes[d["name"]] = d["name"]
     return refs, shapes
@@ -391,7 +417,9 @@ def cmd_check(args) -> int:
             raise ValueError(f"--timeout: expected seconds >= 0, got {args.timeout:g}")
         if args.max_errors < 1:
             raise ValueError(f"--max-errors: expected an integer >= 1, got {args.max_errors}")
-        refs, shapes, digest = fixture_refs(args.fixtures, args.cases, args.trust_fixtures)
+        chosen = parse_families(args.family)
+        refs, shapes, digest = fixture_refs(args.fixtures, args.cases, args.trust_fixtures,
+                                            chosen)
     except ValueError as exc:   # FixtureError and UnpinnedFixtures are ValueErrors
         print(f"diffmem check: {exc}", file=sys.stderr)
         return 2
@@ -399,10 +427,10 @@ def cmd_check(args) -> int:
         for key, value in worker_environment(args.device).items():
             os.environ.setdefault(key, value)
     seed = args.seed if args.seed is not None else new_seed()
-    extra, extra_shapes = heldout_refs(seed, args.heldout)
+    extra, extra_shapes = heldout_refs(seed, args.heldout, chosen)
     if args.heldout:
-        print(f"held-out cases: {args.heldout} drawn with --seed {seed} (replay: diffmem check "
-              f"--seed {seed})", flush=True)
+        print(f"held-out cases: {args.heldout} per family ({', '.join(chosen)}) drawn with "
+              f"--seed {seed} (replay: diffmem check --seed {seed})", flush=True)
     started = time.perf_counter()
     results = run_check(refs + extra, backends, dtypes, args.device, tolerance,
                         progress=not args.no_progress, jobs=jobs,

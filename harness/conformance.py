@@ -39,9 +39,11 @@ def _dtypes(s):
 
 def _cases(s):
     """[(name, CaseRef)]: the pinned fixtures matching the glob, then the held-out draws."""
-    from diffmem.harness.check_commands import fixture_refs, heldout_refs
-    refs, _, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"])
-    extra, _ = heldout_refs(s["seed"], s["heldout"])
+    from diffmem.harness.check_commands import fixture_refs, heldout_refs, parse_families
+    family = s.get("family")
+    chosen = parse_families([family] if isinstance(family, str) else family)
+    refs, _, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"], chosen)
+    extra, _ = heldout_refs(s["seed"], s["heldout"], chosen)
     return [(r.name, r) for r in refs + extra]
 
 

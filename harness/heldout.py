@@ -20,10 +20,12 @@ def new_seed() -> int:
     return int(np.random.SeedSequence().entropy % (2**31))
 
 
-def descriptions(seed: int, count: int) -> list:
-    """Plain descriptions (no arrays) of ``count`` held-out cases per family."""
+def descriptions(seed: int, count: int, chosen=None) -> list:
+    """Plain descriptions (no arrays) of ``count`` held-out cases per family (of the
+    ``chosen`` family names; None: every family)."""
     return [{"family": name, "seed": seed, "index": i, "name": fam.heldout(seed, i).name}
-            for name, fam in families().items() for i in range(count)]
+            for name, fam in families().items() if chosen is None or name in chosen
+            for i in range(count)]
 
 
 def make_case(description: dict, precisions=("float64", "float32")):

@@ -30,6 +30,9 @@ def pytest_addoption(parser):
                          "'both' (float32 and float64); repeatable (default: both)")
     group.addoption("--diffmem-cases", default=None, metavar="GLOB",
                     help="fixture case names (shell glob, comma-separated; default all)")
+    group.addoption("--diffmem-family", action="append", default=None, metavar="NAME",
+                    help="model families to check (ntm, stack, stackrnn; repeatable or "
+                         "comma-separated; default: every registered family)")
     group.addoption("--diffmem-fixtures", default=None, metavar="DIR",
                     help="fixture folder (default: the installed diffmem fixtures)")
     group.addoption("--diffmem-rtol", type=float, default=None, help="relative floor override")
@@ -58,6 +61,7 @@ def pytest_addoption(parser):
                             ("diffmem_dtype", "float64, float32, tf32, bfloat16, float16 or "
                                               "both"),
                             ("diffmem_cases", "case glob"),
+                            ("diffmem_family", "model families, comma-separated"),
                             ("diffmem_fixtures", "fixture folder")):
         parser.addini(name, help_text, default=None)
 
@@ -82,6 +86,7 @@ def settings(config) -> dict:
         "strict": config.getoption("diffmem_strict"),
         "trust_fixtures": config.getoption("diffmem_trust_fixtures"),
         "cases": pick("diffmem_cases", "diffmem_cases", "*"),
+        "family": pick("diffmem_family", "diffmem_family"),
         "fixtures": pick("diffmem_fixtures", "diffmem_fixtures"),
         "rtol": config.getoption("diffmem_rtol"),
         "atol": config.getoption("diffmem_atol"),

@@ -125,6 +125,11 @@ class MyKernel:
         self.device, self.dtype = torch.device(device), _DTYPES[dtype]
         self.name = f"my_kernel-{device}-{dtype}"
 
+    def supports(self, config):
+        # An NTM kernel: the other families' cases are reported unsupported, not errors.
+        model = config.model if hasattr(config, "model") else dict(config).get("model")
+        return model == "ntm" or f"my_kernel implements the NTM only, not {model!r}"
+
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
         cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
 
