@@ -31,7 +31,7 @@ setup(
     package_data={
         "diffmem.fixtures": ["*.npz", "*.json"],
         "diffmem.pretrained": ["*.npz", "*.json"],
-        "diffmem.reference": ["spec/*.md"],
-        **{name: ["spec/*.md"] for name in packages if name.startswith("diffmem.models.")},
+        "diffmem.harness": ["spec/*.md"],
+        **{name: ["*.md", "spec/*.md"] for name in packages if name.startswith("diffmem.models.")},
     },
 )

@@ -46,6 +46,9 @@ def add_calibrate_command(subparsers, add_tolerance_options):
     p.add_argument("--dtype", default="both", metavar="LIST",
                    help="'both' (float32 and float64, the default) or a comma-separated "
                         "list of float64, float32, tf32, bfloat16, float16")
+    p.add_argument("--family", action="append", default=None, metavar="NAME",
+                   help="model families to calibrate, repeatable or comma-separated "
+                        "(default: all; configuration group g is family g mod their number)")
     p.add_argument("--small", action="store_true",
                    help="smaller configurations (N <= 8, M <= 6, H <= 8, T <= 12)")
     p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
@@ -57,17 +60,18 @@ def add_calibrate_command(subparsers, add_tolerance_options):
 
 # ---------------------------------------------------------------- random cases
 
-def _family(group):
+def _family(group, chosen=None):
     from diffmem.models import families
-    fams = list(families().values())
+    fams = [f for f in families().values() if chosen is None or f.name in chosen]
     return fams[group % len(fams)]
 
 
-def random_group(seed, group, small=False) -> dict:
+def random_group(seed, group, small=False, chosen=None) -> dict:
     """The draw shared by a configuration group: group g calibrates family g mod the
-    number of families, with the family's own random configurations
-    (``Family.calibration``) or, for a family without them, its held-out cases."""
-    fam = _family(group)
+    number of families (of ``chosen``, names; None: all), with the family's own random
+    configurations (``Family.calibration``) or, for a family without them, its held-out
+    cases."""
+    fam = _family(group, chosen)
     if fam.calibration is None:
         return {"family": fam.name, "config": None}
     return dict(fam.calibration.random_config(np.random.default_rng([seed, group]), small),
@@ -93,12 +97,12 @@ def random_case(seed, group, index, draw, modes=()):
 
 # ---------------------------------------------------------------- running
 
-def run_group(seed, group, indices, backends, dtypes, tolerance, small=False):
+def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, chosen=None):
     """Worker: every case of one configuration group -> list of plain dict rows."""
     from diffmem.backends.protocol import load_backend
 
     from .compare import cover_runs, run_case
-    draw = random_group(seed, group, small)
+    draw = random_group(seed, group, small, chosen)
     made = {(b, d): load_backend(b, "cpu", d) for b in backends for d in dtypes}
     modes = tuple(d for d in dtypes if d not in ("float32", "float64"))
     rows = []
@@ -133,7 +137,7 @@ def write_calibration(path, rows):
 
 
 def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progress=True,
-              report=None, small=False):
+              report=None, small=False, chosen=None):
     """All runs as plain rows; with ``report`` the JSON file is rewritten after every
     configuration group, so a long calibration leaves its partial results behind."""
     from tqdm import tqdm
@@ -143,7 +147,7 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     bar = tqdm(total=cases, unit="case", file=sys.stderr, disable=not progress, leave=False)
     if jobs <= 1:
         for g, idx in groups.items():
-            rows += run_group(seed, g, idx, backends, dtypes, tolerance, small)
+            rows += run_group(seed, g, idx, backends, dtypes, tolerance, small, chosen)
             bar.update(len(idx))
             if report:
                 write_calibration(report, rows)
@@ -153,7 +157,8 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
         from .devices import apply_worker_environment
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=apply_worker_environment) as ex:
-            futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance, small): idx
+            futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance, small,
+                                 chosen): idx
                        for g, idx in groups.items()}
             for f in as_completed(futures):
                 rows += f.result()
@@ -243,10 +248,11 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
 
 
 def cmd_calibrate(args) -> int:
-    from .check_commands import parse_dtypes, tolerance_from_args
+    from .check_commands import parse_dtypes, parse_families, tolerance_from_args
     try:
         tolerance = tolerance_from_args(args)
         dtypes = tuple(d for d in PRECISIONS if d in parse_dtypes(args.dtype))
+        chosen = parse_families(args.family)
     except ValueError as exc:
         print(f"diffmem calibrate: {exc}", file=sys.stderr)
         return 2
@@ -256,11 +262,11 @@ def cmd_calibrate(args) -> int:
     backends = args.backend or ["jax", "torch"]
     start = time.perf_counter()
     rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes,
-                     tolerance, args.jobs, report=args.report, small=args.small)
+                     tolerance, args.jobs, report=args.report, small=args.small, chosen=chosen)
     print(format_calibration(rows, args.top, tolerance))
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
           f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{' --small' if args.small else ''}` reproduces this)")
+          f"{' --small' if args.small else ''} --family {','.join(chosen)}` reproduces this)")
     if args.report:
         write_calibration(args.report, rows)
     # "incomplete": tensors a low precision can hold to its noise bound only, which a

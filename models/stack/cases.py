@@ -253,7 +253,9 @@ def heldout_spec(seed: int, index: int) -> CaseSpec:
                   controller=controller, loss=loss, model=model)
     lengths = tuple(int(n) for n in rng.integers(steps // 2, steps + 1, size=batch))
     lengths = (steps,) + lengths[1:]
-    return CaseSpec(f"stack-heldout-{seed}-{index}", f"held-out draw {index} of seed {seed}: "
+    short = "ff" if controller == "feedforward" else "lstm"
+    return CaseSpec(f"{model}-heldout-{seed}-{index}-{short}-{loss}-B{batch}-T{steps}-{regime}",
+                    f"held-out draw {index} of seed {seed}: "
                     f"{model}, {controller}, {loss}, {regime}, T = {steps}", config, regime,
                     int(rng.integers(2 ** 31)), int(rng.integers(2 ** 31)), batch, steps,
                     lengths, bool(rng.integers(2)))

@@ -193,3 +193,14 @@ BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
 def bugs() -> dict:
     """name -> bug class, in stage order."""
     return {cls.__name__: cls for cls in BUGS}
+
+
+# diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
+# driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
+def _factories() -> dict:
+    from diffmem.backends.torch import factory_for
+    return {f.__name__: f for f in map(factory_for, BUGS)}
+
+
+FACTORIES = _factories()
+globals().update(FACTORIES)

@@ -169,6 +169,7 @@ def _ab(seed, batch=3, lo=1, hi=7, letters=2, pad_to=16):
 
 
 def _rand(seed, batch, steps, lengths=None, **kw):
+    lengths = None if lengths is None else list(lengths)   # JSON-shaped, as stored
     return ("random", seed, dict({"batch": batch, "steps": steps, "lengths": lengths}, **kw))
 
 
@@ -229,7 +230,9 @@ def heldout(seed: int, index: int) -> FixtureCase:
     data = _rand(int(rng.integers(2 ** 31)), 33, steps, lengths,
                  soft=bool(rng.integers(2)), mask_weights=bool(rng.integers(2)))
     tags = ("random", "heldout", "noop" if cfg.A == 3 else "push-pop", f"k{min(cfg.k, 2)}")
-    return _case(f"stackrnn-heldout-{seed}-{index}", f"held-out draw {index} of seed {seed} "
+    name = (f"stackrnn-heldout-{seed}-{index}-B33-T{steps}-K{K}-D{D}-k{cfg.k}"
+            f"-{'noop' if cfg.A == 3 else 'pushpop'}-{regime}")
+    return _case(name, f"held-out draw {index} of seed {seed} "
                  f"({regime})", cfg, regime, int(rng.integers(2 ** 31)), data, tags)
 
 

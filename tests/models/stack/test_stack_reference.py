@@ -189,7 +189,9 @@ def test_family_fields_are_wired():
     assert list(FAMILY.bugs().values()) == list(BUGS)
     names = [c.name for c in FAMILY.cases()]
     assert len(names) == len(set(names)) >= 18
-    assert FAMILY.heldout(0, 0).name == "stack-heldout-0-0"
+    draw = FAMILY.heldout(0, 0)
+    cfg0 = draw.build()[0]   # the name says what was drawn: model, B, T
+    assert draw.name.startswith(f"{cfg0.model}-heldout-0-0-") and "-B33-" in draw.name
     assert FAMILY.summary(cfg) == "stack ff bce X=3 Y=4 H=32 m=8"
     assert [s.name for s in FAMILY.stages(cfg)] == ["controller", "interface", "activations",
                                                     "strengths", "read", "logits"]
