@@ -65,11 +65,12 @@ def _add_train(subparsers):
     g.add_argument("--read-heads", type=int, help="read heads (default 1)")
     g.add_argument("--write-heads", type=int, help="write heads (default 1)")
     g = p.add_argument_group("neural stack / queue / deque model")
-    g.add_argument("--structure", choices=("stack", "queue", "deque"),
+    # Checked by the family (one line naming the flag), not by argparse's choices.
+    g.add_argument("--structure", metavar="{stack,queue,deque}",
                    help="the memory (the config's model; default stack)")
     # Another name for --structure (the config calls it model), kept working but not
     # shown: `diffmem test --model` is a model file.
-    g.add_argument("--model", choices=("stack", "queue", "deque"), dest="structure",
+    g.add_argument("--model", dest="structure",
                    help=argparse.SUPPRESS)
     g.add_argument("--value-size", type=int,
                    help="width m of the values pushed (default 32)")
@@ -78,8 +79,8 @@ def _add_train(subparsers):
     g.add_argument("--depth", type=int, help="rows per stack D (default 100)")
     g.add_argument("--top-k", type=int, help="top rows of each stack read by the hidden "
                    "layer (default 2)")
-    g.add_argument("--actions", choices=("push,pop", "push,pop,noop"),
-                   help="the stack actions (default push,pop)")
+    g.add_argument("--actions", metavar="push,pop[,noop]",
+                   help="the stack actions: push,pop or push,pop,noop (default push,pop)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("rmsprop", "adam"),
                    help="rmsprop: Graves 2013 with momentum 0.9, decay 0.95, the NTM paper's "

@@ -156,8 +156,17 @@ def text_view(cfg, run):
 
 
 def picture(cfg, run, path, title=""):
+    """``figure`` written to ``path`` (.png, .pdf, .svg)."""
+    import matplotlib.pyplot as plt
+    fig = figure(cfg, run, title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def figure(cfg, run, title=""):
     """The strengths of every row over time as an image (the bottom row at the bottom),
-    the push and pop strengths below it; written to ``path`` (.png, .pdf, .svg)."""
+    the push and pop strengths below it: the matplotlib figure."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -189,6 +198,4 @@ def picture(cfg, run, path, title=""):
     bottom.legend(fontsize=7, loc="upper right", ncol=len(actions))
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig

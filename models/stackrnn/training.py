@@ -45,8 +45,8 @@ def knob_word(task):
 
 def check_sizes(sizes):
     if sizes["actions"] not in ACTION_CHOICES:
-        raise ValueError(f"--actions {sizes['actions']}: expected one of "
-                         f"{', '.join(ACTION_CHOICES)}")
+        raise ValueError(f"--actions {sizes['actions']}: expected "
+                         f"{' or '.join(ACTION_CHOICES)}")
     if sizes["depth"] < 2:
         raise ValueError(f"--depth {sizes['depth']}: expected an integer >= 2 (a stack has "
                          f"a top row and a bottom row)")
@@ -141,8 +141,17 @@ def text_view(cfg, run):
 
 
 def picture(cfg, run, path, title=""):
+    """``figure`` written to ``path`` (.png, .pdf, .svg)."""
+    import matplotlib.pyplot as plt
+    fig = figure(cfg, run, title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def figure(cfg, run, title=""):
     """Each stack's rows over time as an image (row 0, the top, at the top; EMPTY dark),
-    then the push probability of every stack; written to ``path``."""
+    then the push probability of every stack: the matplotlib figure."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -173,6 +182,4 @@ def picture(cfg, run, path, title=""):
     ax.legend(fontsize=6, loc="upper right", ncol=min(cfg.K, 5))
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
