@@ -32,6 +32,8 @@ Contract of each field (cfg is the family's frozen, hashable config):
   (the ``Stage`` names, or "loss"/"gradient-only", where the harness must localise it)
   and ``NEEDS`` (case tags that expose it).
 - ``summary(cfg)``: one line for ``diffmem fixtures list``.
+- ``training``: the family's training hook (``models/<family>/training.py``), or None
+  when the family cannot be trained by ``diffmem train``.
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ class Family:
     # the emulated low-precision modes where the family's reference implements them.
     dtypes: tuple = ("float64", "float32", "tf32", "bfloat16", "float16")
     tasks: object = None            # the family's task registry (``models/<family>/tasks``)
+    # What ``diffmem train`` / ``diffmem test`` need (``models/<family>/training.py``): task
+    # names, size settings and their flags, defaults, ``model_config``, ``metrics``,
+    # ``text_view`` and ``picture``.  Imported by the training package only; the module
+    # itself imports nothing of ``diffmem.training`` at load time.
+    training: object = None
 
     def stages(self, cfg) -> list:
         """The family's stages for this config, in order."""

@@ -22,37 +22,70 @@ def add_commands(subparsers):
 
 def _add_train(subparsers):
     p = subparsers.add_parser(
-        "train", help="train an NTM on one of the five tasks",
-        description="Train an NTM on a task of the NTM paper (TASKS.md) and save it as a "
-                    "model file; --resume continues a saved run exactly where it stopped.  "
-                    "Ctrl-C or SIGTERM saves the state after the last finished step.")
+        "train", help="train a model (NTM, neural stack/queue/deque, Stack-RNN) on a task",
+        description="Train a model on a task and save it as a model file; the task picks "
+                    "the family: the NTM's five tasks (TASKS.md), the neural stack, queue "
+                    "and deque's three transduction tasks and the Stack-RNN's seven "
+                    "patterns (STACKS.md).  --resume continues a saved run exactly where it "
+                    "stopped.  Ctrl-C or SIGTERM saves the state after the last finished "
+                    "step.")
     g = p.add_argument_group("task")
-    g.add_argument("--task", choices=TASK_CHOICES, help="the task (required unless --resume)")
+    g.add_argument("--task", choices=TASK_CHOICES, metavar="TASK",
+                   help="the task, which picks the model family (required unless --resume): "
+                        "NTM copy, repeat_copy, associative_recall, dynamic_ngrams, "
+                        "priority_sort; stack/queue/deque sequence_copy, sequence_reversal, "
+                        "bigram_flip; Stack-RNN anbn, anbncn, anbncndn, anb2n, anbmcnm, "
+                        "memorisation, binary_addition")
     g.add_argument("--width", type=int, help="vector width in bits (the task option 'width'; "
                    "task default: 8 for most tasks, 6 for associative_recall)")
     g.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="another task option, repeatable: max_repeats=5, item_len=3, "
-                        "order=6, n_out=4, normalise=false")
+                        "order=6, n_out=4, normalise=false (NTM); alphabet=8 (stack "
+                        "tasks); k=3 (memorisation)")
     g.add_argument("--lo", type=int, help="smallest value of the task's knob in training "
-                   "(sequence length, or number of items for associative_recall and "
-                   "priority_sort; default 1)")
+                   "(sequence length; number of items for associative_recall and "
+                   "priority_sort; n for the Stack-RNN's tasks; default: NTM 1, stack tasks "
+                   "8, Stack-RNN the task's least n)")
     g.add_argument("--hi", type=int, help="largest value of the task's knob in training "
-                   "(default 5)")
+                   "(default: NTM 5, stack tasks 64, Stack-RNN 19)")
     g.add_argument("--curriculum", type=float, metavar="BITS",
                    help="start at --lo and raise the largest knob by one whenever the recent "
                         "mean bits per sequence is below BITS (default: off)")
-    g = p.add_argument_group("model")
+    g = p.add_argument_group("model (every family)")
+    g.add_argument("--units", type=int, help="controller units; the Stack-RNN's hidden "
+                   "units (default: NTM 100, stack/queue/deque 64, Stack-RNN 40)")
+    # The Stack-RNN paper's name for the same size, kept working but not shown.
+    g.add_argument("--hidden", type=int, dest="units", help=argparse.SUPPRESS)
+    g.add_argument("--controller", choices=("feedforward", "lstm"),
+                   help="controller kind of the NTM and the stack/queue/deque (default: NTM "
+                        "feedforward, stack/queue/deque lstm)")
+    g = p.add_argument_group("NTM model")
     g.add_argument("--N", type=int, help="memory rows (default 16)")
     g.add_argument("--M", type=int, help="memory row width (default 8)")
-    g.add_argument("--controller", choices=("feedforward", "lstm"),
-                   help="controller kind (default feedforward)")
-    g.add_argument("--units", type=int, help="controller units (default 100)")
     g.add_argument("--read-heads", type=int, help="read heads (default 1)")
     g.add_argument("--write-heads", type=int, help="write heads (default 1)")
+    g = p.add_argument_group("neural stack / queue / deque model")
+    # Checked by the family (one line naming the flag), not by argparse's choices.
+    g.add_argument("--structure", metavar="{stack,queue,deque}",
+                   help="the memory (the config's model; default stack)")
+    # Another name for --structure (the config calls it model), kept working but not
+    # shown: `diffmem test --model` is a model file.
+    g.add_argument("--model", dest="structure",
+                   help=argparse.SUPPRESS)
+    g.add_argument("--value-size", type=int,
+                   help="width m of the values pushed (default 32)")
+    g = p.add_argument_group("Stack-RNN model")
+    g.add_argument("--stacks", type=int, help="number of stacks K (default 10)")
+    g.add_argument("--depth", type=int, help="rows per stack D (default 100)")
+    g.add_argument("--top-k", type=int, help="top rows of each stack read by the hidden "
+                   "layer (default 2)")
+    g.add_argument("--actions", metavar="push,pop[,noop]",
+                   help="the stack actions: push,pop or push,pop,noop (default push,pop)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("rmsprop", "adam"),
                    help="rmsprop: Graves 2013 with momentum 0.9, decay 0.95, the NTM paper's "
-                        "(default); adam: Kingma & Ba")
+                        "(the NTM's default); adam: Kingma & Ba (the default of the stack "
+                        "families)")
     g.add_argument("--lr", type=float, help="learning rate (default 1e-4 for rmsprop, "
                    "1e-3 for adam)")
     g.add_argument("--lr-halve-every", type=int, metavar="STEPS",
@@ -65,13 +98,15 @@ def _add_train(subparsers):
                    f"resumed run (default {DEFAULT_STEPS})")
     g.add_argument("--sequences", type=int, help="total sequences seen, instead of --steps")
     g.add_argument("--backend", choices=ENGINE_CHOICES,
-                   help="engine for the gradients (default torch; jax is faster on CPU for "
-                        "small models; reference: float64, for tiny runs)")
+                   help="engine for the gradients (default: NTM torch, the stack families "
+                        "jax; jax is faster on CPU for small models; reference: float64, "
+                        "for tiny runs)")
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help="engine precision (default float32; float64 for the reference)")
     g = p.add_argument_group("output")
     g.add_argument("--save-to", metavar="FILE",
-                   help="model file to write (default: the --resume file, else ntm-TASK.npz)")
+                   help="model file to write (default: the --resume file, else "
+                        "MODEL-TASK.npz, e.g. ntm-copy.npz, queue-sequence_copy.npz)")
     g.add_argument("--overwrite", action="store_true",
                    help="let a new run replace an existing --save-to file")
     g.add_argument("--save-every", type=int, metavar="STEPS",
@@ -104,16 +139,20 @@ def _add_batch_size(p, default, what):
 
 def _add_test(subparsers):
     t = subparsers.add_parser(
-        "test", help="run a saved model on fresh sequences and show its memory access",
+        "test", help="run a saved model on fresh sequences and show its memory",
         description="Run a trained model on fresh sequences of the task it was trained on: "
-                    "bits and bit errors per sequence, then the first sequence as a text "
-                    "view (and, with --plot, as a picture) of its inputs, outputs and "
-                    "memory access.")
+                    "bits per sequence and the family's metrics (NTM: bit errors per "
+                    "sequence; stack/queue/deque: coarse and fine accuracy; Stack-RNN: "
+                    "sequences right on every deterministic symbol), then the first "
+                    "sequence as a text view (and, with --plot, as a picture) of its "
+                    "memory: the NTM's memory access, the stack's strengths, the "
+                    "Stack-RNN's stacks.")
     t.add_argument("--model", required=True, metavar="MODEL",
                    help="a model file, or pretrained:TASK (see `diffmem pretrained list`)")
     t.add_argument("--lo", type=int, required=True,
-                   help="smallest value of the task's knob (sequence length, or number of "
-                        "items for associative_recall and priority_sort)")
+                   help="smallest value of the task's knob (sequence length; number of "
+                        "items for associative_recall and priority_sort; n for the "
+                        "Stack-RNN's tasks)")
     t.add_argument("--hi", type=int, required=True, help="largest value of the task's knob")
     _add_batch_size(t, 32, "sequences for the metrics")
     t.add_argument("--seed", type=int, default=1234, help="seed of the test data (default 1234)")

@@ -69,20 +69,21 @@ def _split(message):
 
 def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
     """The task accepts its options and the knob at lo and at hi (one short batch each)."""
-    import numpy as np
-    from diffmem.models.ntm.tasks.registry import KNOBS
-    from . import data
     import inspect
-    from diffmem.models.ntm.tasks import TASKS
-    allowed = set(inspect.signature(TASKS[task]).parameters) - {"rng", KNOBS[task]}
+
+    import numpy as np
+
+    from . import data
+    knob = data.knob(task)
+    allowed = set(inspect.signature(data.generator(task)).parameters) - {"rng", knob}
     unknown = sorted(set(options) - allowed)
-    if KNOBS[task] in unknown:
-        raise UsageError(f"--option {KNOBS[task]}: {task}'s {KNOBS[task]} is drawn from "
+    if knob in unknown:
+        raise UsageError(f"--option {knob}: {task}'s {knob} is drawn from "
                          f"--lo..--hi; give those instead")
     if unknown:
         flag = "--width" if unknown == ["width"] else "--option"
         raise UsageError(f"{flag}: {task} has no option {', '.join(unknown)} (its options: "
-                         f"{', '.join(sorted(allowed))})")
+                         f"{', '.join(sorted(allowed)) or 'none'})")
     try:
         data.sizes(task, options)
     except ValueError as exc:
@@ -94,18 +95,26 @@ def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
         raise UsageError(f"--option: {exc}") from None
     if hi < lo:
         raise UsageError(f"{hi_flag} {hi}: expected an integer >= {lo_flag} ({lo})")
+    # Each end alone (a knob out of the task's range names its flag), then the range as a
+    # whole (bigram_flip draws even lengths: --lo 3 --hi 6 is fine, --lo 3 --hi 3 is not).
     for flag, value in ((lo_flag, lo), (hi_flag, hi)):
         try:
             data.batch(task, np.random.default_rng(0), 1, value, value, options)
         except ValueError as exc:
+            if str(exc).startswith(f"{task}: [lo, hi]"):
+                continue   # no valid knob at this end alone; the range is checked below
             name, rest = _split(str(exc))
-            if name == KNOBS[task]:
-                raise UsageError(f"{flag} {value}: {task}'s {name} (set by --lo/--hi) "
+            if name in (knob, "lo", "hi"):
+                raise UsageError(f"{flag} {value}: {task}'s {knob} (set by --lo/--hi) "
                                  f"{rest}") from None
             if name in options:
                 raise UsageError(f"--option {name}={options[name]} with {flag} {value}: "
                                  f"{rest}") from None
             raise UsageError(f"{flag} {value}: {exc}") from None
+    try:
+        data.batch(task, np.random.default_rng(0), 1, lo, hi, options)
+    except ValueError as exc:
+        raise UsageError(f"{lo_flag} {lo} {hi_flag} {hi}: {exc}") from None
 
 
 def check_engine(flag, name):

@@ -11,19 +11,22 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def knob_word(task):
-    """What the --lo/--hi knob counts for a task: 'items' or 'lengths'."""
-    from diffmem.models.ntm.tasks.registry import KNOBS
-    return "items" if KNOBS[task] == "n_items" else "lengths"
+    """What the --lo/--hi knob counts for a task: 'lengths', 'items' or 'n'."""
+    from .data import hook
+    return hook(task).knob_word(task)
 
 
 def report(model, result, lo, hi):
+    from .data import hook
+    from .loop import metric_line
     task = model.header["task"]["name"]
     word = knob_word(task)
-    lines = [f"model {task} {model.header['task'].get('options', {})}, "
+    lines = [f"model {task} {model.header['task'].get('options', {})} "
+             f"({hook(task).describe(model.config)}), "
              f"trained {model.header['steps']} steps on {word} "
              f"{model.header['training']['lo']}..{model.header['training']['hi']}",
              f"test {word} {lo}..{hi}, {result['inputs'].shape[0]} sequences: "
-             f"bits/seq {result['bits']:.4f}, bit errors/seq {result['errors']:.3f}"]
+             f"{metric_line(hook(task), result, ', ')}"]
     if result["bayes_bits"] is not None:
         lines.append(f"Bayes-optimal predictor on the same sequences: bits/seq "
                      f"{result['bayes_bits']:.4f} (model / optimal = "
@@ -32,8 +35,8 @@ def report(model, result, lo, hi):
 
 
 def test_command(args):
+    from .data import hook
     from .evaluate import evaluate
-    from .view import text_view
     check_int("--lo", args.lo)
     check_int("--hi", args.hi)
     check_int("--batch-size", args.batch_size)
@@ -50,6 +53,11 @@ def test_command(args):
     check_engine("--backend", args.backend)
     model = load_model_arg("--model", args.model)
     task = model.task["name"]
+    try:
+        family = hook(task)
+    except ValueError:
+        raise UsageError(f"--model {args.model}: its task {task!r} is not one diffmem "
+                         f"tests") from None
     check_task_range(task, model.task.get("options", {}), args.lo, args.hi)
     result = evaluate(model, args.lo, args.hi, batch=args.batch_size, seed=args.seed,
                       backend=args.backend)
@@ -57,13 +65,11 @@ def test_command(args):
     ex = result["example"]
     if not args.no_view:
         print("\nfirst sequence:\n")
-        print(text_view(model.config, ex["inputs"], ex["targets"], ex["logits"], ex["trace"],
-                        ex["mask"]))
+        print(family.text_view(model.config, ex))
     if args.plot:
-        from .plot import plot_sequence
-        plot_sequence(args.plot, model.config, ex,
-                      title=f"{os.path.basename(args.model)}: {task}, "
-                            f"{knob_word(task)} {args.lo}..{args.hi}")
+        family.picture(model.config, ex, args.plot,
+                       title=f"{os.path.basename(args.model)}: {task}, "
+                             f"{knob_word(task)} {args.lo}..{args.hi}")
         print(f"wrote {args.plot}")
     return 0
 

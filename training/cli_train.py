@@ -1,5 +1,10 @@
 """``diffmem train``: the settings from the flags (new run or resume), checked before
-any work, then the training loop with Ctrl-C and SIGTERM saving the state."""
+any work, then the training loop with Ctrl-C and SIGTERM saving the state.
+
+The task picks the family (``data.family_of``); the family's training hook
+(``FAMILY.training``) says which size flags apply (``SIZE_FLAGS``), their defaults and
+its other defaults (``DEFAULTS``, ``default_range``).  A size flag of another family is
+refused by name."""
 
 import os
 import sys
@@ -9,17 +14,29 @@ from diffmem.usage import UsageError
 from .cli_checks import check_engine, check_int, check_number, check_output, \
     check_task_range, load_model_arg
 
-TASK_CHOICES = ("copy", "repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort")
-# Defaults of a new run (a resumed run takes what it does not get from its model file).
-TRAIN_DEFAULTS = {"N": 16, "M": 8, "controller": "feedforward", "units": 100,
-                  "read_heads": 1, "write_heads": 1, "lo": 1, "hi": 5,
-                  "optimizer": "rmsprop", "clip": 10.0, "backend": "torch",
+def _task_choices():
+    from .data import task_names
+    return task_names()
+
+
+TASK_CHOICES = _task_choices()
+# Defaults of a new run besides the family's (its sizes, and any of these it replaces in
+# its hook's DEFAULTS); a resumed run takes what it does not get from its model file.
+TRAIN_DEFAULTS = {"optimizer": "rmsprop", "clip": 10.0, "backend": "torch",
                   "batch_size": 16, "seed": 0}
 DEFAULT_STEPS = 1000
 DEFAULT_SAVE_EVERY = 100
+# Every family's size settings and their flags (the argparse ``dest`` is the setting key).
+SIZE_FLAGS = {"N": "--N", "M": "--M", "controller": "--controller", "units": "--units",
+              "read_heads": "--read-heads", "write_heads": "--write-heads",
+              "structure": "--structure", "value_size": "--value-size",
+              "stacks": "--stacks", "depth": "--depth", "top_k": "--top-k",
+              "actions": "--actions"}
+# Integer sizes and their least value.
+INT_SIZES = {"N": 1, "M": 1, "units": 1, "read_heads": 1, "write_heads": 1, "value_size": 1,
+             "stacks": 1, "depth": 2, "top_k": 1}
 # The flag that sets each training setting, for messages.
-FLAGS = {"task": "--task", "N": "--N", "M": "--M", "controller": "--controller",
-         "units": "--units", "read_heads": "--read-heads", "write_heads": "--write-heads",
+FLAGS = {"task": "--task", **SIZE_FLAGS,
          "lo": "--lo", "hi": "--hi", "curriculum": "--curriculum", "optimizer": "--optimizer",
          "lr": "--lr", "lr_halve_every": "--lr-halve-every", "clip": "--clip",
          "backend": "--backend", "dtype": "--dtype", "batch_size": "--batch-size",
@@ -36,9 +53,8 @@ def _given(args):
         raise UsageError(str(exc)) from None
     if args.width is not None:
         options["width"] = args.width
-    return {"task": args.task, "options": options, "N": args.N, "M": args.M,
-            "controller": args.controller, "units": args.units,
-            "read_heads": args.read_heads, "write_heads": args.write_heads,
+    return {"task": args.task, "options": options,
+            **{key: getattr(args, key) for key in SIZE_FLAGS},
             "lo": args.lo, "hi": args.hi, "curriculum": args.curriculum,
             "optimizer": args.optimizer, "lr": args.lr, "lr_halve_every": args.lr_halve_every,
             "clip": args.clip, "backend": args.backend, "dtype": args.dtype,
@@ -50,8 +66,9 @@ def _given(args):
 
 def _check_flags(given):
     """Ranges of the flags that were given, before anything is loaded."""
-    for key in ("N", "M", "units", "read_heads", "write_heads", "batch_size", "lo", "hi",
-                "steps", "sequences", "lr_halve_every"):
+    for key, least in INT_SIZES.items():
+        check_int(FLAGS[key], given[key], lo=least)
+    for key in ("batch_size", "lo", "hi", "steps", "sequences", "lr_halve_every"):
         check_int(FLAGS[key], given[key])
     for key in ("save_every", "log_every", "seed"):
         check_int(FLAGS[key], given[key], lo=0)
@@ -62,6 +79,18 @@ def _check_flags(given):
         raise UsageError("--steps and --sequences: give one budget, not both")
     if given["lo"] is not None and given["hi"] is not None and given["hi"] < given["lo"]:
         raise UsageError(f"--hi {given['hi']}: expected an integer >= --lo ({given['lo']})")
+
+
+def _check_family(task, given, how):
+    """Size flags given for another family than the task's are refused by name."""
+    from .data import family_of
+    fam = family_of(task)
+    own = fam.training.SIZE_FLAGS
+    foreign = [FLAGS[k] for k in SIZE_FLAGS if given.get(k) is not None and k not in own]
+    if foreign:
+        raise UsageError(f"{', '.join(foreign)}: not a size of the {fam.name} family ({how}); "
+                         f"its size flags are {', '.join(own.values())}")
+    return fam.training
 
 
 def _flag_of(key):
@@ -127,10 +156,16 @@ def _already_done(model, settings):
 
 def _final_checks(settings):
     """The merged settings against each other and the task (new and resumed runs)."""
+    from .data import hook
     from .loop import model_config
     check_task_range(settings["task"], settings["options"], settings["lo"], settings["hi"])
     if settings.get("curriculum") and settings["lo"] == settings["hi"]:
         print("note: --curriculum has nothing to do when --lo equals --hi", file=sys.stderr)
+    family = hook(settings["task"])
+    try:
+        family.check_sizes({k: settings[k] for k in family.SIZE_FLAGS})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:
         model_config(settings)
     except ValueError as exc:   # the flags were checked: this would be a missed check
@@ -146,6 +181,12 @@ def train_command(args):
     model = None
     if args.resume is not None:
         model = load_model_arg("--resume", args.resume)
+        task = model.task["name"]
+        try:
+            _check_family(task, given, f"the --resume model's task is {task}")
+        except ValueError:
+            raise UsageError(f"--resume {args.resume}: its task {task!r} is not one "
+                             f"diffmem trains (tasks: {', '.join(TASK_CHOICES)})") from None
         settings, override = _resume_settings(args, given, model)
         message = _already_done(model, settings)
         if message:
@@ -156,7 +197,6 @@ def train_command(args):
             raise UsageError(f"--resume {args.resume}: give --save-to FILE (the pretrained "
                              f"models are not overwritten)")
         save_to = args.save_to or args.resume
-        task = model.task["name"]
         if args.save_to and os.path.exists(save_to) and not args.overwrite and \
                 os.path.abspath(save_to) != os.path.abspath(pretrained.resolve(args.resume)):
             raise UsageError(f"--save-to {save_to}: exists and is not the --resume file; "
@@ -167,16 +207,23 @@ def train_command(args):
                              " (or --resume MODEL)")
         if args.override_saved:
             raise UsageError("--override-saved: only with --resume")
-        settings = dict(given)
-        for key, value in TRAIN_DEFAULTS.items():
-            if settings[key] is None:
+        family = _check_family(args.task, given, f"task {args.task}")
+        settings = {k: v for k, v in given.items()
+                    if k not in SIZE_FLAGS or k in family.SIZE_FLAGS}
+        lo, hi = family.default_range(args.task)
+        defaults = dict(TRAIN_DEFAULTS, lo=lo, hi=hi, **family.DEFAULTS)
+        for key, value in defaults.items():
+            if settings.get(key) is None:
                 settings[key] = value
         if settings["steps"] is None and settings["sequences"] is None:
             settings["steps"] = DEFAULT_STEPS
         settings["steps"] = settings["steps"] or 0
         settings["sequences"] = settings["sequences"] or 0
-        save_to = args.save_to or f"ntm-{args.task}.npz"
         task = args.task
+        if args.save_to is None:
+            _final_checks(settings)    # the default name needs the model
+            from .loop import model_config
+        save_to = args.save_to or f"{model_config(settings).model}-{task}.npz"
         check_output("--save-to", save_to)
         if os.path.exists(save_to) and not args.overwrite:
             raise UsageError(f"--save-to {save_to}: exists; continue it with --resume "
@@ -197,8 +244,7 @@ def train_command(args):
     trainer.settings["commands"] = previous + [command]
     trainer.settings["command"] = command
     cfg = trainer.cfg
-    print(f"task {task} {trainer.settings['options']}  X={cfg.X} Y={cfg.Y} "
-          f"N={cfg.N} M={cfg.M} {cfg.controller} {cfg.H} units, R={cfg.R} Wh={cfg.Wh}; "
+    print(f"task {task} {trainer.settings['options']}  {trainer.hook.describe_long(cfg)}; "
           f"{trainer.engine.name} engine, {trainer.settings['optimizer']} lr "
           f"{trainer.optimizer.lr:g}, batch {trainer.settings['batch_size']}; "
           f"starting at step {trainer.steps}; saving to {save_to}", file=sys.stderr)

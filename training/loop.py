@@ -3,7 +3,9 @@ metrics, logs, saves, resume, and a save on Ctrl-C.
 
 Everything a run needs is in ``settings`` (a plain dict, saved into the model file's
 header as ``training``), so a saved model can be resumed and its command replayed.
-The loss minimised is the mean over the batch of the per-sequence loss (NTM.md, nats).
+The loss minimised is the mean over the batch of the per-sequence loss (the family's
+spec: NTM.md, STACKS.md; nats).  Everything family-specific (sizes, metrics, views) comes
+from the family's training hook, ``FAMILY.training``.
 """
 
 import contextlib
@@ -16,24 +18,39 @@ import time
 
 import numpy as np
 
-from diffmem.models.ntm.reference import NTMConfig, init_params, run_batch, run_sequence
-from diffmem.reference.loss import bit_errors
+from diffmem.models import families, family_for
 
 from . import data
 from .engine import make_engine
 from .modelfile import load_model, save_model
 from .optim import make_optimizer
-from .view import text_view
 
 # Settings a resumed run takes from its model file; everything else may be given anew.
-# The model's shape: the saved parameters fix it, so a resumed run can never change it.
-SHAPE_SETTINGS = ("task", "options", "N", "M", "controller", "units", "read_heads",
-                  "write_heads")
+# The model's shape: the saved parameters fix it, so a resumed run can never change it:
+# the task, its options and the family's size settings (``shape_settings``).
+SHAPE_SETTINGS = ("task", "options")
 # The run's identity: changing one mid-run makes a different experiment, so a resumed run
 # changes them only when asked to (``override``): a new optimizer starts from a fresh
 # state, a new seed restarts the data generator from that seed.
 RUN_SETTINGS = ("optimizer", "seed", "batch_size")
-FROZEN_ON_RESUME = SHAPE_SETTINGS + RUN_SETTINGS
+
+
+def shape_settings(task):
+    """The settings that fix a model of ``task``'s family: task, options, its sizes."""
+    return SHAPE_SETTINGS + tuple(data.hook(task).SIZE_FLAGS)
+
+
+def frozen_on_resume(task):
+    return shape_settings(task) + RUN_SETTINGS
+
+
+def size_keys():
+    """Every family's size settings (a run keeps only its own family's)."""
+    keys = []
+    for fam in families().values():
+        if fam.training is not None:
+            keys += [k for k in fam.training.SIZE_FLAGS if k not in keys]
+    return tuple(keys)
 
 
 def resume_conflicts(saved, settings):
@@ -43,7 +60,7 @@ def resume_conflicts(saved, settings):
     given against ``{"width": 4, "item_len": 3}`` saved is a conflict on ``width``).
     """
     out = []
-    for key in FROZEN_ON_RESUME:
+    for key in frozen_on_resume(saved["task"]):
         given = settings.get(key)
         if key == "options":
             for name, value in sorted((given or {}).items()):
@@ -57,8 +74,10 @@ def resume_conflicts(saved, settings):
 def merge_resumed(saved, settings, override=()):
     """A resumed run's settings: frozen ones from the file (unless overridden), the given
     ones (not None) for the rest, the saved ones where nothing was given."""
-    keep = [k for k in FROZEN_ON_RESUME if k not in override]
-    merged = dict(settings, **{k: saved[k] for k in keep})
+    keep = [k for k in frozen_on_resume(saved["task"]) if k not in override]
+    own = data.hook(saved["task"]).SIZE_FLAGS
+    merged = {k: v for k, v in settings.items() if k in own or k not in size_keys()}
+    merged.update({k: saved[k] for k in keep})
     for k, v in saved.items():
         if merged.get(k) is None:
             merged[k] = v
@@ -90,11 +109,10 @@ def deferred_interrupts():
 
 
 def model_config(settings):
-    X, Y = data.sizes(settings["task"], settings["options"])
-    return NTMConfig(input_size=X, output_size=Y, controller_size=settings["units"],
-                     memory_rows=settings["N"], memory_width=settings["M"],
-                     read_heads=settings["read_heads"], write_heads=settings["write_heads"],
-                     controller=settings["controller"])
+    """The model's config from the run's settings, through its family's training hook."""
+    hook = data.hook(settings["task"])
+    return hook.model_config(settings["task"], settings["options"],
+                             {k: settings[k] for k in hook.SIZE_FLAGS})
 
 
 def grad_check(cfg, params, engine_grads, inputs, targets, mask):
@@ -103,7 +121,8 @@ def grad_check(cfg, params, engine_grads, inputs, targets, mask):
     Per tensor: max |g_engine - g_ref| / max |g_ref| (the reference in float64, the
     engine's gradient of the batch-mean loss); returns (worst, tensor name).
     """
-    ref = run_batch(cfg, params, inputs, targets, mask, want_trace=False, want_grads=True)
+    ref = family_for(cfg).run_reference(cfg, params, inputs, targets, mask,
+                                        want_trace=False, want_grads=True)
     B = inputs.shape[0]
     worst, where = 0.0, None
     for name, g in ref["grads"].items():
@@ -120,6 +139,26 @@ def sequence_length(inputs, mask):
     """Steps up to the last one with an input or an expected answer (drops padding)."""
     used = np.nonzero((np.asarray(mask) > 0) | np.any(np.asarray(inputs) != 0, axis=-1))[0]
     return int(used[-1]) + 1 if used.size else inputs.shape[0]
+
+
+def example_run(cfg, params, inputs, targets, mask, task, options):
+    """One sequence (unbatched, padding dropped) through the reference with its trace:
+    the ``run`` a family's ``text_view`` and ``picture`` draw."""
+    T = sequence_length(inputs, mask)
+    x, z, m = inputs[:T], targets[:T], mask[:T]
+    out = family_for(cfg).run_reference(cfg, params, x[None], z[None], m[None],
+                                        want_trace=True, want_grads=False)
+    return {"inputs": x, "targets": z, "mask": m, "logits": np.asarray(out["logits"])[0],
+            "trace": {k: np.asarray(v)[0] for k, v in out["trace"].items()},
+            "task": task, "options": options}
+
+
+def metric_line(hook, metrics, sep="  "):
+    """'bits/seq 1.2345  bit errors/seq 0.125' (the family's metrics after the bits)."""
+    parts = [f"bits/seq {metrics.get('bits', float('nan')):.4f}"]
+    parts += [f"{label} {metrics.get(key, float('nan')):{form}}"
+              for key, label, form in hook.METRICS]
+    return sep.join(parts)
 
 
 class Trainer:
@@ -160,9 +199,10 @@ class Trainer:
             self._window = []
         self.rng_state = self.rng.bit_generator.state  # as of the last committed step
         self.settings = settings
+        self.hook = data.hook(settings["task"])
         self.cfg = model_config(settings)
         if resume is None:
-            self.params = init_params(self.cfg, settings["seed"])
+            self.params = family_for(self.cfg).init_params(self.cfg, settings["seed"])
         self.engine = make_engine(settings["backend"], self.cfg, settings.get("dtype"))
         self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["lr"],
                                         clip=settings["clip"])
@@ -197,10 +237,14 @@ class Trainer:
             checked["grad_check"] = worst
         self.optimizer.lr = self.lr_now()
         proposal = self.optimizer.propose(self.params, grads)
-        errors = bit_errors(logits, targets, mask)
-        window = (self._window + [(float(loss.mean()), float(errors.mean()))])[-100:]
-        metrics = dict(self.metrics, loss=float(np.mean([w[0] for w in window])),
-                       errors=float(np.mean([w[1] for w in window])),
+        keys = [key for key, _, _ in self.hook.METRICS]
+        scores = self.hook.metrics(logits, targets, mask, s["task"], s["options"],
+                                   inputs=inputs)
+        # A window entry: (loss, then the family's metrics in METRICS order).
+        window = (self._window + [(float(loss.mean()),) + tuple(float(scores[k])
+                                                                 for k in keys)])[-100:]
+        means = {k: float(np.mean([w[i + 1] for w in window])) for i, k in enumerate(keys)}
+        metrics = dict(self.metrics, loss=float(np.mean([w[0] for w in window])), **means,
                        lengths=[s["lo"], self.max_len], **checked)
         metrics["bits"] = metrics["loss"] / math.log(2.0)
         with deferred_interrupts():
@@ -239,11 +283,9 @@ class Trainer:
 
     def view(self, inputs, targets, mask):
         """Text view of the first sequence of a batch, through the reference."""
-        T = sequence_length(inputs[0], mask[0])
-        run = run_sequence(self.cfg, self.params, inputs[0, :T], targets[0, :T], mask[0, :T],
-                           want_grads=False)
-        return text_view(self.cfg, inputs[0, :T], targets[0, :T], run["logits"], run["trace"],
-                         mask[0, :T])
+        run = example_run(self.cfg, self.params, inputs[0], targets[0], mask[0],
+                          self.settings["task"], self.settings["options"])
+        return self.hook.text_view(self.cfg, run)
 
     # ------------------------------------------------------------ the loop
     def done(self):
@@ -262,6 +304,7 @@ class Trainer:
                    unit="seq" if by_sequences else "step", dynamic_ncols=True)
         write = bar.write if progress else self.out
         start = time.time()
+        keys = [key for key, _, _ in self.hook.METRICS]
         try:
             while not self.done():
                 self.advance_curriculum()
@@ -269,17 +312,17 @@ class Trainer:
                 bar.update(batch[0].shape[0] if by_sequences else 1)
                 bar.set_postfix(loss=f"{self.metrics['loss']:.3f}",
                                 bits=f"{self.metrics['bits']:.3f}",
-                                errors=f"{self.metrics['errors']:.2f}",
+                                **{key: f"{self.metrics[key]:.2f}" for key in keys},
                                 len=f"{s['lo']}..{self.max_len}", refresh=False)
                 if s.get("log_every") and self.steps % s["log_every"] == 0:
                     self.history.append({"steps": self.steps, "sequences": self.sequences,
                                          "bits": self.metrics["bits"],
-                                         "errors": self.metrics["errors"],
+                                         **{key: self.metrics[key] for key in keys},
                                          "seconds": round(time.time() - start, 2)})
                     write(f"step {self.steps}  sequences {self.sequences}  "
-                          f"bits/seq {self.metrics['bits']:.4f}  "
-                          f"bit errors/seq {self.metrics['errors']:.3f}  "
-                          f"lengths {s['lo']}..{self.max_len}  lr {self.optimizer.lr:.3g}")
+                          f"{metric_line(self.hook, self.metrics)}  "
+                          f"{self.hook.knob_word(s['task'])} {s['lo']}..{self.max_len}  "
+                          f"lr {self.optimizer.lr:.3g}")
                     if s.get("view", True):
                         write(self.view(*batch))
                 if s.get("save_every") and self.steps % s["save_every"] == 0:
@@ -301,8 +344,8 @@ class Trainer:
         self.stopped = "completed"
         path = self.save()
         self.out(f"done: {self.steps} steps, {self.sequences} sequences in "
-                 f"{time.time() - start:.1f} s; bits/seq {self.metrics.get('bits', float('nan')):.4f}, "
-                 f"bit errors/seq {self.metrics.get('errors', float('nan')):.3f}; saved {path}")
+                 f"{time.time() - start:.1f} s; {metric_line(self.hook, self.metrics, ', ')}; "
+                 f"saved {path}")
         return path
 
     def _save_after_error(self, exc):

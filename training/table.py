@@ -53,10 +53,12 @@ def goal(task, kind, result):
 
 
 def describe(model):
-    c, opts = model.config, model.task.get("options", {})
+    """'width=4; N=24 M=8 feedforward 100': the task options, then the family's sizes."""
+    from .data import hook
+    opts = model.task.get("options", {})
     shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()))
-    return f"{shown}; N={c.N} M={c.M} {c.controller} {c.H}" if shown else \
-        f"N={c.N} M={c.M} {c.controller} {c.H}"
+    sizes = hook(model.task["name"]).describe(model.config)
+    return f"{shown}; {sizes}" if shown else sizes
 
 
 def pretrained_table(folder=None, batch=64, seed=2024):

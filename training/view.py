@@ -75,3 +75,47 @@ def text_view(cfg, inputs, targets, logits, trace, mask=None, steps_per_window=S
         windows.append(f"== steps {start}..{stop - 1} of {T} ==\n\n" +
                        "\n\n".join("\n".join(b) for b in shown))
     return "\n\n".join(windows)
+
+
+# ---------------------------------------------------------------- shared by every family
+# The other families' views (``models/<family>/training.py``) are built from these: rows of
+# cells (strings), one column per step, cut into the same windows as the NTM's view.
+
+BLANK = "."   # a cell with nothing to show (a stack row not pushed yet, an unmasked step)
+
+
+def cell(value):
+    """A number as ``fmt`` rounds it; NaN (nothing there) as ``BLANK``."""
+    value = float(value)
+    return BLANK if np.isnan(value) else fmt(value)
+
+
+def rows_block(title, labels, cells, first_step=0):
+    """A titled grid: ``labels`` [rows], ``cells`` [rows][T] of strings -> lines."""
+    width = max([len(str(label)) for label in labels] + [4])
+    steps = len(cells[0]) if len(cells) else 0
+    lines = [title, (" " * (width + 3) + "".join(
+        f"{t:>{CELL - 1}} " for t in range(first_step, first_step + steps))).rstrip()]
+    for label, row in zip(labels, cells):
+        lines.append(f"{str(label):>{width}} | " + "".join(f"{c:>{CELL - 1}} " for c in row)
+                     .rstrip())
+    return lines
+
+
+def number_block(title, labels, values, first_step=0):
+    """``rows_block`` of numbers (values [rows, T]; NaN shown as ``BLANK``)."""
+    values = np.asarray(values, dtype=np.float64)
+    return rows_block(title, labels, [[cell(v) for v in row] for row in values], first_step)
+
+
+def windowed(T, render, steps_per_window=STEPS_PER_WINDOW):
+    """The whole view: ``render(start, stop)`` -> [block lines] for the steps start..stop-1,
+    once for a short sequence, else once per window of ``steps_per_window`` steps."""
+    if T <= steps_per_window:
+        return "\n\n".join("\n".join(b) for b in render(0, T))
+    windows = []
+    for start in range(0, T, steps_per_window):
+        stop = min(start + steps_per_window, T)
+        windows.append(f"== steps {start}..{stop - 1} of {T} ==\n\n" +
+                       "\n\n".join("\n".join(b) for b in render(start, stop)))
+    return "\n\n".join(windows)

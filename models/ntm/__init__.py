@@ -11,7 +11,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
-from . import calibration, cases, heldout, tasks
+from . import calibration, cases, heldout, tasks, training
 from .batched import BatchedNTM
 from .reference import (REGIMES, SPEC_VERSION, NTMConfig, init_params, param_shapes, run_batch,
                         trace_entries, trace_shapes)
@@ -49,4 +49,5 @@ FAMILY = Family(
     variants=_variants,
     calibration=calibration,
     tasks=tasks,
+    training=training,
 )

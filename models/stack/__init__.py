@@ -13,7 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
-from . import tasks
+from . import tasks, training
 from .batched import BatchedStack
 from .config import MODELS, SPEC_VERSION, StackConfig
 from .layout import param_shapes, split_interface, trace_entries, trace_shapes
@@ -65,6 +65,7 @@ FAMILY = Family(
     bugs=_bugs,
     summary=_summary,
     tasks=tasks,
+    training=training,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackConfig", "param_shapes", "split_interface",

@@ -13,7 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
-from . import tasks
+from . import tasks, training
 from .batched import BatchedStackRNN
 from .config import SPEC_VERSION, StackRNNConfig
 from .layout import param_shapes, trace_entries, trace_shapes
@@ -70,6 +70,7 @@ FAMILY = Family(
     bugs=_bugs,
     summary=_summary,
     tasks=tasks,
+    training=training,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackRNNConfig"]
