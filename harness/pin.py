@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "dc9c30a014b23d99aa211fc8f93c823b91929cda5b4bc347ca54447e8d3d4ac3"
+PINNED_MANIFEST_SHA256 = "f82143d0800a1dbbde6ced90c206be261dc5aa24a559296ae2129f539b8a7bdf"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 
