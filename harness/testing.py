@@ -57,16 +57,18 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
 
 
 def tiny_case(name="tiny", seed=0, regime="init", batch=2, steps=5, **config) -> Case:
-    """A small random NTM case (random data, ragged mask) for unit tests."""
-    from diffmem.models.ntm import reference as ntm
+    """A small random case (random data, ragged mask) for unit tests: an NTM unless
+    ``config`` names another ``model`` (then ``config`` holds that family's fields)."""
+    from diffmem.models import config_from_dict, family_for
     sizes = dict(input_size=3, output_size=2, controller_size=5, memory_rows=4,
-                 memory_width=3)
+                 memory_width=3) if config.get("model", "ntm") == "ntm" else {}
     sizes.update(config)
-    cfg = ntm.NTMConfig(**sizes)
+    cfg = config_from_dict(sizes)
     rng = np.random.default_rng(seed)
-    inputs = rng.standard_normal((batch, steps, cfg.X))
-    targets = rng.uniform(size=(batch, steps, cfg.Y))
+    inputs = rng.standard_normal((batch, steps, cfg.input_size))
+    targets = rng.uniform(size=(batch, steps, cfg.output_size))
     mask = np.ones((batch, steps))
     mask[-1, steps // 2 + 1:] = 0.0 if batch > 1 else 1.0
-    return reference_case(name, cfg, ntm.init_params(cfg, seed, regime), inputs, targets, mask,
+    params = family_for(cfg).init_params(cfg, seed, regime)
+    return reference_case(name, cfg, params, inputs, targets, mask,
                           {"tags": ["random"], "regime": regime})

@@ -1,6 +1,6 @@
-"""The bundled JAX backend: ``BatchedNTM`` under ``jit``, ``lax.scan`` over time.
+"""The bundled JAX backend: each family's batched form under ``jit``, ``lax.scan`` over time.
 
-``make_backend(device, dtype, model_cls=BatchedNTM)`` gives the HARNESS.md section 1
+``make_backend(device, dtype, model_cls=None)`` gives the HARNESS.md section 1
 backend (``name``, ``run``).  Devices ``cpu``, ``cuda``, ``cuda:N``; dtypes float32,
 float64.  Compiled programs are cached per (model class, config, shapes, dtype, device,
 want flags): a second call with the same shapes does not recompile.  Each Result's
@@ -12,7 +12,7 @@ A caller doing its own float64 JAX work wraps it the same way (``precision("floa
 
 For training (pure functions of JAX arrays, to ``jit`` and ``grad`` directly):
 
-- ``make_model(cfg)`` -> ``BatchedNTM(xp, cfg)``.
+- ``make_model(cfg)`` -> the family's batched form on ``xp`` (e.g. ``BatchedNTM(xp, cfg)``).
 - ``forward(model, params, inputs, want_trace=False) -> (logits [B,T,Y], trace|None)``.
 - ``sequence_loss(model, params, inputs, targets, mask) -> loss [B]`` (nats, NTM.md);
   ``jax.grad(lambda p: sequence_loss(model, p, x, y, m).sum())`` gives summed gradients.
