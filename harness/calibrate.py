@@ -266,7 +266,8 @@ def cmd_calibrate(args) -> int:
     print(format_calibration(rows, args.top, tolerance))
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
           f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{' --small' if args.small else ''} --family {','.join(chosen)}` reproduces this)")
+          f"{' --small' if args.small else ''}"
+          f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
     if args.report:
         write_calibration(args.report, rows)
     # "incomplete": tensors a low precision can hold to its noise bound only, which a
