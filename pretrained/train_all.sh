@@ -8,6 +8,7 @@
 # Run from anywhere; `diffmem` must be on PATH (or set DIFFMEM=/path/to/diffmem).
 # JAX is the engine: on CPU it trains these small models ~10x faster than torch.
 # Hours on a shared 2-core CPU: dynamic_ngrams alone is ~5,000 steps of length 100.
+# The stack families' models (queue_copy, stack_reversal, stackrnn_anbn): train_stacks.sh.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE}
