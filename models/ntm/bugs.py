@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.backends.torch import factory_for as _factory_for
+from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
@@ -409,5 +409,5 @@ BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
 
 
 # diffmem.models.ntm.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
-FACTORIES = {f.__name__: f for f in map(_factory_for, BUGS.values())}
+FACTORIES = factories_for(BUGS.values())
 globals().update(FACTORIES)

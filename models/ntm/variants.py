@@ -11,7 +11,7 @@ bundled backends (``--backend diffmem.models.ntm.variants:<name>``).
 from __future__ import annotations
 
 from diffmem.models.ntm.batched import BatchedNTM
-from diffmem.backends.torch import factory_for as _factory_for
+from diffmem.backends.torch import factories_for
 from diffmem.models.ntm.reference.addressing import EPS
 
 
@@ -98,5 +98,5 @@ VARIANTS = {cls.__name__: cls for cls in Variant.__subclasses__()}
 
 
 # diffmem.models.ntm.variants:<snake_name> is a backend factory, e.g. variants:sharpen_as_power.
-FACTORIES = {f.__name__: f for f in map(_factory_for, VARIANTS.values())}
+FACTORIES = factories_for(VARIANTS.values())
 globals().update(FACTORIES)

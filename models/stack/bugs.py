@@ -13,6 +13,7 @@ mistake lives in a pair, e.g. max and min), with:
 
 from __future__ import annotations
 
+from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 
 from .batched import BatchedStack
@@ -219,10 +220,5 @@ def bugs() -> dict:
 
 # diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
 # driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
-def _factories() -> dict:
-    from diffmem.backends.torch import factory_for
-    return {f.__name__: f for f in map(factory_for, BUGS)}
-
-
-FACTORIES = _factories()
+FACTORIES = factories_for(BUGS)
 globals().update(FACTORIES)

@@ -1,27 +1,11 @@
 """Argument checks and random bits shared by the task generators (TASKS.md: every
 generator validates its arguments and names the argument and its allowed range)."""
 
-import numbers
-
 import numpy as np
 
+from diffmem.models.tasks import check_int, check_rng
 
-def check_rng(rng):
-    # Tasks never touch numpy's global seed: the Generator *is* the seed.
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator "
-                         f"(numpy.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
-def check_int(name, value, lo, hi=None):
-    """``value`` as an int in [lo, hi] (hi=None: no upper bound), else ValueError."""
-    # bool is an Integral; True as a length is always a mistake.
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if ok and lo <= value and (hi is None or value <= hi):
-        return int(value)
-    allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-    raise ValueError(f"{name}: expected an integer {allowed}, got {value!r}")
+__all__ = ["check_int", "check_rng", "random_bits"]
 
 
 def random_bits(rng, shape):

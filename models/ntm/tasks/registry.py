@@ -4,6 +4,8 @@ import inspect
 
 import numpy as np
 
+from diffmem.models.tasks import pad_batch
+
 from ._common import check_int, check_rng
 from .associative_recall import associative_recall, sizes as associative_recall_sizes
 from .copy import copy, sizes as copy_sizes
@@ -64,34 +66,6 @@ def task_sizes(name, **options):
     """
     _generator(name, options)
     return SIZES[name](**options)
-
-
-def pad_batch(sequences):
-    """Stack (inputs [T, X], targets [T, Y], mask [T]) triples of different T.
-
-    Returns inputs [B, Tmax, X], targets [B, Tmax, Y], mask [B, Tmax] (float64) and
-    lengths [B] (int64, each sequence's T).  Padding goes at the end and is all zero,
-    mask included: a causal model's earlier steps cannot see it and the loss ignores it.
-    """
-    sequences = list(sequences)
-    if not sequences:
-        raise ValueError("pad_batch: expected at least one (inputs, targets, mask), got none")
-    if any(not isinstance(seq, (tuple, list)) or len(seq) != 3 for seq in sequences):
-        raise ValueError("pad_batch: expected (inputs, targets, mask) triples")
-    arrays = [tuple(np.asarray(a, dtype=np.float64) for a in seq) for seq in sequences]
-    X, Y = (a.shape[1] if a.ndim == 2 else "X" for a in arrays[0][:2])
-    for b, (inputs, targets, mask) in enumerate(arrays):
-        T = mask.shape[0] if mask.ndim == 1 else -1
-        if T < 1 or inputs.shape != (T, X) or targets.shape != (T, Y):
-            raise ValueError(f"pad_batch: sequence {b}: expected inputs [T, {X}], "
-                             f"targets [T, {Y}], mask [T] with T >= 1 (X, Y as in "
-                             f"sequence 0); got {inputs.shape}, {targets.shape}, {mask.shape}")
-    lengths = np.array([len(mask) for _, _, mask in arrays], dtype=np.int64)
-    B, Tmax = len(arrays), int(lengths.max())
-    inputs, targets, mask = np.zeros((B, Tmax, X)), np.zeros((B, Tmax, Y)), np.zeros((B, Tmax))
-    for b, (x, z, m) in enumerate(arrays):
-        inputs[b, :len(m)], targets[b, :len(m)], mask[b, :len(m)] = x, z, m
-    return inputs, targets, mask, lengths
 
 
 def make_batch(name, rng, batch_size, lo, hi, **options):
