@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from diffmem.models import family_for
+from diffmem.models import config_from_dict, family_for
 from diffmem.reference.precision import compute_dtype
 from diffmem.reference.validate import validate_data, validate_params
 
@@ -36,19 +36,16 @@ def check_dtype(dtype):
 
 
 def as_config(config):
-    """A family's config object, or its plain dict (``to_dict()``), -> the config."""
+    """A family's config object, or its plain dict (``to_dict()``), -> the config,
+    validated by its family (an object is rebuilt from its dict: equal, so caches keyed
+    by it still hit)."""
     if isinstance(config, dict):
-        return family_for(config.get("model", "ntm")).config_from_dict(config)
-    try:
-        if not callable(getattr(config, "to_dict", None)):
-            raise ValueError
-        fam = family_for(config)
-    except ValueError:
+        return config_from_dict(config)
+    if not callable(getattr(config, "to_dict", None)) or \
+            not isinstance(getattr(config, "model", None), str):
         raise ValueError(f"config: expected a model config or its dict (to_dict()), "
-                         f"got {type(config).__name__}") from None
-    if not isinstance(config, type(fam.config_from_dict(config.to_dict()))):
-        raise ValueError(f"config: expected a {fam.name} config, got {type(config).__name__}")
-    return config
+                         f"got {type(config).__name__}")
+    return family_for(config).config_from_dict(config.to_dict())
 
 
 def check_run_args(config, params, inputs, targets, mask, dtype):

@@ -112,8 +112,7 @@ def _cmd_list(args):
         size = path.stat().st_size
         total += size
         summary = case.meta.get("summary") or str(case.config.to_dict())
-        data = case.meta.get("data", {})
-        data = data.get("task") or data.get("kind") or "?"
+        data = case.meta.get("data", {}).get("task", "?")
         print(f"{name:40s} {summary:46s} {case.batch_size:2d} {case.steps:4d} "
               f"{case.meta.get('regime', '?'):14s} {data:19s} {size / 1024:6.1f}")
     print(f"{len(names)} case(s), {total / 1e6:.2f} MB" + (f", {bad} unreadable" if bad else ""))

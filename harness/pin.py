@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "f82143d0800a1dbbde6ced90c206be261dc5aa24a559296ae2129f539b8a7bdf"
+PINNED_MANIFEST_SHA256 = "ff806d8d2903cb1b10322378c452657ce1806ac136b0afc0e3580531926ad513"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

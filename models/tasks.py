@@ -3,6 +3,7 @@ argument and its allowed range, one-hot codes, and zero-padded batches of sequen
 different lengths.  Each family's ``tasks/`` keeps its own generators and registry.
 """
 
+import inspect
 import numbers
 
 import numpy as np
@@ -60,3 +61,18 @@ def pad_batch(sequences):
     for b, (x, z, m) in enumerate(arrays):
         inputs[b, :len(m)], targets[b, :len(m)], mask[b, :len(m)] = x, z, m
     return inputs, targets, mask, lengths
+
+
+def generator_for(tasks, name, options):
+    """The generator of task ``name`` in a family's ``tasks`` (name -> generator), after
+    checking that ``options`` are among its keyword arguments."""
+    if name not in tasks:
+        raise ValueError(f"task: expected one of {sorted(tasks)}, got {name!r}")
+    generator = tasks[name]
+    allowed = set(inspect.signature(generator).parameters) - {"rng"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; expected some of "
+                         f"{sorted(allowed)}")
+    return generator
+

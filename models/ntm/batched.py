@@ -23,7 +23,7 @@ products (``a @ b`` without it; see ``matmul``).
 A kernel bug is a subclass that overrides one method (see ``diffmem.models.ntm.bugs``).
 """
 
-from diffmem.models.controller import controller
+from diffmem.models.controller import controller, output
 from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
 from diffmem.models.ntm.reference.layout import split_interface
 
@@ -143,9 +143,7 @@ class BatchedNTM:
 
     # ------------------------------------------------------------ 8. output
     def output(self, params, c, reads):
-        flat = reads.reshape((reads.shape[0], -1))
-        return self.matmul(self.xp.concat([c, flat], axis=-1), params["output.weight"].mT) \
-            + params["output.bias"]
+        return output(self.xp, self.matmul, params, c, reads)
 
     # ------------------------------------------------------------ one step
     def step(self, params, state, x):

@@ -13,7 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
-from . import tasks, training
+from . import cases, tasks, training
 from .batched import BatchedStack
 from .config import MODELS, SPEC_VERSION, StackConfig
 from .layout import param_shapes, split_interface, trace_entries, trace_shapes
@@ -23,28 +23,12 @@ from .reference import run_batch
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "STACKS.md"),)
 
 
-# Lazy: the catalogues and the cases load on first use (the bug classes are only ever run
-# by a backend that brings torch or JAX).  Private names, so that the sub-modules
-# ``cases`` and ``bugs`` stay what their names say.
-
-def _cases():
-    from .cases import cases
-    return cases()
-
-
-def _heldout(seed, index):
-    from .cases import heldout
-    return heldout(seed, index)
+# Lazy: the bug catalogue imports torch (each bug is usable as a torch backend).
 
 
 def _bugs():
     from .bugs import bugs
     return bugs()
-
-
-def _summary(cfg):
-    from .cases import summary
-    return summary(cfg)
 
 
 FAMILY = Family(
@@ -60,10 +44,10 @@ FAMILY = Family(
     trace_shapes=trace_shapes,
     run_reference=run_batch,
     batched=BatchedStack,
-    cases=_cases,
-    heldout=_heldout,
+    cases=cases.cases,
+    heldout=cases.heldout,
     bugs=_bugs,
-    summary=_summary,
+    summary=cases.summary,
     tasks=tasks,
     training=training,
 )

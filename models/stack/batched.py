@@ -14,9 +14,8 @@ value 0; every operation on them is a relu of a non-positive number or a product
 zero weight, so they receive no gradient.  The strength trace is this layout itself
 (``layout.py`` documents it; the reference pads its rows the same way).
 
-The capacity: the drivers call ``initial_state(params, batch)``; a stack needs T to
-preallocate, so ``initial_state`` takes an optional ``steps`` keyword, and falls back to
-``self.capacity`` (a constructor argument or attribute) when it is not given.
+The capacity: a stack needs T to preallocate, so the drivers pass it,
+``initial_state(params, batch, steps)``.
 
 Ties: the spec's LEFT-argument rule, with explicit selections: max(0, x) is
 ``where(x > 0, x, 0)`` (gradient 1 only for x > 0), min(a, b) is ``where(a <= b, a, b)``
@@ -37,16 +36,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.models.controller import controller
+from diffmem.models.controller import controller, output
 
 from .layout import split_interface
 
 
 class BatchedStack:
-    def __init__(self, xp, cfg, capacity=None):
+    def __init__(self, xp, cfg):
         self.xp = xp
         self.cfg = cfg
-        self.capacity = capacity
         self._rows = {}
 
     def matmul(self, a, b):
@@ -91,11 +89,10 @@ class BatchedStack:
         state; ``t`` counts the steps done (a float scalar, so that it is carried like
         any array)."""
         xp, cfg = self.xp, self.cfg
-        steps = self.capacity if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"BatchedStack.initial_state: steps (the sequence length T, "
                              f"which sizes the preallocated rows) expected an integer >= 1, "
-                             f"got {steps!r}; pass steps=T or set the model's capacity")
+                             f"got {steps!r}")
         rows = int(steps) * cfg.ends
         ref = params["init.read"]
         zeros = xp.zeros_like_shape(ref, (batch, cfg.H))
@@ -175,9 +172,7 @@ class BatchedStack:
 
     # ------------------------------------------------------------ 6. output
     def output(self, params, c, read):
-        flat = read.reshape((read.shape[0], -1))
-        return self.matmul(self.xp.concat([c, flat], axis=-1), params["output.weight"].mT) \
-            + params["output.bias"]
+        return output(self.xp, self.matmul, params, c, read)
 
     # ------------------------------------------------------------ one step
     def step(self, params, state, x):

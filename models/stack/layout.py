@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffmem.models.controller import controller_shapes
 from diffmem.models.family import Stage, TraceEntry
 from diffmem.reference import validate
 
@@ -51,14 +52,8 @@ def param_shapes(cfg: StackConfig) -> dict:
     """Parameter name -> shape, matrices [out, in] as NTM.md (controller input
     [x ; r_{t-1}], deque [x ; r^top ; r^bot]; LSTM gates i, f, g, o on [u ; h_{t-1}])."""
     X, Y, H, m = cfg.X, cfg.Y, cfg.H, cfg.m
-    u = X + read_size(cfg)
-    if cfg.controller == "lstm":
-        ctrl_w, ctrl_b = (4 * H, u + H), (4 * H,)
-    else:
-        ctrl_w, ctrl_b = (H, u), (H,)
     return {
-        "controller.weight": ctrl_w,
-        "controller.bias": ctrl_b,
+        **controller_shapes(cfg.controller, X + read_size(cfg), H),
         "interface.weight": (interface_size(cfg), H),
         "interface.bias": (interface_size(cfg),),
         "output.weight": (Y, H + read_size(cfg)),

@@ -13,7 +13,7 @@ import pathlib
 
 from diffmem.models.family import Family
 
-from . import tasks, training
+from . import cases, tasks, training
 from .batched import BatchedStackRNN
 from .config import SPEC_VERSION, StackRNNConfig
 from .layout import param_shapes, trace_entries, trace_shapes
@@ -23,30 +23,9 @@ from .reference import run_batch
 SPEC = (pathlib.Path(__file__).resolve().parent / ".." / "stack" / "spec" / "STACKS.md",)
 
 
-def run_reference(cfg, params, inputs, targets, mask, *, dtype="float64", want_trace=True,
-                  want_grads=True):
-    return run_batch(cfg, params, inputs, targets, mask, dtype=dtype, want_trace=want_trace,
-                     want_grads=want_grads)
-
-
-def _cases():
-    from .cases import cases
-    return cases()
-
-
-def _heldout(seed, index):
-    from .cases import heldout
-    return heldout(seed, index)
-
-
 def _bugs():
-    from .bugs import bugs   # imports nothing of torch itself, but kept lazy like the rest
+    from .bugs import bugs   # imports torch: each bug is usable as a torch backend
     return bugs()
-
-
-def _summary(cfg):
-    from .cases import summary
-    return summary(cfg)
 
 
 FAMILY = Family(
@@ -60,15 +39,15 @@ FAMILY = Family(
     regimes=REGIMES,
     trace_entries=trace_entries,
     trace_shapes=trace_shapes,
-    run_reference=run_reference,
+    run_reference=run_batch,
     batched=BatchedStackRNN,
     # The reference runs float64 and float32; the emulated low-precision modes are the
     # NTM's and the stack's, not (yet) the Stack-RNN's.
     dtypes=("float64", "float32"),
-    cases=_cases,
-    heldout=_heldout,
+    cases=cases.cases,
+    heldout=cases.heldout,
     bugs=_bugs,
-    summary=_summary,
+    summary=cases.summary,
     tasks=tasks,
     training=training,
 )

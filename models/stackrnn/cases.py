@@ -139,7 +139,7 @@ def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), s
                 "regime": regime, "seeds": {"params": param_seed, "data": data_seed},
                 "params_source": f"init_params(seed={param_seed}, regime={regime!r})",
                 "param_edits": [["scale", pname, factor] for pname, factor in scale],
-                "data": {"kind": kind, "options": dict(options), "lengths": lengths}}
+                "data": {"task": kind, "options": dict(options), "lengths": lengths}}
         return cfg, params, inputs, targets, mask, meta
 
     def check(case_runs):

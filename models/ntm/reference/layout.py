@@ -8,6 +8,7 @@ which numpy, autograd, JAX and PyTorch arrays all share.
 
 from __future__ import annotations
 
+from diffmem.models.controller import controller_shapes
 from diffmem.models.family import Stage, TraceEntry
 from diffmem.reference import validate
 
@@ -18,14 +19,8 @@ from .config import NTMConfig
 def param_shapes(cfg: NTMConfig) -> dict:
     """Parameter name -> shape, in NTM.md's table order (matrices are [out, in])."""
     X, Y, H, N, M, R, Wh = cfg.X, cfg.Y, cfg.H, cfg.N, cfg.M, cfg.R, cfg.Wh
-    u = X + R * M
-    if cfg.controller == "lstm":
-        ctrl_w, ctrl_b = (4 * H, u + H), (4 * H,)
-    else:
-        ctrl_w, ctrl_b = (H, u), (H,)
     return {
-        "controller.weight": ctrl_w,
-        "controller.bias": ctrl_b,
+        **controller_shapes(cfg.controller, X + R * M, H),
         "interface.weight": (interface_size(cfg), H),
         "interface.bias": (interface_size(cfg),),
         "output.weight": (Y, H + R * M),

@@ -4,7 +4,7 @@ import inspect
 
 import numpy as np
 
-from diffmem.models.tasks import pad_batch
+from diffmem.models.tasks import generator_for, pad_batch
 
 from ._common import check_int, check_rng
 from .associative_recall import associative_recall, sizes as associative_recall_sizes
@@ -43,15 +43,7 @@ KNOBS = {
 
 
 def _generator(name, options):
-    if name not in TASKS:
-        raise ValueError(f"task: expected one of {sorted(TASKS)}, got {name!r}")
-    generator = TASKS[name]
-    allowed = set(inspect.signature(generator).parameters) - {"rng"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; expected some of "
-                         f"{sorted(allowed)}")
-    return generator
+    return generator_for(TASKS, name, options)
 
 
 def _default(generator, option):

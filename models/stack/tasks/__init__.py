@@ -7,7 +7,8 @@ returns float64 ``(inputs [T, X], targets [T, Y], mask [T])``; the encoding and 
 layout are in ``transduction.py``.  The papers' reported figures: ``PAPER.md``.
 """
 
-from ._common import pad_batch
+from diffmem.models.tasks import pad_batch
+
 from .accuracy import coarse, fine
 from .registry import (KNOBS, SIZES, TASKS, TEST_LENGTHS, TRAIN_LENGTHS, make_batch,
                        task_sizes)

@@ -1,9 +1,8 @@
 """The stack family's tasks by name, their sizes, and ragged batches (the same shape as
 the NTM's ``tasks/registry.py``, so that one registry can later hold every family)."""
 
-import inspect
+from diffmem.models.tasks import check_int, check_rng, generator_for, pad_batch
 
-from ._common import check_int, check_rng, pad_batch
 from .transduction import bigram_flip, sequence_copy, sequence_reversal, sizes
 
 TASKS = {
@@ -23,15 +22,7 @@ TEST_LENGTHS = (65, 128)
 
 
 def _generator(name, options):
-    if name not in TASKS:
-        raise ValueError(f"task: expected one of {sorted(TASKS)}, got {name!r}")
-    generator = TASKS[name]
-    allowed = set(inspect.signature(generator).parameters) - {"rng"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; expected some of "
-                         f"{sorted(allowed)}")
-    return generator
+    return generator_for(TASKS, name, options)
 
 
 def task_sizes(name, **options):

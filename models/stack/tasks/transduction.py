@@ -33,7 +33,7 @@ training and 65..128 for testing (section 4.3, ``registry.TRAIN_LENGTHS`` /
 
 import numpy as np
 
-from ._common import check_int, check_rng, one_hot
+from diffmem.models.tasks import check_int, check_rng, one_hot
 
 
 def sizes(*, alphabet=128, **_):

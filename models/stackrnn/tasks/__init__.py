@@ -9,7 +9,8 @@ convention and the masks are in ``grammars.py``, the deterministic symbols in
 ``scoring.py``.  The papers' reported figures: ``PAPER.md``.
 """
 
-from ._common import pad_batch
+from diffmem.models.tasks import pad_batch
+
 from .scoring import deterministic, deterministic_positions, sequence_correct
 from .grammars import (anb2n, anbmcnm, anbn, anbncn, anbncndn, binary_addition,
                        memorisation, stream, symbols, to_indices)

@@ -43,7 +43,7 @@ its ``.`` (the paper: "this task is supervised").  What is scored is another thi
 
 import numpy as np
 
-from ._common import check_int, check_rng, one_hot
+from diffmem.models.tasks import check_int, check_rng, one_hot
 
 COUNTING = {  # name -> (letters, how many of each letter per unit of n)
     "anbn": ("ab", (1, 1)),

@@ -1,9 +1,8 @@
 """The Stack-RNN family's tasks by name, their sizes, and ragged batches (the same shape
 as the NTM's ``tasks/registry.py``, so that one registry can later hold every family)."""
 
-import inspect
+from diffmem.models.tasks import check_int, check_rng, generator_for, pad_batch
 
-from ._common import check_int, check_rng, pad_batch
 from .grammars import (anb2n, anbmcnm, anbn, anbncn, anbncndn, binary_addition,
                        memorisation, symbols)
 
@@ -38,15 +37,7 @@ TEST_MAX_N = 60
 
 
 def _generator(name, options):
-    if name not in TASKS:
-        raise ValueError(f"task: expected one of {sorted(TASKS)}, got {name!r}")
-    generator = TASKS[name]
-    allowed = set(inspect.signature(generator).parameters) - {"rng"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; expected some of "
-                         f"{sorted(allowed)}")
-    return generator
+    return generator_for(TASKS, name, options)
 
 
 def task_sizes(name, **options):

@@ -7,13 +7,10 @@ import numpy as np
 import pytest
 
 from diffmem.models.stack import reference
+from diffmem.models.stack.batched import BatchedStack
 from diffmem.models.stack.cases import cases, heldout
 from diffmem.models.stack.config import StackConfig
-from diffmem.models.stack.drive import run_jax, run_torch
 from diffmem.models.stack.params import init_params
-
-RUNNERS = {"torch": run_torch, "jax": run_jax}
-
 
 def assert_same(ref, got, rtol, atol, what):
     def close(a, b, name):
@@ -38,28 +35,28 @@ def built():
     return out
 
 
-@pytest.mark.parametrize("backend", sorted(RUNNERS))
-def test_batched_float64_equals_reference_on_every_case(built, backend):
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_batched_float64_equals_reference_on_every_case(built, backend, drivers):
     for name, (cfg, params, x, y, m, ref) in built.items():
-        got = RUNNERS[backend](cfg, params, x, y, m)
+        got = drivers[backend](BatchedStack, cfg, params, x, y, m)
         assert_same(ref, got, 1e-10, 1e-10, f"{backend} {name}")
 
 
 @pytest.mark.parametrize("index,backends", [(0, ("torch", "jax")), (1, ("torch",)),
                                             (2, ("torch",))])
-def test_batched_float64_equals_reference_on_heldout(index, backends):
+def test_batched_float64_equals_reference_on_heldout(index, backends, drivers):
     """Held-out draws (B = 33, longer, wider; JAX on one: its compile is the cost)."""
     case = heldout(7, index)
     cfg, params, x, y, m, meta = case.build()
     assert x.shape[0] == 33
     ref = reference.run_batch(cfg, params, x, y, m)
     for backend in backends:
-        got = RUNNERS[backend](cfg, params, x, y, m)
+        got = drivers[backend](BatchedStack, cfg, params, x, y, m)
         assert_same(ref, got, 1e-10, 1e-10, f"{backend} heldout {index}")
 
 
 @pytest.mark.parametrize("model", ["stack", "queue", "deque"])
-def test_batched_float32_close_to_reference(model):
+def test_batched_float32_close_to_reference(model, drivers):
     cfg = StackConfig(3, 4, controller_size=6, value_size=3, controller="lstm", model=model)
     params = init_params(cfg, 3, "init")
     rng = np.random.default_rng(3)
@@ -67,7 +64,8 @@ def test_batched_float32_close_to_reference(model):
     m = np.ones((2, 6))
     ref = reference.run_batch(cfg, params, x, y, m)
     for backend in ("torch", "jax") if model == "deque" else ("torch",):
-        assert_same(ref, RUNNERS[backend](cfg, params, x, y, m, dtype="float32"), 1e-3, 1e-4,
+        got = drivers[backend](BatchedStack, cfg, params, x, y, m, dtype="float32")
+        assert_same(ref, got, 1e-3, 1e-4,
                     f"{backend} float32 {model}")
 
 

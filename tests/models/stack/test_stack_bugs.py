@@ -10,7 +10,6 @@ from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.stack import reference
 from diffmem.models.stack.bugs import BUGS, Bug, bugs
 from diffmem.models.stack.cases import cases
-from diffmem.models.stack.drive import run_torch
 from diffmem.models.stack.layout import STAGES, trace_entries
 
 CLOSE = dict(rtol=1e-9, atol=1e-9)
@@ -50,12 +49,12 @@ def test_catalogue_shape():
 
 
 @pytest.mark.parametrize("name", sorted(bugs()))
-def test_bug_is_caught_at_its_stage(built, name):
+def test_bug_is_caught_at_its_stage(built, name, drivers):
     cls = bugs()[name]
     # cases carrying the bug's NEEDS tags first, as the harness's bug hunt does
     order = sorted(built, key=lambda item: not set(cls.NEEDS) <= set(item[0].tags))
     for case, args, ref in order:
-        got = run_torch(*args, model_cls=cls)
+        got = drivers["torch"](cls, *args)
         cfg = args[0]
         where = first_divergence(cfg, ref, got)
         if cls.STAGES == (GRADIENT_ONLY,):

@@ -55,14 +55,14 @@ def ref_run(model, acts):
 
 
 def torch_run(model, acts):
-    """The batched form's strengths and read stages (B = 1, capacity 3 steps)."""
+    """The batched form's strengths and read stages (B = 1, 3 steps)."""
     cfg = StackConfig(1, 1, controller_size=1, value_size=1, model=model)
-    stack = BatchedStack(TorchOps(), cfg, capacity=len(acts))
+    stack = BatchedStack(TorchOps(), cfg)
     leaves = {f"{t}.{k}": torch.tensor([float(v)], dtype=torch.float64, requires_grad=True)
               for t, a in enumerate(acts) for k, v in a.items()}
     init = torch.zeros(1, dtype=torch.float64)
     state = stack.initial_state({"init.read": init if model != "deque" else
-                                 torch.zeros(2, 1, dtype=torch.float64)}, 1)
+                                 torch.zeros(2, 1, dtype=torch.float64)}, 1, len(acts))
     strengths, reads = [], []
     for t, a in enumerate(acts):
         act = {k: (leaves[f"{t}.{k}"][:, None] if k.startswith("value") else leaves[f"{t}.{k}"])
