@@ -38,9 +38,25 @@ Contract of each field (cfg is the family's frozen, hashable config):
 
 from __future__ import annotations
 
+import dataclasses
 from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Callable
+
+
+def check_fields(cls, d, required):
+    """A config dataclass's ``from_dict`` checks: ``d`` is a dict of its fields, with the
+    ``required`` ones; one line naming the class and the field otherwise."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__}.from_dict: expected a dict, got {type(d).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__}.from_dict: unknown field(s) {unknown}; "
+                         f"known fields are {sorted(known)}")
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise ValueError(f"{cls.__name__}.from_dict: missing required field(s) {missing}")
 
 
 @dataclass(frozen=True, order=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from diffmem.models.family import check_fields
+
 SPEC_VERSION = "stack/1"
 MODELS = ("stack", "queue", "deque")
 CONTROLLERS = ("feedforward", "lstm")
@@ -58,14 +60,5 @@ class StackConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "StackConfig":
-        if not isinstance(d, dict):
-            raise ValueError(f"StackConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"StackConfig.from_dict: unknown field(s) {unknown}; "
-                             f"known fields are {sorted(known)}")
-        missing = [k for k in ("input_size", "output_size") if k not in d]
-        if missing:
-            raise ValueError(f"StackConfig.from_dict: missing required field(s) {missing}")
+        check_fields(cls, d, ("input_size", "output_size"))
         return cls(**d)

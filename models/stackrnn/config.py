@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from diffmem.models.family import check_fields
+
 SPEC_VERSION = "stackrnn/1"
 ACTION_SETS = (("push", "pop"), ("push", "pop", "noop"))
 
@@ -76,14 +78,5 @@ class StackRNNConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "StackRNNConfig":
-        if not isinstance(d, dict):
-            raise ValueError(f"StackRNNConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"StackRNNConfig.from_dict: unknown field(s) {unknown}; "
-                             f"known fields are {sorted(known)}")
-        missing = [k for k in ("alphabet_size", "hidden_size") if k not in d]
-        if missing:
-            raise ValueError(f"StackRNNConfig.from_dict: missing required field(s) {missing}")
+        check_fields(cls, d, ("alphabet_size", "hidden_size"))
         return cls(**d)

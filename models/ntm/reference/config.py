@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from diffmem.models.family import check_fields
+
 SPEC_VERSION = "ntm/1"
 CONTROLLERS = ("feedforward", "lstm")
 
@@ -72,16 +74,7 @@ class NTMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "NTMConfig":
-        if not isinstance(d, dict):
-            raise ValueError(f"NTMConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"NTMConfig.from_dict: unknown field(s) {unknown}; "
-                             f"known fields are {sorted(known)}")
-        missing = [k for k in ("input_size", "output_size") if k not in d]
-        if missing:
-            raise ValueError(f"NTMConfig.from_dict: missing required field(s) {missing}")
+        check_fields(cls, d, ("input_size", "output_size"))
         d = dict(d)
         if "shifts" in d and isinstance(d["shifts"], list):
             d["shifts"] = tuple(d["shifts"])
