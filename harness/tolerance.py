@@ -83,6 +83,14 @@ FLOAT64_PER_FLOAT32 = 2.0 ** -29   # float64 rounding per unit of float32 roundi
 SUSPECT_FACTOR = 1e4
 
 
+def float32_noise_from_float64(spread64):
+    """What float32 rounding alone can do to a tensor of a chaotic case, from how far
+    the float64 reference moves when its inputs move by an ulp (``noise.py``): the same
+    amplification applied to float32's larger rounding, i.e. the spread times the ratio
+    of the machine epsilons.  Linear, so an upper estimate once float32 saturates."""
+    return np.asarray(spread64, dtype=np.float64) / FLOAT64_PER_FLOAT32
+
+
 def rounding_floor64(err32, scale):
     """What float64 rounding alone can cost on a tensor: the float32 error scaled by the
     ratio of the machine epsilons, plus an ulp of the scale.  A correct float64 backend
@@ -173,6 +181,20 @@ class Tolerance:
         if floor_scale is not None:
             scale = max(scale, floor_scale)
         return err32 > UNRESOLVED * scale
+
+    def plausible_bound(self, dtype, scale, err32, bound, unresolved, floor_scale=None):
+        """The bound of a tensor a low precision cannot resolve, when no float64 run of
+        the same kernel checks it: the noise bound ``bound`` capped at the tensor's own
+        scale (plus the usual floor) wherever the reference's own run in that precision
+        stays within that scale: a value further off than the value itself is outside
+        any plausible range (a blow-up, a gross offset).  Where even the reference's run
+        is off by more than the scale (a chaotic case: no digit survives), the noise
+        bound alone; there only NaN, Inf and blow-ups far beyond rounding's reach fail."""
+        _, rtol, atol = self.constants(dtype)
+        floor = rtol * max(scale, floor_scale or 0.0) + atol
+        err32 = np.asarray(err32, dtype=np.float64)
+        cap = np.where(np.asarray(unresolved) & (err32 <= scale), scale + floor, np.inf)
+        return np.minimum(bound, cap)
 
     def with_overrides(self, **changes) -> "Tolerance":
         return replace(self, **changes)
