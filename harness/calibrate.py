@@ -296,7 +296,7 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
     lines.append("(noise: runs with tensors a low precision holds to its noise bound only, "
                  "left for the float64 run of a check; alone: runs that a check without a "
                  "float64 run of the same kernel would fail, on such a tensor beyond the "
-                 "noise bound capped at its scale)")
+                 "noise bound capped at twice its scale)")
     lines += needed_constants(rows, tolerance)
     lines.append(f"worst {top} run(s):")
     ranked = sorted(rows, key=lambda r: -(r["ratio"] if r["ratio"] is not None else np.inf)

@@ -142,7 +142,7 @@ def format_summary(results, strict=False, allow_unsupported=False) -> str:
     if s["not_judgeable"]:
         line += (f"\n{s['not_judgeable']} tensor(s) that a low precision cannot resolve and no "
                  f"float64 run of the same kernel checked were held to their noise bound capped "
-                 f"at the tensor's scale only (not judgeable in that precision; see the notes)")
+                 f"at twice the tensor's scale only (not judgeable in that precision; see the notes)")
     if s["low_precision_tensors_checked_by_float64"]:
         line += (f"\n{s['low_precision_tensors_checked_by_float64']} tensor(s) that a low "
                  f"precision cannot resolve were held to its noise bound and checked by the "

@@ -68,7 +68,7 @@ class TensorReport:
     first_bad: dict | None = None   # trace: the worst element of the first failing step
     suspect: dict | None = None     # float64: the first step whose error is far above rounding
     covered_by: str | None = None   # NOISE_ONLY tensors the float64 run checked
-    # NOISE_ONLY tensors: error over the noise bound capped at the tensor's scale (the
+    # NOISE_ONLY tensors: error over the noise bound capped at twice the tensor's scale (the
     # bound without a float64 run of the same kernel), its bound and where; and whether
     # the run was judged by it (``CaseResult.judge_alone``).
     plausible: dict | None = None
@@ -197,7 +197,7 @@ class CaseResult:
 
     def judge_alone(self) -> None:
         """The tensors no float64 run of the same kernel covered, judged by the
-        plausible-range bound alone (the noise bound capped at the tensor's scale, see
+        plausible-range bound alone (the noise bound capped at twice the tensor's scale, see
         ``tolerance.Tolerance.plausible_bound``): within it they are reported as not
         judgeable in this precision and do not hold the run back; outside it they fail
         (NaN, blow-ups, gross offsets)."""
@@ -215,14 +215,14 @@ class CaseResult:
                          f"{p['expected']:.9g}, |error| {p['error']:.3g} vs bound "
                          f"{p['bound']:.3g} (ratio {_ratio(p['ratio'])}): {self.dtype} "
                          f"cannot resolve this tensor and no float64 run of the same kernel "
-                         f"checked it, so it is held to its noise bound capped at the "
+                         f"checked it, so it is held to its noise bound capped at twice the "
                          f"tensor's scale ({r.scale:.3g})")
 
 
 def not_judgeable_note(dtype, tensors) -> str:
     return (f"{len(tensors)} tensor(s) not judgeable in {dtype}: {', '.join(tensors)} "
-            f"(held to the noise bound capped at each tensor's scale: NaN, blow-ups and "
-            f"gross offsets fail, finer errors cannot be seen; a float64 run of the same "
+            f"(held to the noise bound capped at twice each tensor's scale: NaN, blow-ups "
+            f"and gross offsets fail, finer errors cannot be seen; a float64 run of the same "
             f"kernel checks them)")
 
 
