@@ -60,6 +60,9 @@ def add_calibrate_command(subparsers, add_tolerance_options):
                    help="calibrate on the held-out cases a check draws, weighted to long, "
                         "sharp and many-head ones (harness/calibrate_heldout.py); --cases "
                         "of them per family")
+    p.add_argument("--indices", default=None, metavar="LIST",
+                   help="with --heldout: exactly these held-out indices (comma-separated; "
+                        "e.g. to re-run the cases an earlier calibration flagged)")
     p.add_argument("--rotate", type=int, default=None, metavar="N",
                    help="with --heldout: the first N backends run on every case, the rest "
                         "one per case in turn (default: all on every case)")
@@ -192,7 +195,7 @@ def _heldout_rows(seed, name, index, backends, dtypes, tolerance, rotate):
 
 
 def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress=True,
-                      report=None, chosen=None, rotate=None):
+                      report=None, chosen=None, rotate=None, indices=None):
     """Like ``calibrate``, on ``cases`` weighted held-out draws per family (of ``chosen``)
     (``calibrate_heldout.py``); the JSON is rewritten after every case."""
     from tqdm import tqdm
@@ -200,17 +203,24 @@ def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress
     from diffmem.models import families
 
     rotate = len(backends) if rotate is None else rotate
-    work = [(name, i) for name, fam in families().items()
-            if chosen is None or name in chosen for i in draws(seed, cases, fam)]
+    work = [(name, i) for name, fam in families().items() if chosen is None or name in chosen
+            for i in (draws(seed, cases, fam) if indices is None else indices)]
     rows = []
     bar = tqdm(total=len(work), unit="case", file=sys.stderr, disable=not progress,
                leave=False)
+    last = [time.perf_counter()]
+
+    def save(final=False):
+        # The JSON grows with every case: rewriting it after each one would cost more
+        # than the cases on a long calibration; once a minute leaves enough behind.
+        if report and (final or time.perf_counter() - last[0] > 60):
+            write_calibration(report, rows)
+            last[0] = time.perf_counter()
     if jobs <= 1:
         for name, i in work:
             rows += _heldout_rows(seed, name, i, backends, dtypes, tolerance, rotate)
             bar.update(1)
-            if report:
-                write_calibration(report, rows)
+            save()
     else:
         import multiprocessing
 
@@ -222,9 +232,9 @@ def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress
             for f in as_completed(futures):
                 rows += f.result()
                 bar.update(1)
-                if report:
-                    write_calibration(report, rows)
+                save()
     bar.close()
+    save(final=True)
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
 
 
@@ -327,14 +337,17 @@ def cmd_calibrate(args) -> int:
     backends = args.backend or ["jax", "torch"]
     start = time.perf_counter()
     if args.heldout:
+        indices = None if args.indices is None else \
+            [int(i) for i in str(args.indices).split(",") if i.strip()]
         rows = calibrate_heldout(args.cases, args.seed, backends, dtypes, tolerance,
                                  args.jobs, report=args.report, chosen=chosen,
-                                 rotate=args.rotate)
+                                 rotate=args.rotate, indices=indices)
     else:
         rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
                          args.jobs, report=args.report, small=args.small, chosen=chosen)
     print(format_calibration(rows, args.top, tolerance))
     how = (f"--heldout{'' if args.rotate is None else f' --rotate {args.rotate}'}"
+           f"{'' if args.indices is None else f' --indices {args.indices}'}"
            if args.heldout else f"--configs {args.configs}")
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
           f"{how} --seed {args.seed} --dtype {','.join(dtypes)}"

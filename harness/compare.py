@@ -37,7 +37,8 @@ from .localise import find_suspect, locate
 from .observe import given_arrays, higher_precision, modified, nondeterministic
 from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
-from .tolerance import SUSPECT_FACTOR, Tolerance, float32_noise_from_float64, rounding_floor64
+from .tolerance import (SUSPECT_FACTOR, Tolerance, low_precision_noise_from_float64,
+                        rounding_floor64)
 from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
                       UNSUPPORTED, CaseResult, Mark, Status, TensorReport, _ratio, _where,
                       cover_runs, error_signature, format_where)
@@ -130,11 +131,11 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
         spread = np.abs(np.asarray(exp_perturbed, dtype=np.float64) - exp64)
         err64 = np.maximum.accumulate(_per_step(spread)) if per_step \
             else spread.max(initial=0.0)
-        if dtype == "float32":
-            # On a chaotic case one float32 run is one draw from a wide spread: what
-            # rounding alone does there is sized from the float64 run's ulp-perturbed
-            # spread, scaled by the ratio of the machine epsilons (tolerance.py).
-            err32 = np.maximum(err32, float32_noise_from_float64(err64))
+        if dtype != "float64":
+            # On a chaotic case one low-precision run is one draw from a wide spread:
+            # what rounding alone does there is sized from the float64 run's
+            # ulp-perturbed spread, scaled by the ratio of the machine epsilons.
+            err32 = np.maximum(err32, low_precision_noise_from_float64(err64, dtype))
             err64 = None
     unresolved = tolerance.unresolved(tensor, dtype, scale, err32, floor_scale)
     bound = tolerance.bound(tensor, dtype, scale, err32, floor_scale, noise=unresolved,
@@ -328,16 +329,16 @@ def baseline(case, dtype):
                          f"(its fixtures predate that mode; regenerate them)") from None
 
 
-def _perturbed(case, dtype):
+def _perturbed(case):
     from .noise import perturbed_float64
-    return perturbed_float64(case) if dtype in ("float64", "float32") else None
+    return perturbed_float64(case)
 
 
 def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                     parts=REQUIRED):
     """Reports for the required parts of a Result (logits, loss, grads, grad_inputs)."""
     exp64, low = case.expected["float64"], baseline(case, dtype)
-    pert = _perturbed(case, dtype)
+    pert = _perturbed(case)
     reports = []
     for name, axes, doc in (("logits", ("b", "t"), "[B, T, Y]"), ("loss", ("b",), "[B]"),
                             ("grad_inputs", ("b", "t"), "[B, T, X]")):
@@ -375,7 +376,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
 
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
-    pert = _perturbed(case, dtype)
+    pert = _perturbed(case)
     entries = family_for(case.model).trace_entries(case.config)
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
