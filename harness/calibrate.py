@@ -350,10 +350,9 @@ def cmd_calibrate(args) -> int:
            f"{'' if args.indices is None else f' --indices {args.indices}'}"
            if args.heldout else f"--configs {args.configs}")
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
-          f"{how} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{' --small' if args.small else ''}"
-          f"{' --family ' + ','.join(chosen) if args.family else ''}"
-          f"{''.join(' --backend ' + b for b in backends)}` reproduces this)")
+          f"{how} --seed {args.seed}{''.join(' --backend ' + b for b in args.backend or ())}"
+          f" --dtype {','.join(dtypes)}{' --small' if args.small else ''}"
+          f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
     if args.report:
         write_calibration(args.report, rows)
     # "incomplete": tensors a low precision can hold to its noise bound only, which a

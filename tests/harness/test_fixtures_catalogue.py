@@ -41,7 +41,10 @@ def test_stored_inputs_are_what_the_catalogue_builds(all_cases):
         for k in params:
             np.testing.assert_array_equal(case.params[k], params[k], err_msg=f"{name} {k}")
         for got, want in ((case.inputs, inputs), (case.targets, targets), (case.mask, mask)):
-            np.testing.assert_array_equal(got, want, err_msg=name)
+            # Soft targets go through exp: numpy's vectorised exp differs in the last ulp
+            # from one CPU's instruction set to another's, which is not drift.
+            np.testing.assert_allclose(got, want, rtol=4 * np.finfo(np.float64).eps, atol=0,
+                                       err_msg=name)
 
 
 def test_total_size_is_a_few_megabytes():
