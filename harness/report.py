@@ -159,11 +159,17 @@ def format_summary(results, strict=False, allow_unsupported=False) -> str:
 
 
 def format_failures(results, limit=None) -> str:
-    """The messages of every failing check, case by case (what a kernel author reads)."""
-    blocks = []
+    """The messages of every failing check, case by case (what a kernel author reads),
+    then the runs that passed with notes (``CaseResult.notes``); ``limit`` applies to
+    each of the two lists, so notes never push a failure off the screen."""
+    blocks, noted = [], []
     errors = _errors(results)
     for r in results:
-        if r.status in (PASS, UNSUPPORTED) and not r.suspect and not r.notes:
+        if r.status in (PASS, UNSUPPORTED) and not r.suspect:
+            if r.notes:
+                noted.append("\n".join([f"== {r.case} [{r.backend}, {r.dtype}]: "
+                                        f"{str(r.status).upper()}"]
+                                       + [f"  note: {n}" for n in r.notes]))
             continue
         lines = [f"== {r.case} [{r.backend}, {r.dtype}]: {str(r.status).upper()}"]
         lines += [f"  note: {n}" for n in r.notes]
@@ -188,7 +194,10 @@ def format_failures(results, limit=None) -> str:
     if limit is not None and len(blocks) > limit:
         blocks = blocks[:limit] + [f"... and {len(blocks) - limit} more failing run(s) "
                                    f"(--report FILE writes them all)"]
-    return "\n".join(blocks)
+    if limit is not None and len(noted) > limit:
+        noted = noted[:limit] + [f"... and {len(noted) - limit} more run(s) with notes "
+                                 f"(--report FILE writes them all)"]
+    return "\n".join(blocks + noted)
 
 
 # ---------------------------------------------------------------- JSON
