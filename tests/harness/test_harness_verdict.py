@@ -153,7 +153,7 @@ def test_one_error_met_by_many_runs_is_said_once_and_stops_early(run_check):
     table, rest = out.split("\n\n", 1)
     assert "KeyError" not in table                        # rows point at E1, E2 ...
     assert rest.count("E1 (2 runs): the backend raised KeyError: 'no such key'") == 1
-    assert "E2 (16 runs): not run: the check stopped early after 2 runs ended in the same " \
+    assert "E2 (20 runs): not run: the check stopped early after 2 runs ended in the same " \
            "error (the backend raised KeyError: 'no such key')" in rest
 
 
