@@ -35,7 +35,6 @@ import numpy as np
 
 from .localise import find_suspect, locate
 from .observe import given_arrays, higher_precision, modified, nondeterministic
-from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
 from .tolerance import (SUSPECT_FACTOR, Tolerance, low_precision_noise_from_float64,
                         rounding_floor64)
@@ -377,7 +376,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
     pert = _perturbed(case)
-    entries = family_for(case.model).trace_entries(case.config)
+    entries = case.model.trace_entries
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
                              "trace: not returned (optional: it localises failures)")]
@@ -399,8 +398,7 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     """All tensors of one Result -> (list of TensorReport, divergence dict or None)."""
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
-    entries = family_for(case.model).trace_entries(case.config)
-    return reports, locate(reports, entries)
+    return reports, locate(reports, case.model.trace_entries)
 
 
 
@@ -484,10 +482,10 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
     start = time.perf_counter()
     try:
         reason = _unsupported_reason(backend, case)
-        fam = family_for(case.config)
-        if dtype not in fam.dtypes:
-            reason = (f"the {fam.spec_version} reference has no {dtype} run to bound it "
-                      f"with (it runs {', '.join(fam.dtypes)})")
+        model = case.model
+        if dtype not in model.dtypes:
+            reason = (f"the {model.spec_version} reference has no {dtype} run to bound it "
+                      f"with (it runs {', '.join(model.dtypes)})")
         if reason is not None:
             raise Unsupported(reason)
         notes = []
@@ -542,8 +540,8 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
                                 f"trace)")
     try:
         reports, divergence = compare_result(case, result, dtype, tolerance)
-        entries = family_for(case.model).trace_entries(case.config)
-        suspect = find_suspect(reports, entries) if dtype == "float64" else None
+        suspect = find_suspect(reports, case.model.trace_entries) if dtype == "float64" \
+            else None
         if suspect is not None and divergence and "step" in divergence:
             # Only a clue upstream of the first divergence tells something new; past it,
             # the divergence's own downstream effects are far above rounding anyway.
