@@ -93,9 +93,6 @@ def add_check_commands(subparsers):
     add_tolerance_options(p)
     p.set_defaults(func=cmd_check)
 
-    from .calibrate import add_calibrate_command
-    add_calibrate_command(subparsers, add_tolerance_options)
-
 
 def parse_dtypes(values) -> tuple:
     """``--dtype`` values (repeatable, each one name or a comma-separated list; 'both' =
