@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "ff806d8d2903cb1b10322378c452657ce1806ac136b0afc0e3580531926ad513"
+PINNED_MANIFEST_SHA256 = "7cb2394534eecd8054f37238e20da4af3969a855fb7d5ee2dfefdf0c9c627d9c"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -207,6 +207,23 @@ class SoftmaxWithoutMax(Bug):
         return e / self.xp.sum(e, axis=-1, keepdims=True)
 
 
+class SoftmaxMaxOverBatch(Bug):
+    """Softmax with its max taken over the batch as well as the row (one reduction for a
+    whole block): the same value wherever nothing underflows, but a sequence whose
+    arguments sit far below another sequence's max gets exp(.) = 0 everywhere and 0/0 =
+    NaN (saturated attention: beta * K spread over hundreds)."""
+    STAGES, NEEDS = (S[3], S[4], S[5], S[7]), ("saturated", "batch")
+
+    def softmax(self, z):
+        if len(z.shape) < 3:   # the initial weights [heads, N] carry no batch axis
+            return super().softmax(z)
+        xp = self.xp
+        m = xp.stop_gradient(xp.max(xp.max(z, axis=-1, keepdims=True), axis=0,
+                                    keepdims=True))
+        e = xp.exp(z - m)
+        return e / xp.sum(e, axis=-1, keepdims=True)
+
+
 class GateSwapped(Bug):
     """Interpolation gate on the wrong side: g * w_prev + (1 - g) * w_content."""
     STAGES = (S[5],)
@@ -265,6 +282,16 @@ class SharpeningNotNormalised(Bug):
 
     def sharpened_weights(self, w_shifted, gamma):
         return self.xp.exp(gamma[..., None] * self.xp.log(w_shifted + EPS))
+
+
+class SharpeningLogWithoutEps(Bug):
+    """Sharpening as softmax(gamma * log(w_shifted)) without NTM.md's EPS (the form a
+    fused kernel writes): the same values, but where a shifted weight is exactly 0 the
+    log is -inf and its gradient 0 * inf = NaN."""
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("saturated",)
+
+    def sharpened_weights(self, w_shifted, gamma):
+        return self.softmax(gamma[..., None] * self.xp.log(w_shifted))
 
 
 class NoGradThroughPrevWeights(Bug):

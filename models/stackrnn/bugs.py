@@ -94,6 +94,17 @@ class ActionSoftmaxOverStacks(Bug):
         return self.xp.softmax(scores, axis=-2)
 
 
+class ActionSoftmaxWithoutMax(Bug):
+    """The action softmax as exp(s) / sum exp(s), without subtracting the max: inf / inf
+    = NaN once the scores pass exp's range (saturated actions)."""
+    STAGES, NEEDS = (ACTIONS,), ("saturated",)
+
+    def action(self, params, h):
+        scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
+        e = self.xp.exp(scores)
+        return e / self.xp.sum(e, axis=-1, keepdims=True)
+
+
 class ActionsFromPreviousHidden(Bug):
     """Actions and push value computed from h_{t-1} instead of h_t (stages reordered)."""
     STAGES, NEEDS = (ACTIONS,), ()
@@ -187,9 +198,9 @@ class PushValueGradientStopped(Bug):
 
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
-        ActionSoftmaxOverStacks, ActionsFromPreviousHidden, TanhPushValue, StackShiftReversed,
-        PopPullsZero, PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
-        PushValueGradientStopped)
+        ActionSoftmaxOverStacks, ActionSoftmaxWithoutMax, ActionsFromPreviousHidden,
+        TanhPushValue, StackShiftReversed, PopPullsZero, PopKeepsBottom, NoopIgnored,
+        LossMaskIgnored, StackGradientStopped, PushValueGradientStopped)
 
 
 def bugs() -> dict:
