@@ -33,6 +33,7 @@ import traceback
 
 import numpy as np
 
+from .families_extra import apply_display_names, input_block_reports, restride
 from .localise import find_suspect, locate
 from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
@@ -326,9 +327,13 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
             reports.append(_missing(tname, f"Result.{name} is None; {name} are required from "
                                            f"every backend"))
         else:
-            reports.append(compare_tensor(tname, check or name, got, exp64[name], low[name],
-                                          dtype, tolerance, axes=axes, axes_doc=doc,
-                                          exp_perturbed=pert and pert[name]))
+            def one(tensor, g, e64, elow, epert, axes=axes, doc=doc, name=name):
+                return compare_tensor(tensor, check or name, g, e64, elow, dtype, tolerance,
+                                      axes=axes, axes_doc=doc, exp_perturbed=epert)
+            report = one(tname, got, exp64[name], low[name], pert and pert[name])
+            reports += [report] if name != "grad_inputs" else input_block_reports(
+                one, family_for(case.model), case.config, report, got, exp64[name],
+                low[name], pert and pert[name])
     if "grads" in parts:
         grads = _part(result, "grads")
         if grads is None:
@@ -347,7 +352,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                         for n in names]
     for r in reports:   # the order of ``REQUIRED``
         r.check = check or r.tensor.split("/")[0]
-    return reports
+    return apply_display_names(family_for(case.model), case.config, reports)
 
 
 def compare_trace(case, trace, dtype, tolerance):
@@ -368,6 +373,8 @@ def compare_trace(case, trace, dtype, tolerance):
                 axes_doc="[B, T, heads, ...]" if e.heads else "[B, T, ...]",
                 per_step=True, stage=e.stage, heads=bool(e.heads),
                 exp_perturbed=pert and pert["trace"][e.name]))
+            if e.steps is not None:
+                restride(reports[-1], e.steps(case.inputs.shape[1]), case.inputs.shape[1])
     return reports
 
 

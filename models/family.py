@@ -77,9 +77,11 @@ LOSS = Stage(10**6 + 2, "loss")               # trace and logits matched, the lo
 GRADIENT_ONLY = Stage(10**6 + 3, "gradient-only")   # the forward pass matched
 
 
-TraceEntry = namedtuple("TraceEntry", "name stage heads")
-TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, and what the axis after T
-indexes ("write", "read", "stack", ...) or None."""
+TraceEntry = namedtuple("TraceEntry", "name stage heads steps", defaults=(None,))
+TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, what the axis after T
+indexes ("write", "read", "stack", ...) or None, and ``steps``: None (the array holds
+every step, [B, T, ...]) or a function ``steps(T) -> [s_0, s_1, ...]`` of the steps it
+holds (a strided entry: [B, len(steps), ...], index j is step s_j)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,11 @@ class Family:
     # ``text_view`` and ``picture``.  Imported by the training package only; the module
     # itself imports nothing of ``diffmem.training`` at load time.
     training: object = None
+    # Op-level families (delta): the packed inputs' blocks, [(name, start, width)], whose
+    # gradients are compared each against its own scale (grad_inputs/<name>); and names
+    # the harness's messages spell out ({"grads/dht": "final state ht"}).  None: neither.
+    input_blocks: Callable | None = None
+    display_names: Callable | None = None
 
     def stages(self, cfg) -> list:
         """The family's stages for this config, in order."""
