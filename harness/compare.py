@@ -33,7 +33,8 @@ import traceback
 
 import numpy as np
 
-from .families_extra import apply_display_names, input_block_reports, restride
+from .families_extra import (apply_display_names, describe_divergence, input_block_reports,
+                             restride)
 from .localise import find_suspect, locate
 from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
@@ -383,7 +384,8 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
     entries = family_for(case.model).trace_entries(case.config)
-    return reports, locate(reports, entries)
+    return reports, describe_divergence(family_for(case.model), case.config,
+                                        locate(reports, entries))
 
 
 

@@ -11,7 +11,9 @@
   (``grad_inputs/dq``, ``grad_inputs/dk``, ...), each against its own scale and baseline
   error, so a small gradient (dg, dbeta) cannot hide under a large one (dv).
 - **Display names** (``Family.display_names``): a tensor's message names what it means,
-  e.g. ``grads/dht (final state ht)``: the loss is linear in dht, so its gradient is ht.
+  e.g. ``grads/dht (final state ht)``: the loss is linear in dht, so its gradient is ht;
+  and ``Family.describe_step`` says where the first divergence's step sits, e.g.
+  ``t=130 (chunk 2 of sequence 1)``.
 """
 
 from __future__ import annotations
@@ -63,3 +65,13 @@ def apply_display_names(family, cfg, reports):
             if r.tensor.endswith(tensor) and meaning not in r.message:
                 r.message = r.message.replace(r.tensor, f"{r.tensor} ({meaning})", 1)
     return reports
+
+
+def describe_divergence(family, cfg, divergence):
+    """The first-divergence line with the family's description of its step added."""
+    describe = getattr(family, "describe_step", None)
+    if describe is None or not divergence or divergence.get("step") is None:
+        return divergence
+    t = divergence["step"]
+    line = divergence["line"].replace(f" t={t} ", f" t={t} ({describe(cfg, t)}) ", 1)
+    return dict(divergence, line=line)

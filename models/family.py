@@ -140,6 +140,9 @@ class Family:
     # the harness's messages spell out ({"grads/dht": "final state ht"}).  None: neither.
     input_blocks: Callable | None = None
     display_names: Callable | None = None
+    # describe_step(cfg, t) -> e.g. "chunk 2, sequence 0": where step t sits, added to the
+    # first-divergence line (None: nothing added).
+    describe_step: Callable | None = None
 
     def stages(self, cfg) -> list:
         """The family's stages for this config, in order."""

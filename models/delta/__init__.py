@@ -17,7 +17,8 @@ from diffmem.models.family import Family
 from . import cases
 from .batched import BatchedDelta
 from .config import MODELS, SPEC_VERSION, DeltaConfig
-from .layout import display_names, input_blocks, param_shapes, trace_entries, trace_shapes
+from .layout import (describe_step, display_names, input_blocks, param_shapes, trace_entries,
+                     trace_shapes)
 from .reference import run_batch
 
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "DELTA.md"),)
@@ -63,6 +64,7 @@ FAMILY = Family(
     variants=_variants,
     input_blocks=input_blocks,
     display_names=display_names,
+    describe_step=describe_step,
 )
 
 __all__ = ["FAMILY", "SPEC_VERSION", "DeltaConfig", "BatchedDelta", "run_batch"]

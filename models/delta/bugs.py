@@ -34,8 +34,12 @@ class TailMaskAfterExp(Bug):
     def decay_matrix(self, gc, valid):
         xp = self.xp
         loaded = xp.where(valid[:, :, None, :], gc, 0.0)
-        lower = xp.where(self.tril(True), 1.0, xp.zeros_like_shape(gc, (self.CHUNK,) * 2))
-        return xp.exp(loaded[..., :, None] - loaded[..., None, :]) * lower
+        lower = self.tril(True)
+        decays = xp.where(lower, xp.exp(xp.where(lower, loaded[..., :, None]
+                                                 - loaded[..., None, :], 0.0)), 0.0)
+        in_range = xp.where(valid[:, :, None, :, None], 1.0,
+                            xp.zeros_like_shape(gc, tuple(valid.shape[:2]) + (1, self.CHUNK, 1)))
+        return decays * in_range
 
 
 class StateHandoffUndecayed(Bug):
@@ -90,6 +94,10 @@ class VarlenCumsumAcrossSequences(Bug):
         gc = xp.concat([gc, xp.zeros_like_shape(gc, (1, HV))], axis=0)
         at = lay["gather"]
         moved = np.where(at < B * T, at // T * padded + at % T, B * padded)
+        # A pad row carries its chunk's last value (its g is 0), or 0 in an empty chunk.
+        for n, m in zip(*np.nonzero((at == B * T).any(axis=-1))):
+            rows = np.nonzero(at[n, m] < B * T)[0]
+            moved[n, m, rows.size:] = moved[n, m, rows[-1]] if rows.size else B * padded
         return gc[self.index("row-aligned", moved)]
 
 

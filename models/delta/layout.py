@@ -124,3 +124,14 @@ def trace_shapes(cfg: DeltaConfig, steps: int) -> dict:
 def display_names(cfg: DeltaConfig) -> dict:
     """Tensor names the harness's messages spell out: dL/d(dht) is the final state."""
     return {"grads/dht": "final state ht"} if cfg.output_final_state else {}
+
+
+def describe_step(cfg: DeltaConfig, t: int) -> str:
+    """Where step t of a row sits: its chunk, counted from its sequence's start, e.g.
+    "chunk 2" or, under cu_seqlens, "sequence 3, chunk 1, position 70 in it"."""
+    if cfg.cu_seqlens is None:
+        return f"chunk {t // CHUNK}"
+    cu = cfg.cu_seqlens
+    n = next(i for i in range(cfg.N) if cu[i] <= t < cu[i + 1])
+    p = t - cu[n]
+    return f"sequence {n}, chunk {p // CHUNK}, position {p} in it"
