@@ -9,11 +9,13 @@ The float32 and low-precision baselines (DELTA.md, "Numerics") are two styles of
 and a run's error bound is sized by the farther of the two from float64, element by
 element (``harness/baselines.py``'s rule):
 
-- style (a), the recurrence: this module in float32 (in a mode: from q, k, v and do
-  rounded to the format at entry, o rounded to it);
+- style (a), the recurrence: this module in float32 (in bfloat16 / float16: from q, k, v
+  and do rounded to the format at entry, o rounded to it);
 - style (b), the chunked WY form with C = 64: ``BatchedDelta`` over ``AutogradOps``
-  below, in float32 (in a mode: every product's operands in the format with float32
-  accumulation, A, w, u, d and the chunk states stored in the format, o rounded).
+  below, in float32 (in bfloat16 / float16: q, k, v, do rounded at entry, every
+  product's operands in the format with float32 accumulation, A, w, u, d and the chunk
+  states stored in the format, o rounded; in tf32 only the products' operands are
+  rounded, to TF32: a tf32 kernel holds and stores float32).
 
 ``run_batch(..., dtype="float32")`` and ``dtype="tf32"`` return that farther run
 themselves (they make the float64 run to measure it); for bfloat16 and float16 the
@@ -156,10 +158,12 @@ class AutogradOps:
     def matmul(self, a, b):
         if self.mode is None:
             return a @ b
-        return self.store(self.store(a) @ self.store(b))
+        out = rounded(a, self.mode) @ rounded(b, self.mode)
+        return self.store(out)
 
     def store(self, x):
-        return x if self.mode is None else rounded(x, self.mode)
+        # tf32 is a way of multiplying, not a storage format: a tf32 kernel stores float32.
+        return x if self.mode in (None, "tf32") else rounded(x, self.mode)
 
     @staticmethod
     def index_array(a):
@@ -198,7 +202,7 @@ class AutogradOps:
 def _run(cfg, params, inputs, targets, mask, *, work, style, mode, want_trace, want_grads):
     params = {k: onp.asarray(v, dtype=work) for k, v in params.items()}
     inputs, targets, mask = (onp.asarray(a, dtype=work) for a in (inputs, targets, mask))
-    if mode is not None:   # q, k, v and do are what a model holds in the format
+    if mode in ("bfloat16", "float16"):   # q, k, v and do: what a model holds in the format
         inputs = inputs.copy()
         qkv = 2 * cfg.H * cfg.K + cfg.HV * cfg.V
         inputs[..., :qkv] = round_to(inputs[..., :qkv], mode)
@@ -214,7 +218,7 @@ def _run(cfg, params, inputs, targets, mask, *, work, style, mode, want_trace, w
             o, ht, records = chunked.forward(p, x)
             trace = {e.name: onp.asarray(getval(records[e.name])) for e in trace_entries(cfg)} \
                 if want_trace else None
-        if mode is not None:
+        if mode in ("bfloat16", "float16"):
             o = rounded(o, mode)
         out["logits"] = onp.asarray(getval(np.reshape(o, targets.shape)))
         out["trace"] = trace
