@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "ff806d8d2903cb1b10322378c452657ce1806ac136b0afc0e3580531926ad513"
+PINNED_MANIFEST_SHA256 = "9b5f4d9e912980c67df3e449c5ae4945d5d2ff39d6fea378cfcc4ac7bc4b7b4e"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 
