@@ -153,7 +153,19 @@ class FlaSignatureBackend:
                         cfg.cu_seqlens, device=self.device, dtype=t.long),
                     "use_qk_l2norm_in_kernel": cfg.qk_l2norm}
         kwargs.update({k: v for k, v in optional.items() if k in self.accepts})
+        try:
+            return self._call(cfg, kwargs, leaves, h0, params, targets, mask, B, T, side,
+                              want_grads, started)
+        except NotImplementedError as exc:
+            # The kernel's own word that it lacks this path (fla 0.6.0's gated
+            # fused-recurrent kernel has no backward): unsupported, never passed.
+            raise Unsupported(f"the kernel raised NotImplementedError: {exc}") from exc
+
+    def _call(self, cfg, kwargs, leaves, h0, params, targets, mask, B, T, side, want_grads,
+              started):
+        t = self.torch
         from diffmem.backends.torch.precision_modes import matmul_precision
+        from diffmem.models.delta.layout import input_blocks
         with matmul_precision(self.dtype, self.device.type), t.set_grad_enabled(want_grads):
             o, ht = self.kernel(**kwargs)
             o = o.to(side)
