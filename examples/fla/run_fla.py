@@ -40,8 +40,10 @@ def first_line(r):
         return r.error.splitlines()[0][:300]
     if str(r.status) == "pass":
         return f"worst ratio {r.worst_ratio:.3g}"
-    return (r.first_divergence or "").splitlines()[0][:300] + " | " + "; ".join(
-        t.message.split(";")[0][:160] for t in r.tensors if not t.passed)[:400]
+    lead = (r.first_divergence or "").splitlines()[:1]
+    held = [t.message.split(";")[0][:160] for t in r.tensors
+            if str(t.status) in ("fail", "noise only") and not t.passed]
+    return " | ".join(lead + held[:3])[:500]
 
 
 def main(argv=None):
