@@ -90,7 +90,7 @@ def main(argv=None):
         "| kernel | precision | case | verdict | what diffmem said | s |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| `{k}` | {d} | {c} | {v} | {w.replace('|', '/')} | {s:.0f} |"
+    lines += [f"| `{k}` | {d} | {c} | {v} | {w.replace('|', chr(92) + '|')} | {s:.0f} |"
               for k, d, c, v, w, s in rows]
     pathlib.Path(args.out).write_text("\n".join(lines) + "\n" + NOTES)
     print(f"wrote {args.out}")
