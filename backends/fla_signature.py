@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from diffmem.backends.driver import as_config, check_dtype, check_run_args
+from diffmem.backends.driver import check_dtype, check_run_args
 from diffmem.backends.protocol import Result, Unsupported
 
 FLAGS_HELP = ("no-<precision>, no-empty, no-beta-value, no-grad-beta-value, min-dim=N")
@@ -90,7 +90,8 @@ class FlaSignatureBackend:
                              "output_final_state"}     # **kwargs: takes them all
 
     def supports(self, config):
-        cfg = as_config(config)
+        from diffmem.models import bind
+        cfg = bind(config).config
         if getattr(cfg, "model", None) not in ("deltanet", "gated_deltanet"):
             return f"a kernel with fla's signature runs delta/1 only, not {cfg.model!r}"
         no = self.flags["no"]
@@ -122,8 +123,9 @@ class FlaSignatureBackend:
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
         t = self.torch
-        cfg, params, inputs, targets, mask = check_run_args(
+        model, params, inputs, targets, mask = check_run_args(
             config, params, inputs, targets, mask, self.dtype)
+        cfg = model.config
         reason = self.supports(cfg)
         if reason is not True:
             raise Unsupported(reason)

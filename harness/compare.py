@@ -36,7 +36,6 @@ import numpy as np
 from .families_extra import (apply_display_names, describe_divergence, input_block_reports,
                              restride)
 from .localise import find_suspect, locate
-from diffmem.models import family_for
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
 from .tolerance import SUSPECT_FACTOR, Tolerance, rounding_floor64
 from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
@@ -333,7 +332,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                                       axes=axes, axes_doc=doc, exp_perturbed=epert)
             report = one(tname, got, exp64[name], low[name], pert and pert[name])
             reports += [report] if name != "grad_inputs" else input_block_reports(
-                one, family_for(case.model), case.config, report, got, exp64[name],
+                one, case.model.family, case.config, report, got, exp64[name],
                 low[name], pert and pert[name])
     if "grads" in parts:
         grads = _part(result, "grads")
@@ -353,13 +352,13 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                         for n in names]
     for r in reports:   # the order of ``REQUIRED``
         r.check = check or r.tensor.split("/")[0]
-    return apply_display_names(family_for(case.model), case.config, reports)
+    return apply_display_names(case.model.family, case.config, reports)
 
 
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
     pert = _perturbed(case, dtype)
-    entries = family_for(case.model).trace_entries(case.config)
+    entries = case.model.trace_entries
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
                              "trace: not returned (optional: it localises failures)")]
@@ -383,9 +382,8 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     """All tensors of one Result -> (list of TensorReport, divergence dict or None)."""
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
-    entries = family_for(case.model).trace_entries(case.config)
-    return reports, describe_divergence(family_for(case.model), case.config,
-                                        locate(reports, entries))
+    return reports, describe_divergence(case.model.family, case.config,
+                                        locate(reports, case.model.trace_entries))
 
 
 
@@ -464,10 +462,10 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
     start = time.perf_counter()
     try:
         reason = _unsupported_reason(backend, case)
-        fam = family_for(case.config)
-        if dtype not in fam.dtypes:
-            reason = (f"the {fam.spec_version} reference has no {dtype} run to bound it "
-                      f"with (it runs {', '.join(fam.dtypes)})")
+        model = case.model
+        if dtype not in model.dtypes:
+            reason = (f"the {model.spec_version} reference has no {dtype} run to bound it "
+                      f"with (it runs {', '.join(model.dtypes)})")
         if reason is not None:
             raise Unsupported(reason)
         result = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout)
@@ -506,8 +504,8 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
                                 f"trace)")
     try:
         reports, divergence = compare_result(case, result, dtype, tolerance)
-        entries = family_for(case.model).trace_entries(case.config)
-        suspect = find_suspect(reports, entries) if dtype == "float64" else None
+        suspect = find_suspect(reports, case.model.trace_entries) if dtype == "float64" \
+            else None
         if suspect is not None and divergence and "step" in divergence:
             # Only a clue upstream of the first divergence tells something new; past it,
             # the divergence's own downstream effects are far above rounding anyway.

@@ -45,11 +45,11 @@ def restride(report, steps, total_steps):
 def input_block_reports(compare, family, cfg, whole, got, exp64, low, pert):
     """Reports ``grad_inputs/<block>`` in place of the whole ``grad_inputs`` report, when
     the family declares blocks and the whole tensor is well-formed (else the whole one)."""
-    blocks_of = getattr(family, "input_blocks", None)
-    if blocks_of is None or whole.kind in ("type", "dtype", "shape", "missing"):
+    blocks = family.input_blocks(cfg)
+    if blocks is None or whole.kind in ("type", "dtype", "shape", "missing"):
         return [whole]
     out = []
-    for name, start, width in blocks_of(cfg):
+    for name, start, width in blocks:
         cut = slice(start, start + width)
         out.append(compare(f"{whole.tensor}/{name}", got[..., cut], exp64[..., cut],
                            low[..., cut], None if pert is None else pert[..., cut]))
@@ -58,8 +58,7 @@ def input_block_reports(compare, family, cfg, whole, got, exp64, low, pert):
 
 def apply_display_names(family, cfg, reports):
     """Spell out what a tensor means in its message, e.g. grads/dht (final state ht)."""
-    names_of = getattr(family, "display_names", None)
-    names = names_of(cfg) if names_of is not None else {}
+    names = family.display_names(cfg)
     for r in reports:
         for tensor, meaning in names.items():
             if r.tensor.endswith(tensor) and meaning not in r.message:
@@ -69,9 +68,10 @@ def apply_display_names(family, cfg, reports):
 
 def describe_divergence(family, cfg, divergence):
     """The first-divergence line with the family's description of its step added."""
-    describe = getattr(family, "describe_step", None)
-    if describe is None or not divergence or divergence.get("step") is None:
+    if not divergence or divergence.get("step") is None:
         return divergence
     t = divergence["step"]
-    line = divergence["line"].replace(f" t={t} ", f" t={t} ({describe(cfg, t)}) ", 1)
-    return dict(divergence, line=line)
+    where = family.describe_step(cfg, t)
+    if where is None:
+        return divergence
+    return dict(divergence, line=divergence["line"].replace(f" t={t} ", f" t={t} ({where}) ", 1))

@@ -47,22 +47,22 @@ def hook(task):
 
 def knob(task):
     """The option --lo/--hi draw for ``task`` ('length', 'n_items', 'n')."""
-    return family_of(task).tasks.KNOBS[task]
+    return family_of(task).tasks.knob(task)
 
 
 def generator(task):
-    return family_of(task).tasks.TASKS[task]
+    return family_of(task).tasks.generators[task]
 
 
 def sizes(task, options):
     """(X, Y) of a task with these options."""
-    return family_of(task).tasks.task_sizes(task, **options)
+    return family_of(task).tasks.sizes(task, **options)
 
 
 def batch(task, rng, batch_size, lo, hi, options):
     """inputs [B, T, X], targets [B, T, Y], mask [B, T] as float64 arrays."""
-    make_batch = family_of(task).tasks.make_batch
-    inputs, targets, mask, _ = make_batch(task, rng, batch_size, lo, hi, **options)
+    inputs, targets, mask, _ = family_of(task).tasks.make_batch(task, rng, batch_size, lo, hi,
+                                                                **options)
     return (np.asarray(inputs, np.float64), np.asarray(targets, np.float64),
             np.asarray(mask, np.float64))
 

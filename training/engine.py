@@ -13,7 +13,7 @@ implementation shared by every engine (``optim.py``).
 
 import numpy as np
 
-from diffmem.models import family_for
+from diffmem.models import bind
 
 ENGINES = ("torch", "jax", "reference")
 
@@ -33,7 +33,7 @@ class TorchEngine:
         self.torch = torch
         self.dtype = getattr(torch, dtype)
         self.device = torch.device(device)
-        self.model = family_for(cfg).batched(TorchOps(device), cfg)
+        self.model = bind(cfg).batched(TorchOps(device))
 
     def loss_and_grads(self, params, inputs, targets, mask):
         torch = self.torch
@@ -63,7 +63,7 @@ class JaxEngine:
         if dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         self.jnp, self.dtype = jnp, dtype
-        self.model = family_for(cfg).batched(JaxOps(), cfg)
+        self.model = bind(cfg).batched(JaxOps())
         # JAX places arrays on its default device (a GPU when jax[cuda] is installed).
 
         def losses(p, x, z, m):
@@ -101,8 +101,8 @@ class ReferenceEngine:
         self.cfg, self.dtype = cfg, dtype
 
     def loss_and_grads(self, params, inputs, targets, mask):
-        out = family_for(self.cfg).run_reference(self.cfg, params, inputs, targets, mask, dtype=self.dtype,
-                        want_trace=False, want_grads=True)
+        out = bind(self.cfg).run_reference(params, inputs, targets, mask, dtype=self.dtype,
+                                           want_trace=False, want_grads=True)
         B = out["loss"].shape[0]
         return out["loss"].astype(np.float64), out["logits"].astype(np.float64), \
             {k: v / B for k, v in out["grads"].items()}

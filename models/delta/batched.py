@@ -43,6 +43,9 @@ EPS = 1e-6     # fla's l2norm: inside the square root
 
 class BatchedDelta:
     CHUNK = CHUNK
+    # From the ops table (``matmul`` and ``store`` are used where a table has them).
+    OPS = frozenset({"index_array", "exp", "sqrt", "where", "cumsum", "sum", "concat",
+                     "zeros_like_shape"})
 
     def __init__(self, xp, cfg):
         self.xp = xp

@@ -147,6 +147,7 @@ class DhtIgnored(Bug):
     """flash-linear-attention-npu #312: the backward state recursion starts from 0, not
     from dht (the final state's cotangent never reaches q, k, v, g, beta or h0)."""
     STAGES, NEEDS = (GRADIENT_ONLY,), ("ht",)
+    OPS = Bug.OPS | {"stop_gradient"}
 
     def final_term(self, params, ht):
         return super().final_term(params, self.xp.stop_gradient(ht))
@@ -156,6 +157,7 @@ class WyBwdDbMissingKTerm(Bug):
     """fla #862 / PR #863: without a gate, the WY backward drops the k-side terms of
     dbeta and dk (the gradient through the triangular system's K K^T)."""
     STAGES, NEEDS = (GRADIENT_ONLY,), ("ungated",)
+    OPS = Bug.OPS | {"stop_gradient"}
 
     def wy_matrix(self, kk, gamma, beta):
         lower = super().wy_matrix(kk, gamma, beta)

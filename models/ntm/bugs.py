@@ -29,6 +29,8 @@ from diffmem.models.ntm.reference.layout import STAGES as S
 class Bug(BatchedNTM):
     STAGES: tuple = ()
     NEEDS: tuple = ()
+    # What the bugs below take from an ops table beyond the correct form's operations.
+    OPS = BatchedNTM.OPS | {"exp", "max", "stop_gradient"}
 
 
 # ---------------------------------------------------------------- 1. controller

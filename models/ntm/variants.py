@@ -30,6 +30,7 @@ class SharpenAsPower(Variant):
 
 class SoftmaxByLogsumexp(Variant):
     """Every softmax as exp(z - logsumexp(z)), the max taken outside the gradient."""
+    OPS = Variant.OPS | {"exp", "max", "stop_gradient"}
 
     def softmax(self, z):
         xp = self.xp

@@ -23,6 +23,8 @@ from .layout import ACTIVATIONS, CONTROLLER, LOGITS, READ, STRENGTHS
 class Bug(BatchedStack):
     STAGES: tuple = ()
     NEEDS: tuple = ()
+    # The tie-splitting maximum and minimum the tie rule must not use (TiesSplitHalf).
+    OPS = BatchedStack.OPS | {"maximum", "minimum"}
 
 
 # ---------------------------------------------------------------- the tie rule

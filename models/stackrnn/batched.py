@@ -17,6 +17,11 @@ CLIP = 50.0
 
 
 class BatchedStackRNN:
+    # The operations this form takes from its ops table (``Family.ops``); the optional
+    # ``matmul`` (a low-precision mode's products) is looked up by name.
+    OPS = frozenset({"sigmoid", "softmax", "logsumexp", "sum", "concat", "where",
+                     "zeros_like_shape"})
+
     EMPTY = EMPTY    # what an empty row holds (the paper's -1); a class attribute
 
     def __init__(self, xp, cfg):

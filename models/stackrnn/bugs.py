@@ -24,6 +24,7 @@ from .layout import ACTIONS, HIDDEN, STACK
 class Bug(BatchedStackRNN):
     STAGES: tuple = ()
     NEEDS: tuple = ()
+    OPS = BatchedStackRNN.OPS | {"stop_gradient", "tanh"}
 
 
 # ---------------------------------------------------------------- 1. hidden

@@ -90,6 +90,8 @@ def run_reference(cfg, params, inputs, targets, mask, *, dtype="float64", want_t
 
 
 class BatchedToy:
+    OPS = frozenset({"zeros_like_shape", "tanh", "sum", "softplus"})
+
     def __init__(self, xp, cfg):
         self.xp, self.cfg = xp, cfg
 
@@ -128,15 +130,40 @@ def _build():
              "data": {"task": "random", "lengths": [5, 3]}})
 
 
-TOY = Family(
-    name="toy", spec_version="toy/1", models=("toy",), spec=(),
-    config_from_dict=ToyConfig.from_dict, param_shapes=param_shapes,
-    init_params=init_params, regimes=("init",), trace_entries=trace_entries,
-    trace_shapes=trace_shapes, run_reference=run_reference, batched=BatchedToy,
-    cases=lambda: (FixtureCase("toy-random", "a toy case", _build, cost=10),),
-    heldout=lambda seed, index: FixtureCase(f"toy-heldout-{seed}-{index}", "toy", _build),
-    bugs=lambda: {"LeakDropped": LeakDropped}, summary=lambda cfg: "toy",
-    dtypes=("float64", "float32"))
+class ToyFamily(Family):
+    name, spec_version, models, spec = "toy", "toy/1", ("toy",), ()
+    config_class, regimes, batched = ToyConfig, ("init",), BatchedToy
+    dtypes = ("float64", "float32")
+
+    def param_shapes(self, cfg):
+        return param_shapes(cfg)
+
+    def init_params(self, cfg, seed, regime):
+        return init_params(cfg, seed, regime)
+
+    def trace_entries(self, cfg):
+        return trace_entries(cfg)
+
+    def trace_shapes(self, cfg, steps):
+        return trace_shapes(cfg, steps)
+
+    def run_reference(self, cfg, params, inputs, targets, mask, **options):
+        return run_reference(cfg, params, inputs, targets, mask, **options)
+
+    def summary(self, cfg):
+        return "toy"
+
+    def cases(self):
+        return (FixtureCase("toy-random", "a toy case", _build, cost=10),)
+
+    def heldout(self, seed, index):
+        return FixtureCase(f"toy-heldout-{seed}-{index}", "toy", _build)
+
+    def bugs(self):
+        return {"LeakDropped": LeakDropped}
+
+
+TOY = ToyFamily()
 
 
 @pytest.fixture
@@ -159,7 +186,7 @@ def test_a_family_defined_outside_diffmem_runs_through_every_seam(toy_registered
     written = fixture_gen.generate(tmp_path, "toy-*", log=lambda *_: None)
     assert set(written) == {"toy-random"}
     [case] = list_cases(tmp_path)
-    assert case.model == "toy" and set(case.expected) == {"float64", "float32"}
+    assert case.model.name == "toy" and set(case.expected) == {"float64", "float32"}
     for backend in ("torch", "jax"):
         for dtype in ("float64", "float32"):
             result = run_case(load_backend(backend, "cpu", dtype), case, dtype)
@@ -172,7 +199,9 @@ def test_a_family_defined_outside_diffmem_runs_through_every_seam(toy_registered
 
 
 def test_a_model_name_claimed_by_two_families_is_refused(toy_registered, monkeypatch):
-    monkeypatch.setitem(models.families(), "toy2", dataclasses.replace(TOY, name="toy2"))
+    toy2 = ToyFamily()
+    toy2.name = "toy2"
+    monkeypatch.setitem(models.families(), "toy2", toy2)
     models._by_model.cache_clear()
     with pytest.raises(RuntimeError, match="claimed by families 'toy' and 'toy2'"):
         models.family_for("toy")
@@ -180,4 +209,95 @@ def test_a_model_name_claimed_by_two_families_is_refused(toy_registered, monkeyp
 
 def test_an_unknown_model_is_one_clear_error():
     with pytest.raises(ValueError, match=r"config.model: expected one of .*'ntm'.*got 'dnc'"):
-        models.family_for({"model": "dnc"})
+        models.bind({"model": "dnc"})
+
+
+def test_a_config_is_bound_once_and_carried():
+    cfg = ToyConfig(2, 2)
+    model = TOY.bind(cfg)
+    assert TOY.bind(cfg) is model and TOY.bind(cfg.to_dict()) is model
+    assert model.trace_names == ("hidden", "logits") and model.stages == [HIDDEN, OUTPUT]
+    assert model.param_shapes == param_shapes(cfg) and model.name == "toy"
+    with pytest.raises(ValueError, match=r"config: expected a ToyConfig \(family toy\) or its "
+                                         r"dict, got NTMConfig"):
+        TOY.bind(models.bind({"model": "ntm", "input_size": 1, "output_size": 1,
+                              "controller_size": 1, "memory_rows": 1,
+                              "memory_width": 1}).config)
+
+
+def test_a_family_must_define_every_method():
+    class Half(Family):
+        name = "half"
+
+        def param_shapes(self, cfg):
+            return {}
+    with pytest.raises(TypeError, match="abstract"):
+        Half()
+
+
+class NeedsCumprod(BatchedToy):
+    """A correct rewrite that needs an operation no bundled ops table has."""
+    OPS = BatchedToy.OPS | {"cumprod_stable"}
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_a_driver_lacking_an_operation_refuses_with_one_line(toy_registered, framework):
+    import importlib
+
+    from diffmem.backends.protocol import Unsupported
+    from diffmem.harness.compare import UNSUPPORTED, run_case
+    from diffmem.harness.testing import reference_case
+    driver = importlib.import_module(f"diffmem.backends.{framework}")
+    backend = driver.make_backend("cpu", "float64", model_cls=NeedsCumprod)
+    cfg, params, inputs, targets, mask, meta = _build()
+    case = reference_case("toy", cfg, params, inputs, targets, mask, meta)
+    table = "TorchOps" if framework == "torch" else "JaxOps"
+    line = f"{table} lacks the array operation(s) cumprod_stable that NeedsCumprod " \
+           f"(family toy) needs"
+    assert backend.supports(cfg) == line
+    result = run_case(backend, case, "float64")
+    assert result.status == UNSUPPORTED and line in result.unsupported
+    with pytest.raises(Unsupported, match=line.replace("(", r"\(").replace(")", r"\)")):
+        driver.make_model(cfg, model_cls=NeedsCumprod)
+
+
+class _Only:
+    """An ops table that has only the named operations of another: a batched form that
+    uses an undeclared one fails here with AttributeError."""
+
+    def __init__(self, table, names):
+        self._table, self._names = table, frozenset(names)
+
+    def __getattr__(self, name):
+        if name not in self._names:
+            raise AttributeError(f"{name} (not declared in OPS)")
+        return getattr(self._table, name)
+
+
+def _forms(fam):
+    yield fam.batched
+    yield from fam.bugs().values()
+    yield from fam.variants().values()
+
+
+@pytest.mark.parametrize("family", sorted(models.families()))
+def test_each_batched_form_uses_only_the_operations_it_declares(family):
+    import torch
+
+    from diffmem.backends.torch import TorchOps, forward, to_tensors
+    fam = models.family_named(family)
+    seen, cases = set(), []
+    for case in fam.cases():   # one case per distinct config: what a form uses depends on it
+        if case.missing is None:
+            cfg, params, inputs, targets, mask, _ = case.build()
+            if cfg not in seen:
+                seen.add(cfg)
+                cases.append((cfg, params, inputs[:1, :3], targets[:1, :3], mask[:1, :3]))
+    for form in _forms(fam):
+        assert fam.ops <= form.OPS, form.__name__
+        for cfg, params, inputs, targets, mask in cases:
+            net = form(_Only(TorchOps(), form.OPS), cfg)
+            p = to_tensors(params, dtype="float64")
+            x, z, m = (torch.as_tensor(a) for a in (inputs, targets, mask))
+            logits, _ = forward(net, p, x, want_trace=True)
+            net.loss(logits, z, m)

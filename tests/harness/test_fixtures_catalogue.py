@@ -22,7 +22,7 @@ def all_cases():
 
 @pytest.fixture(scope="module")
 def cases(all_cases):
-    return {n: c for n, c in all_cases.items() if c.model == "ntm"}   # the NTM's space
+    return {n: c for n, c in all_cases.items() if c.model.name == "ntm"}   # the NTM's space
 
 
 def test_bundled_fixtures_match_the_catalogue():
@@ -41,7 +41,9 @@ def test_stored_inputs_are_what_the_catalogue_builds(all_cases):
         for k in params:
             np.testing.assert_array_equal(case.params[k], params[k], err_msg=f"{name} {k}")
         for got, want in ((case.inputs, inputs), (case.targets, targets), (case.mask, mask)):
-            np.testing.assert_array_equal(got, want, err_msg=name)
+            # Within a few ulps: numpy's exp (the Stack-RNN's soft targets) rounds differently
+            # in its last bit on CPUs with and without AVX-512; drift is far larger.
+            np.testing.assert_allclose(got, want, rtol=1e-15, atol=0, err_msg=name)
 
 
 def test_total_size_is_a_few_megabytes():
