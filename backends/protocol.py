@@ -59,7 +59,16 @@ def resolve_factory(name_or_path: str):
     if not isinstance(name_or_path, str) or not name_or_path:
         raise ValueError(f"backend: expected a registered name or 'package.module:make_backend', "
                          f"got {name_or_path!r}")
-    if ":" in name_or_path:
+    if ":" in name_or_path and name_or_path.partition(":")[0] in registered_backends():
+        # A registered adapter with its argument, e.g. 'fla-kernel:pkg.mod:fn': the entry
+        # point is a function of the argument that returns the factory.
+        name, _, argument = name_or_path.partition(":")
+        try:
+            factory = registered_backends()[name].load()(argument)
+        except ImportError as exc:
+            raise ValueError(f"backend {name_or_path!r}: its package is not importable "
+                             f"({exc})") from exc
+    elif ":" in name_or_path:
         module_name, _, attr = name_or_path.partition(":")
         try:
             module = importlib.import_module(module_name)

@@ -233,7 +233,8 @@ def expected_shapes(model: Model, B, T) -> dict:
         out[f"{dtype}/grad_inputs"] = (store, (B, T, X))
         out.update({f"{dtype}/grads/{k}": (store, s) for k, s in pshapes.items()})
         out.update({f"{dtype}/trace/{e.name}":
-                    (store, (B, T) + tuple(trace_shapes[e.name]))
+                    (store, (B, T if e.steps is None else len(e.steps(T)))
+                     + tuple(trace_shapes[e.name]))
                     for e in model.trace_entries})
     return out
 

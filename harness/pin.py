@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "7cb2394534eecd8054f37238e20da4af3969a855fb7d5ee2dfefdf0c9c627d9c"
+PINNED_MANIFEST_SHA256 = "5705f57391f3fab14dcca63d72edf41bd222761e26f0f2a6f32b1255d99d4bda"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 
