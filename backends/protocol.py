@@ -45,7 +45,7 @@ class Result:
     loss: object                        # [B], per-sequence loss
     grads: Optional[dict] = None        # name -> param shape, summed over the batch
     grad_inputs: Optional[object] = None  # [B, T, X]
-    trace: Optional[dict] = None        # NTM.md trace name -> [B, T, ...]
+    trace: Optional[dict] = None        # the family's trace name -> [B, T, ...]
     extras: dict = field(default_factory=dict)
 
 

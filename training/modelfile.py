@@ -1,11 +1,11 @@
-"""Model files: a trained NTM's parameters plus a JSON header, in one ``.npz``.
+"""Model files: a trained model's parameters plus a JSON header, in one ``.npz``.
 
 Layout (loaded with ``allow_pickle=False``: reading a file never runs code):
 - ``header``: a 0-d unicode array holding JSON: ``format`` ("diffmem-model/1"),
-  ``spec_version`` (NTM.md's, e.g. "ntm/1"), ``config`` (NTMConfig.to_dict()),
+  ``spec_version`` (its family's, e.g. "ntm/1"), ``config`` (the config's ``to_dict()``),
   ``task`` ({"name", "options"}), ``training`` (the arguments, incl. the exact
   ``command`` line), ``steps``, ``sequences``, ``metrics`` (latest), ``history``.
-- ``param/<name>``: each parameter under its NTM.md name, float64.
+- ``param/<name>``: each parameter under its spec's name, float64.
 - ``optim/<slot>/<name>`` and ``optim/t``: the optimizer state, so ``--resume`` continues
   exactly where training stopped.
 
@@ -36,7 +36,7 @@ class ModelFileError(ValueError):
         self.path, self.problem = path, problem
 
 
-class Model:
+class ModelFile:
     """What a model file holds: ``header`` (dict), ``config``, ``params``, ``optim``."""
 
     def __init__(self, header, params, optim=None):
@@ -124,4 +124,4 @@ def load_model(path):
     except ValueError as exc:
         raise bad(str(exc)) from None
     optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
-    return Model(header, {k: v.astype(np.float64) for k, v in params.items()}, optim)
+    return ModelFile(header, {k: v.astype(np.float64) for k, v in params.items()}, optim)
