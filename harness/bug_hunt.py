@@ -158,7 +158,11 @@ def main(argv=None):
         print(f"bug_hunt: {exc}", file=sys.stderr)
         return 2
     cases = load_cases(args.fixtures, args.cases)
-    names = args.bugs.split(",") if args.bugs else None
+    # Without --bugs: the catalogues of the families whose cases were loaded (a bug with no
+    # case of its family to run on is not reported as having survived).
+    present = {c.model.family.name for c in cases}
+    names = args.bugs.split(",") if args.bugs else \
+        sorted(name for name, (family, _) in all_bugs().items() if family in present)
     verdicts = hunt(cases, names, exhaustive=args.exhaustive,
                     backend_module=args.backend_module, dtypes=tuple(dtypes))
     print(format_verdicts(verdicts, args.exhaustive))

@@ -32,6 +32,8 @@ import numpy as np
 
 from diffmem.backends.protocol import PRECISIONS
 
+from .calibrate_heldout import draws, run_heldout_case
+
 def add_calibrate_command(subparsers, add_tolerance_options):
     p = subparsers.add_parser(
         "calibrate", help="measure the tolerance constants on random cases",
@@ -54,6 +56,16 @@ def add_calibrate_command(subparsers, add_tolerance_options):
     p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
     p.add_argument("--report", default=None, metavar="FILE",
                    help="write every run's worst ratio as JSON")
+    p.add_argument("--heldout", action="store_true",
+                   help="calibrate on the held-out cases a check draws, weighted to long, "
+                        "sharp and many-head ones (harness/calibrate_heldout.py); --cases "
+                        "of them per family")
+    p.add_argument("--indices", default=None, metavar="LIST",
+                   help="with --heldout: exactly these held-out indices (comma-separated; "
+                        "e.g. to re-run the cases an earlier calibration flagged)")
+    p.add_argument("--rotate", type=int, default=None, metavar="N",
+                   help="with --heldout: the first N backends run on every case, the rest "
+                        "one per case in turn (default: all on every case)")
     add_tolerance_options(p)
     p.set_defaults(func=cmd_calibrate)
 
@@ -113,21 +125,28 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, ch
         for (b, _), r in runs.items():   # as in a check: float64 vouches for the rest
             r.source = b
         cover_runs(list(runs.values()))
-        for (b, d), r in runs.items():
-            worst = max((t for t in r.tensors if t.ratio is not None),
-                        key=lambda t: t.ratio, default=None)
-            rows.append({"case": case.name, "backend": b, "dtype": d, "status": r.status,
-                         "ratio": r.worst_ratio, "error": r.error,
-                         "tensor": worst.tensor if worst else None,
-                         "where": worst.where if worst else None,
-                         "divergence": r.first_divergence,
-                         "config": draw["config"] or case.config.to_dict(),
-                         # (tensor, ratio, bound, err32, scale) at each tensor's worst
-                         # element: enough to re-derive the constants offline.
-                         "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale,
-                                      str(t.status))
-                                     for t in r.tensors if t.ratio is not None]})
+        rows += [result_row(case, b, d, r, draw["config"] or case.config.to_dict())
+                 for (b, d), r in runs.items()]
     return rows
+
+
+def result_row(case, backend, dtype, r, config) -> dict:
+    """One run as a plain row of the calibration's JSON."""
+    worst = max((t for t in r.tensors if t.ratio is not None),
+                key=lambda t: t.ratio, default=None)
+    # Tensors a float32-only run (or one without a float64 run of the same kernel)
+    # would hold to the plausible-range bound: the worst ratio against it.
+    alone = [t.plausible["ratio"] for t in r.tensors if t.plausible is not None]
+    return {"case": case.name, "backend": backend, "dtype": dtype, "status": str(r.status),
+            "ratio": r.worst_ratio, "error": r.error,
+            "tensor": worst.tensor if worst else None,
+            "where": worst.where if worst else None,
+            "divergence": r.first_divergence, "config": config,
+            "alone": max(alone) if alone else None,
+            # (tensor, ratio, bound, err32, scale) at each tensor's worst
+            # element: enough to re-derive the constants offline.
+            "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale, str(t.status))
+                        for t in r.tensors if t.ratio is not None]}
 
 
 def write_calibration(path, rows):
@@ -169,6 +188,56 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
 
 
+def _heldout_rows(seed, name, index, backends, dtypes, tolerance, rotate):
+    """Worker: one weighted held-out case -> plain dict rows."""
+    case, runs = run_heldout_case(seed, name, index, backends, dtypes, tolerance, rotate)
+    return [result_row(case, b, d, r, case.config.to_dict()) for (b, d), r in runs.items()]
+
+
+def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress=True,
+                      report=None, chosen=None, rotate=None, indices=None):
+    """Like ``calibrate``, on ``cases`` weighted held-out draws per family (of ``chosen``)
+    (``calibrate_heldout.py``); the JSON is rewritten after every case."""
+    from tqdm import tqdm
+
+    from diffmem.models import families
+
+    rotate = len(backends) if rotate is None else rotate
+    work = [(name, i) for name, fam in families().items() if chosen is None or name in chosen
+            for i in (draws(seed, cases, fam) if indices is None else indices)]
+    rows = []
+    bar = tqdm(total=len(work), unit="case", file=sys.stderr, disable=not progress,
+               leave=False)
+    last = [time.perf_counter()]
+
+    def save(final=False):
+        # The JSON grows with every case: rewriting it after each one would cost more
+        # than the cases on a long calibration; once a minute leaves enough behind.
+        if report and (final or time.perf_counter() - last[0] > 60):
+            write_calibration(report, rows)
+            last[0] = time.perf_counter()
+    if jobs <= 1:
+        for name, i in work:
+            rows += _heldout_rows(seed, name, i, backends, dtypes, tolerance, rotate)
+            bar.update(1)
+            save()
+    else:
+        import multiprocessing
+
+        from .devices import apply_worker_environment
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=apply_worker_environment) as ex:
+            futures = [ex.submit(_heldout_rows, seed, name, i, backends, dtypes,
+                                 tolerance, rotate) for name, i in work]
+            for f in as_completed(futures):
+                rows += f.result()
+                bar.update(1)
+                save()
+    bar.close()
+    save(final=True)
+    return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
+
+
 def distribution(rows) -> list:
     """Per (backend, dtype): runs, failures, errors, max / p99 / median ratio."""
     out = []
@@ -180,6 +249,9 @@ def distribution(rows) -> list:
                     "errors": sum(r["status"] == "error" for r in sel),
                     # noise-only tensors left for a float64 run to check (compare.py)
                     "incomplete": sum(r["status"] == "incomplete" for r in sel),
+                    # runs a float32-only check (no float64 run of the same kernel)
+                    # would fail: a noise-only tensor beyond the plausible-range bound
+                    "alone_fail": sum((r.get("alone") or 0.0) > 1 for r in sel),
                     "max": float(ratios.max()) if ratios.size else None,
                     "p99": float(np.percentile(ratios, 99)) if ratios.size else None,
                     "median": float(np.median(ratios)) if ratios.size else None})
@@ -223,15 +295,18 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
              f"{constants}",
              "error-to-bound ratio per run (the worst tensor of the run; <= 1 passes):",
              f"{'backend':10s} {'dtype':8s} {'runs':>5s} {'fail':>5s} {'error':>5s} "
-             f"{'noise':>5s} {'max':>9s} {'p99':>9s} {'median':>9s}"]
+             f"{'noise':>5s} {'alone':>5s} {'max':>9s} {'p99':>9s} {'median':>9s}"]
     for d in distribution(rows):
         def f(v):
             return f"{v:9.3g}" if v is not None else f"{'-':>9s}"
         lines.append(f"{d['backend']:10s} {d['dtype']:8s} {d['runs']:5d} {d['failures']:5d} "
-                     f"{d['errors']:5d} {d['incomplete']:5d} {f(d['max'])} {f(d['p99'])} "
+                     f"{d['errors']:5d} {d['incomplete']:5d} {d['alone_fail']:5d} "
+                     f"{f(d['max'])} {f(d['p99'])} "
                      f"{f(d['median'])}")
     lines.append("(noise: runs with tensors a low precision holds to its noise bound only, "
-                 "left for the float64 run of a check)")
+                 "left for the float64 run of a check; alone: runs that a check without a "
+                 "float64 run of the same kernel would fail, on such a tensor beyond the "
+                 "noise bound capped at twice its scale)")
     lines += needed_constants(rows, tolerance)
     lines.append(f"worst {top} run(s):")
     ranked = sorted(rows, key=lambda r: -(r["ratio"] if r["ratio"] is not None else np.inf)
@@ -261,12 +336,22 @@ def cmd_calibrate(args) -> int:
         return 2
     backends = args.backend or ["jax", "torch"]
     start = time.perf_counter()
-    rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes,
-                     tolerance, args.jobs, report=args.report, small=args.small, chosen=chosen)
+    if args.heldout:
+        indices = None if args.indices is None else \
+            [int(i) for i in str(args.indices).split(",") if i.strip()]
+        rows = calibrate_heldout(args.cases, args.seed, backends, dtypes, tolerance,
+                                 args.jobs, report=args.report, chosen=chosen,
+                                 rotate=args.rotate, indices=indices)
+    else:
+        rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
+                         args.jobs, report=args.report, small=args.small, chosen=chosen)
     print(format_calibration(rows, args.top, tolerance))
+    how = (f"--heldout{'' if args.rotate is None else f' --rotate {args.rotate}'}"
+           f"{'' if args.indices is None else f' --indices {args.indices}'}"
+           if args.heldout else f"--configs {args.configs}")
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
-          f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{' --small' if args.small else ''}"
+          f"{how} --seed {args.seed}{''.join(' --backend ' + b for b in args.backend or ())}"
+          f" --dtype {','.join(dtypes)}{' --small' if args.small else ''}"
           f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
     if args.report:
         write_calibration(args.report, rows)

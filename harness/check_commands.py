@@ -82,7 +82,12 @@ def add_check_commands(subparsers):
                    help=f"limit for one backend call; a call past it is reported as an error "
                         f"and every other result is kept (default: {DEFAULT_TIMEOUT:g}; 0: none)")
     p.add_argument("--strict", action="store_true",
-                   help="count cases a backend declares unsupported as failures")
+                   help="count cases a backend declares unsupported as failures, and runs "
+                        "with tensors the precision cannot resolve and no float64 run of "
+                        "the same kernel checked as incomplete")
+    p.add_argument("--allow-unsupported", action="store_true",
+                   help="exit 0 even when no held-out case or less than half of the runs "
+                        "was judged (the rest unsupported)")
     p.add_argument("--max-errors", type=int, default=DEFAULT_MAX_ERRORS, metavar="N",
                    help=f"stop early after N runs end in the same error (default: "
                         f"{DEFAULT_MAX_ERRORS})")
@@ -92,9 +97,6 @@ def add_check_commands(subparsers):
                    help="failing runs whose messages are printed in full (default: 20)")
     add_tolerance_options(p)
     p.set_defaults(func=cmd_check)
-
-    from .calibrate import add_calibrate_command
-    add_calibrate_command(subparsers, add_tolerance_options)
 
 
 def parse_dtypes(values) -> tuple:
@@ -195,7 +197,7 @@ def _run_task(pairs, device, refs, tolerance, timeout, precisions, max_errors=No
                         # not used again in this process.
                         _BACKENDS[(spec, device, dtype)] = \
                             f"not run: this backend's earlier call on {ref.name} timed out"
-            result.source = spec
+            result.source, result.heldout = spec, ref.heldout is not None
             out.append(result)
             sig = error_signature(result)
             if sig is not None:   # one cause, whichever pair met it: counted together
@@ -226,7 +228,7 @@ def _groups(refs, shapes):
 
 
 def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=True,
-              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None):
+              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None, strict=False):
     """Every (backend, dtype) on every case -> list of CaseResult, in (backend, dtype,
     case) order (never raises for a bad backend: a factory that fails gives one error row
     per case).  ``refs`` are ``CaseRef``s or loaded cases (then run in this process).
@@ -302,7 +304,7 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     rows = [r for i in done for r in done[i]]
     results = sorted(rows, key=lambda r: (rank.get((r.source, r.dtype), 0),
                                           order.get(r.case, -1)))
-    cover_runs(results)
+    cover_runs(results, strict=strict)
     return results
 
 
@@ -435,16 +437,17 @@ def cmd_check(args) -> int:
     results = run_check(refs + extra, backends, dtypes, args.device, tolerance,
                         progress=not args.no_progress, jobs=jobs,
                         shapes={**shapes, **extra_shapes}, timeout=args.timeout,
-                        max_errors=None if args.keep_going else args.max_errors)
+                        max_errors=None if args.keep_going else args.max_errors,
+                        strict=args.strict)
     seconds = time.perf_counter() - started
     print(format_table(results))
     failures = format_failures(results, limit=args.max_failures)
     if failures:
         print("\n" + failures)
-    print("\n" + format_summary(results, strict=args.strict))
+    rule = {"strict": args.strict, "allow_unsupported": args.allow_unsupported}
+    print("\n" + format_summary(results, **rule))
     if args.report:
         path = write_report(args.report, results, tolerance, fixtures=args.fixtures,
-                            manifest_sha256=digest, seed=seed, strict=args.strict,
-                            seconds=seconds)
+                            manifest_sha256=digest, seed=seed, seconds=seconds, **rule)
         print(f"JSON report: {path}")
-    return 0 if verdict(results, strict=args.strict) else 1
+    return 0 if verdict(results, **rule) else 1

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffmem.models import Model, family_for
+from diffmem.reference.precision import LOW_PRECISION, PRECISIONS
 
 # The low-precision runs are the baselines of the tf32 / bfloat16 / float16 bounds
 # (docs/precision.md); their values are float32 arrays (numpy has no bfloat16).
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
 FORMAT = "diffmem-fixture/1"
 MANIFEST_FORMAT = "diffmem-manifest/1"
 MANIFEST = "manifest.json"
-DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case may store
+DTYPES = PRECISIONS   # the reference runs a case may store
 
 
 def family_dtypes(model: Model) -> tuple:

@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "9b5f4d9e912980c67df3e449c5ae4945d5d2ff39d6fea378cfcc4ac7bc4b7b4e"
+PINNED_MANIFEST_SHA256 = "5705f57391f3fab14dcca63d72edf41bd222761e26f0f2a6f32b1255d99d4bda"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
-from diffmem.models import bind, families
+from diffmem.models import bind
 
 from . import data
+from . import view as grids
 from .engine import make_engine
 from .modelfile import load_model, save_model
 from .optim import make_optimizer
@@ -46,11 +47,7 @@ def frozen_on_resume(task):
 
 def size_keys():
     """Every family's size settings (a run keeps only its own family's)."""
-    keys = []
-    for fam in families().values():
-        if fam.training is not None:
-            keys += [k for k in fam.training.SIZE_FLAGS if k not in keys]
-    return tuple(keys)
+    return tuple(data.size_flags())
 
 
 def resume_conflicts(saved, settings):
@@ -285,7 +282,7 @@ class Trainer:
         """Text view of the first sequence of a batch, through the reference."""
         run = example_run(self.cfg, self.params, inputs[0], targets[0], mask[0],
                           self.settings["task"], self.settings["options"])
-        return self.hook.text_view(self.cfg, run)
+        return self.hook.text_view(self.cfg, run, grids)
 
     # ------------------------------------------------------------ the loop
     def done(self):

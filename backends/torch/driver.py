@@ -92,6 +92,10 @@ def sequence_loss(model, params, inputs, targets, mask):
 
 
 class TorchBackend:
+    # One program for every dtype (the batched form on tensors of that dtype): its
+    # float64 run may vouch for what float32 cannot resolve (docs/harness.md, "Verdicts").
+    float64_is_same_kernel = True
+
     def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = torch_device(device)

@@ -4,7 +4,8 @@ Each bug is a subclass of ``BatchedStackRNN`` overriding one method (or one clas
 constant), with ``STAGES``: the ``Stage`` values of layout.py where the harness must
 localise it (the first diverging trace entry, earliest step first, then stage order),
 ``LOSS``, or ``GRADIENT_ONLY`` (forward identical, gradients differ); and ``NEEDS``: case tags
-(cases.py) that expose it.
+(cases.py) that expose it.  The harness wraps a bug as a backend (the bundled PyTorch
+driver running it): ``--backend diffmem.models.stackrnn.bugs:<snake_name>``.
 
 Not in the catalogue, on purpose: bugs in the push value's clip at +-50 (left out, or
 straight-through).  Beyond the clip sigmoid is within 2e-22 of 0 or 1 and its slope below
@@ -14,7 +15,6 @@ the original code, not because it changes numbers.
 
 from __future__ import annotations
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 
 from .batched import BatchedStackRNN
@@ -92,6 +92,17 @@ class ActionSoftmaxOverStacks(Bug):
     def action(self, params, h):
         scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
         return self.xp.softmax(scores, axis=-2)
+
+
+class ActionSoftmaxWithoutMax(Bug):
+    """The action softmax as exp(s) / sum exp(s), without subtracting the max: inf / inf
+    = NaN once the scores pass exp's range (saturated actions)."""
+    STAGES, NEEDS = (ACTIONS,), ("saturated",)
+
+    def action(self, params, h):
+        scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
+        e = self.xp.exp(scores)
+        return e / self.xp.sum(e, axis=-1, keepdims=True)
 
 
 class ActionsFromPreviousHidden(Bug):
@@ -187,17 +198,11 @@ class PushValueGradientStopped(Bug):
 
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
-        ActionSoftmaxOverStacks, ActionsFromPreviousHidden, TanhPushValue, StackShiftReversed,
-        PopPullsZero, PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
-        PushValueGradientStopped)
+        ActionSoftmaxOverStacks, ActionSoftmaxWithoutMax, ActionsFromPreviousHidden,
+        TanhPushValue, StackShiftReversed, PopPullsZero, PopKeepsBottom, NoopIgnored,
+        LossMaskIgnored, StackGradientStopped, PushValueGradientStopped)
 
 
 def bugs() -> dict:
     """name -> bug class, in stage order."""
     return {cls.__name__: cls for cls in BUGS}
-
-
-# diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
-# driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
-FACTORIES = factories_for(BUGS)
-globals().update(FACTORIES)
