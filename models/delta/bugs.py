@@ -230,16 +230,3 @@ class Recurrent(BatchedDelta):
 def variants() -> dict:
     return {"Recurrent": Recurrent}
 
-
-def _factories():
-    # diffmem.models.delta.bugs:<snake_name> is a backend (the bundled torch driver running
-    # the bug), e.g. ``diffmem check --backend diffmem.models.delta.bugs:tail_mask_after_exp``.
-    from diffmem.backends.torch import factories_for
-    return factories_for(BUGS)
-
-
-def __getattr__(name):
-    factories = _factories()
-    if name in factories:
-        return factories[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
