@@ -229,3 +229,4 @@ class Recurrent(BatchedDelta):
 
 def variants() -> dict:
     return {"Recurrent": Recurrent}
+
