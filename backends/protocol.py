@@ -56,6 +56,13 @@ def registered_backends() -> dict:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _one_line(exc) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def resolve_factory(name_or_path: str):
     """A short registered name or ``package.module:factory`` -> the factory callable."""
     if not isinstance(name_or_path, str) or not name_or_path:
@@ -63,11 +70,17 @@ def resolve_factory(name_or_path: str):
                          f"got {name_or_path!r}")
     if ":" in name_or_path:
         module_name, _, attr = name_or_path.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"backend {name_or_path!r}: expected 'package.module:factory' "
+                             f"(both parts named), e.g. 'my_kernel:make_backend'")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ValueError(f"backend {name_or_path!r}: cannot import module {module_name!r}: "
                              f"{exc}") from exc
+        except Exception as exc:   # the module itself raised (SyntaxError included)
+            raise ValueError(f"backend {name_or_path!r}: importing module {module_name!r} "
+                             f"raised {_one_line(exc)}") from exc
         try:
             factory = getattr(module, attr)
         except AttributeError:

@@ -17,46 +17,19 @@ Low-precision modes (``--dtype tf32,bfloat16,float16``): each case also carries 
 reference run with the mode emulated (``diffmem.reference.precision``), and the bundled
 backends run in the mode (torch: TF32 operand rounding on CPU, bf16 / fp16 matmuls;
 JAX: TF32 operand rounding, bf16 / fp16 dot inputs); the smallest passing ``k`` is
-reported per mode.  ``--small`` draws smaller configurations (N <= 8, M <= 6, H <= 8,
-T <= 12): the same semantic space, a fraction of the time.
+reported per mode.  ``--small`` draws smaller configurations (a family's
+``calibration.SMALL_LIMITS``; ``diffmem calibrate --help`` lists them): the same semantic
+space, a fraction of the time.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
 from diffmem.backends.protocol import PRECISIONS
-
-def add_calibrate_command(subparsers, add_tolerance_options):
-    p = subparsers.add_parser(
-        "calibrate", help="measure the tolerance constants on random cases",
-        description=__doc__.split("\n\n")[1].replace("\n", " "))
-    p.add_argument("--cases", type=int, default=300, help="random cases (default 300)")
-    p.add_argument("--configs", type=int, default=20,
-                   help="random configurations the cases are spread over (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
-                   help="backends to calibrate (default: jax and torch)")
-    p.add_argument("--dtype", default="both", metavar="LIST",
-                   help="'both' (float32 and float64, the default) or a comma-separated "
-                        "list of float64, float32, tf32, bfloat16, float16")
-    p.add_argument("--family", action="append", default=None, metavar="NAME",
-                   help="model families to calibrate, repeatable or comma-separated "
-                        "(default: all; configuration group g is family g mod their number)")
-    p.add_argument("--small", action="store_true",
-                   help="smaller configurations (N <= 8, M <= 6, H <= 8, T <= 12)")
-    p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
-    p.add_argument("--report", default=None, metavar="FILE",
-                   help="write every run's worst ratio as JSON")
-    add_tolerance_options(p)
-    p.set_defaults(func=cmd_calibrate)
-
 
 # ---------------------------------------------------------------- random cases
 
@@ -97,22 +70,26 @@ def random_case(seed, group, index, draw, modes=()):
 
 # ---------------------------------------------------------------- running
 
-def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, chosen=None):
-    """Worker: every case of one configuration group -> list of plain dict rows."""
+def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, chosen=None,
+              skip=0):
+    """Worker: the cases of one configuration group after the first ``skip``; yields each
+    case's plain dict rows (one per backend and dtype) as it finishes."""
     from diffmem.backends.protocol import load_backend
 
     from .compare import cover_runs, run_case
+    from .pool import busy
     draw = random_group(seed, group, small, chosen)
     made = {(b, d): load_backend(b, "cpu", d) for b in backends for d in dtypes}
     modes = tuple(d for d in dtypes if d not in ("float32", "float64"))
-    rows = []
-    for index in indices:
+    for index in indices[skip:]:
         case = random_case(seed, group, index, draw, modes)
+        busy(case.name)
         runs = {(b, d): run_case(backend, case, d, tolerance, paths=False)
                 for (b, d), backend in made.items()}
         for (b, _), r in runs.items():   # as in a check: float64 vouches for the rest
             r.source = b
         cover_runs(list(runs.values()))
+        rows = []
         for (b, d), r in runs.items():
             worst = max((t for t in r.tensors if t.ratio is not None),
                         key=lambda t: t.ratio, default=None)
@@ -127,44 +104,79 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, ch
                          "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale,
                                       str(t.status))
                                      for t in r.tensors if t.ratio is not None]})
-    return rows
+        yield rows
 
 
-def write_calibration(path, rows):
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump({"distribution": distribution(rows), "runs": rows}, fh, indent=1,
-                  default=str)
+def _lost_rows(group, index, backends, dtypes, why):
+    # A case whose worker died: one error row per backend and dtype, named by its seat.
+    return [{"case": f"cal-group{group}-case{index}", "backend": b, "dtype": d,
+             "status": "error", "ratio": None, "error": why, "tensor": None, "where": None,
+             "divergence": None, "config": None, "tensors": []}
+            for b in backends for d in dtypes]
+
+
+def write_calibration(path, rows, complete=True):
+    from diffmem.usage import write_file_atomically
+    text = json.dumps({"complete": complete, "distribution": distribution(rows),
+                       "runs": rows}, indent=1, default=str)
+    write_file_atomically(path, lambda tmp: open(tmp, "w", encoding="utf-8").write(text),
+                          "--report")
+
+
+class Interrupted(Exception):
+    """The calibration was interrupted; ``rows`` holds the cases it finished."""
+
+    def __init__(self, rows):
+        super().__init__("interrupted")
+        self.rows = rows
 
 
 def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progress=True,
               report=None, small=False, chosen=None):
-    """All runs as plain rows; with ``report`` the JSON file is rewritten after every
-    configuration group, so a long calibration leaves its partial results behind."""
+    """All runs as plain rows (raises ``Interrupted`` with the rows so far on Ctrl-C or
+    SIGTERM); with ``report`` the JSON file is rewritten after every configuration
+    group, so a long calibration leaves its partial results behind."""
     from tqdm import tqdm
-    configs = max(1, min(configs, cases))
+
+    from .pool import Died, Part, Pool, Raised, sigterm_interrupts, stop_at_next_signal
+    if not 1 <= configs <= cases:
+        raise ValueError(f"configs: expected 1 to {cases} (the cases), got {configs}")
     groups = {g: [i for i in range(cases) if i % configs == g] for g in range(configs)}
+    done = {g: 0 for g in groups}
     rows = []
     bar = tqdm(total=cases, unit="case", file=sys.stderr, disable=not progress, leave=False)
-    if jobs <= 1:
-        for g, idx in groups.items():
-            rows += run_group(seed, g, idx, backends, dtypes, tolerance, small, chosen)
-            bar.update(len(idx))
-            if report:
-                write_calibration(report, rows)
-    else:
-        import multiprocessing
-        # spawn: JAX must not be forked after it started its threads.
-        from .devices import apply_worker_environment
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=apply_worker_environment) as ex:
-            futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance, small,
-                                 chosen): idx
-                       for g, idx in groups.items()}
-            for f in as_completed(futures):
-                rows += f.result()
-                bar.update(len(futures[f]))
-                if report:
-                    write_calibration(report, rows)
+
+    def submit(pool, g):
+        pool.submit(g, lambda: (run_group, (seed, g, groups[g], backends, dtypes, tolerance,
+                                            small, chosen, done[g])))
+
+    try:
+        with sigterm_interrupts(), Pool(min(jobs, len(groups))) as pool:
+            for g in groups:
+                submit(pool, g)
+            for event in pool.events():
+                g = event.key
+                if isinstance(event, Part):
+                    rows += event.value
+                    done[g] += 1
+                    bar.update(1)
+                elif isinstance(event, Died):   # that case is lost; the group goes on
+                    rows += _lost_rows(g, groups[g][done[g]], backends, dtypes, event.reason)
+                    done[g] += 1
+                    bar.update(1)
+                    if done[g] < len(groups[g]):
+                        submit(pool, g)
+                elif isinstance(event, Raised):   # the rest of the group is lost with it
+                    for index in groups[g][done[g]:]:
+                        rows += _lost_rows(g, index, backends, dtypes, event.error)
+                    bar.update(len(groups[g]) - done[g])
+                    done[g] = len(groups[g])
+                elif report:
+                    write_calibration(report, rows, complete=False)
+    except KeyboardInterrupt:
+        stop_at_next_signal()
+        bar.close()
+        raise Interrupted(sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"])))
     bar.close()
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
 
@@ -245,31 +257,3 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
             lines.append(f"  {r['status'].upper()}: {r['backend']} {r['dtype']} {r['case']}: "
                          f"{r['error'] or r['divergence']}")
     return "\n".join(lines)
-
-
-def cmd_calibrate(args) -> int:
-    from .check_commands import parse_dtypes, parse_families, tolerance_from_args
-    try:
-        tolerance = tolerance_from_args(args)
-        dtypes = tuple(d for d in PRECISIONS if d in parse_dtypes(args.dtype))
-        chosen = parse_families(args.family)
-    except ValueError as exc:
-        print(f"diffmem calibrate: {exc}", file=sys.stderr)
-        return 2
-    if args.cases < 1:
-        print("diffmem calibrate: --cases: expected at least 1", file=sys.stderr)
-        return 2
-    backends = args.backend or ["jax", "torch"]
-    start = time.perf_counter()
-    rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes,
-                     tolerance, args.jobs, report=args.report, small=args.small, chosen=chosen)
-    print(format_calibration(rows, args.top, tolerance))
-    print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
-          f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{' --small' if args.small else ''}"
-          f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
-    if args.report:
-        write_calibration(args.report, rows)
-    # "incomplete": tensors a low precision can hold to its noise bound only, which a
-    # check covers with the float64 run; a calibration counts only failures and errors.
-    return 0 if all(r["status"] in ("pass", "incomplete") for r in rows) else 1

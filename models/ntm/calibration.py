@@ -18,9 +18,13 @@ TASKS = ("random", "copy", "repeat_copy", "associative_recall", "dynamic_ngrams"
          "priority_sort")
 
 
+# ``--small``: the same draws, clipped to these, so a seed's configurations correspond.
+SMALL_LIMITS = {"N": 8, "M": 6, "H": 8, "T": 12}
+
+
 def random_config(rng, small=False) -> dict:
-    """A configuration, its data source and its [B, T] (``small``: N <= 8, M <= 6,
-    H <= 8, T <= 12; the same draws, clipped, so a seed's configurations correspond)."""
+    """A configuration, its data source and its [B, T] (``small``: clipped to
+    ``SMALL_LIMITS``)."""
     task = str(rng.choice(TASKS))
     if task == "random":
         options = {"input_size": int(rng.integers(1, 7)), "output_size": int(rng.integers(1, 5))}
@@ -37,10 +41,10 @@ def random_config(rng, small=False) -> dict:
                   controller=str(rng.choice(["feedforward", "lstm"])), model="ntm")
     steps = int(rng.choice([int(rng.integers(1, 9)), int(rng.integers(9, 61))]))
     if small:
-        config.update(memory_rows=min(config["memory_rows"], 8),
-                      memory_width=min(config["memory_width"], 6),
-                      controller_size=min(config["controller_size"], 8))
-        steps = min(steps, 12)
+        config.update(memory_rows=min(config["memory_rows"], SMALL_LIMITS["N"]),
+                      memory_width=min(config["memory_width"], SMALL_LIMITS["M"]),
+                      controller_size=min(config["controller_size"], SMALL_LIMITS["H"]))
+        steps = min(steps, SMALL_LIMITS["T"])
     return {"config": config, "task": task, "options": options,
             "batch": int(rng.integers(1, 3)), "steps": steps}
 

@@ -115,6 +115,41 @@ BAD_BACKENDS = textwrap.dedent('''
     def hangs(device="cpu", dtype="float64"):
         return Hangs()
 
+    class Crashes:
+        """Dies inside run() as a broken kernel does: ``how`` is segv, exit or abort."""
+        def __init__(self, how):
+            self.how, self.name = how, f"crashes-{how}"
+        def run(self, *args, **kwargs):
+            import ctypes, os, sys
+            if self.how == "segv":
+                ctypes.string_at(0)       # reads address 0: SIGSEGV
+            elif self.how == "exit":
+                sys.exit(3)
+            os.abort()
+    def segv(device="cpu", dtype="float64"):
+        return Crashes("segv")
+    def exits(device="cpu", dtype="float64"):
+        return Crashes("exit")
+    def aborts(device="cpu", dtype="float64"):
+        return Crashes("abort")
+
+    SLOW_SEEN = []
+    class SlowAfterFirst(Wrapped):
+        """The reference on the first case it meets; on any other, touches the file named
+        by DIFFMEM_TEST_MARK and sleeps (something to interrupt)."""
+        def run(self, config, *args, **kwargs):
+            import os, time
+            first = SLOW_SEEN
+            key = repr(config)
+            if not first:
+                first.append(key)
+            if key != first[0]:
+                open(os.environ["DIFFMEM_TEST_MARK"], "w").close()
+                time.sleep(3600)
+            return self.inner.run(config, *args, **kwargs)
+    def slow_after_first(device="cpu", dtype="float64"):
+        return SlowAfterFirst(no_trace, dtype)
+
     class LstmOnly(Wrapped):
         def supports(self, config):
             return True if config.controller == "lstm" else "LSTM controllers only"
