@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "ff806d8d2903cb1b10322378c452657ce1806ac136b0afc0e3580531926ad513"
+PINNED_MANIFEST_SHA256 = "7977e70fc2ec54d76fd048909241470cafeaac5e8f9cd110dbb5f0a521e88d8a"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 
