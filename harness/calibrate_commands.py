@@ -86,6 +86,7 @@ def cmd_calibrate(args) -> int:
     print(format_calibration(rows, args.top, tolerance))
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
           f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
+          f"{''.join(f' --backend {b}' for b in args.backend or ())}"
           f"{' --small' if args.small else ''}"
           f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
     if not complete:
