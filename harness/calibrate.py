@@ -138,7 +138,9 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     group, so a long calibration leaves its partial results behind."""
     from tqdm import tqdm
 
-    from .pool import Died, Part, Pool, Raised, sigterm_interrupts, stop_at_next_signal
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+
+    from .pool import Died, Part, Pool, Raised
     if not 1 <= configs <= cases:
         raise ValueError(f"configs: expected 1 to {cases} (the cases), got {configs}")
     groups = {g: [i for i in range(cases) if i % configs == g] for g in range(configs)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from diffmem.backends.protocol import PRECISIONS
+from diffmem.interrupts import EXIT_INTERRUPTED
 from diffmem.usage import UsageError, check_output_path
 
 from .calibrate import Interrupted, calibrate, format_calibration
@@ -13,7 +14,6 @@ from .calibrate import write_calibration
 from .check import DEFAULT_BACKENDS
 from .options import (add_tolerance_options, check_backend_specs, parse_dtypes,
                       parse_families, positive_int, tolerance_from_args)
-from .pool import EXIT_INTERRUPTED
 
 
 def add_calibrate_command(subparsers):

@@ -14,7 +14,9 @@ import sys
 from dataclasses import dataclass
 
 from .compare import CaseResult, cover_runs, describe_exception, run_case
-from .pool import Died, Done, Part, Pool, Raised, sigterm_interrupts, stop_at_next_signal
+from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+
+from .pool import Died, Done, Part, Pool, Raised
 from .schedule import INTERRUPTED, CaseRef, EarlyStop, groups, not_run, runs
 
 DEFAULT_BACKENDS = ("jax", "torch")

@@ -10,16 +10,14 @@ and a summary (stdout).  Exit status: 0 only when every run passed (README.md,
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
+from diffmem.interrupts import EXIT_INTERRUPTED
 from diffmem.usage import UsageError, check_output_path
 
 from .check import DEFAULT_BACKENDS, DEFAULT_TIMEOUT, Interrupted
 from .options import (add_tolerance_options, check_backend_specs, device_arg, parse_dtypes,
                       parse_families, positive_int, tolerance_from_args)
-from .pool import EXIT_INTERRUPTED
 
 DEFAULT_HELDOUT = 4
 DEFAULT_MAX_ERRORS = 3      # identical errors before the run stops early
@@ -83,7 +81,7 @@ def add_check_commands(subparsers):
 
 def cmd_check(args) -> int:
     from .check import fixture_refs, heldout_refs, run_check
-    from .devices import default_jobs, usable_jobs, validate_jobs, worker_environment
+    from .devices import default_jobs, usable_jobs, validate_jobs
     from .heldout import new_seed
     from .report import format_failures, format_summary, format_table, verdict, write_report
     try:
@@ -108,9 +106,6 @@ def cmd_check(args) -> int:
     except ValueError as exc:   # FixtureError and UnpinnedFixtures are ValueErrors
         raise UsageError(str(exc)) from None
     jobs = usable_jobs(jobs, args.device, "--jobs", explicit=args.jobs is not None)
-    if jobs == 1:   # the one worker gets the same environment as this process
-        for key, value in worker_environment(args.device).items():
-            os.environ.setdefault(key, value)
     seed = args.seed if args.seed is not None else new_seed()
     extra, extra_shapes = heldout_refs(seed, args.heldout, chosen)
     if args.heldout:

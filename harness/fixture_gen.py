@@ -114,7 +114,9 @@ def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
     processes (``pool.py``).  On a failure or an interrupt the manifest lists exactly
     the files there: each case's file and its manifest entry change together.
     """
-    from .pool import Died, Part, Pool, Raised, sigterm_interrupts, stop_at_next_signal
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+
+    from .pool import Died, Part, Pool, Raised
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(exist_ok=True)
     specs = cat.catalogue()

@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Hashable
 
-from diffmem.interrupts import (EXIT_INTERRUPTED, sigterm_interrupts,  # noqa: F401
-                                stop_at_next_signal)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ Each test reads a figure or command a user relies on and derives the true value 
 the code: a count that drifts, or a command that no longer does what it says, fails
 here rather than in a user's hands."""
 
-import os
 import pathlib
 import re
 import sys
@@ -189,3 +188,15 @@ def test_an_overflowing_mode_is_reported_not_warned_about():
         stored = {"logits": np.array([np.inf, 1.0]), "loss": np.array([1.0]),
                   "grad_inputs": np.array([np.inf]), "grads": {}, "trace": {}}
         assert compare_runs(stored, dict(stored), "float16") == []
+
+
+def test_the_fixture_count_in_the_results():
+    from collections import Counter
+
+    from diffmem.harness.fixture_io import default_fixture_dir, read_manifest
+    from diffmem.models import family_for
+    entries = read_manifest(default_fixture_dir())["cases"]
+    per = Counter(family_for(e["model"]).name for e in entries.values())
+    line = (f"golden fixtures: {len(entries)} cases (NTM {per['ntm']}, stack/queue/deque "
+            f"{per['stack']}, Stack-RNN {per['stackrnn']})")
+    assert line in doc("docs/results.md"), line

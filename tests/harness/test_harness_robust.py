@@ -100,3 +100,25 @@ def test_an_interrupted_generation_leaves_a_manifest_that_matches_the_files(tmp_
     for name in files:
         assert manifest[name]["sha256"] == sha256_of(out / f"{name}.npz")
     assert not list(out.glob(".tmp-*"))
+
+
+def test_an_interrupted_calibration_prints_and_writes_what_it_finished(tmp_path):
+    report = tmp_path / "cal.json"
+    proc = _diffmem("calibrate", "--cases", "60", "--configs", "60", "--backend", "reference",
+                    "--dtype", "float64", "--small", "--report", str(report))
+    _wait_for(report, proc)   # written after the first configuration group
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "INTERRUPTED:" in out and "of 60 cases finished" in out
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and 0 < len(data["runs"]) < 60
+    assert "Traceback" not in err
+
+
+def test_jobs_are_capped_by_the_cores_with_a_line_saying_so(run_check):
+    from diffmem.harness.devices import jobs_cap
+    cap, _ = jobs_cap("cpu")
+    code, _, err = run_check("--backend", "reference", "--dtype", "float64", "--jobs", "100")
+    assert code == 0
+    assert f"--jobs 100: using {cap} worker process(es)" in err
