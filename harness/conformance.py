@@ -67,7 +67,10 @@ def pytest_generate_tests(metafunc):
     metafunc.config._diffmem_refs = dict(cases)
     params = [pytest.param((backend, dtype, name, check),
                            id=f"{name}-{backend}-{dtype}-{check}",
-                           marks=pytest.mark.xdist_group(f"{name}-{backend}-{dtype}"))
+                           # every dtype of a case on one worker: a float32 run's
+                           # noise-only tensors need the float64 run, which another
+                           # worker would compute a second time
+                           marks=pytest.mark.xdist_group(f"{name}-{backend}"))
               for backend in s["backends"] for dtype in dtypes
               for name, _ in cases for check in CHECKS]
     metafunc.parametrize("diffmem_run", params)
