@@ -27,7 +27,8 @@ from diffmem.harness.compare import (CHECKS, INCOMPLETE, NOT_COMPARED, PASS, UNS
                                      CaseResult)
 from diffmem.harness.pytest_plugin import settings
 
-_CASES = {}   # worker-local caches (backends: check._BACKENDS): nothing shared between xdist workers
+# worker-local caches (backends: check._BACKENDS): nothing is shared between xdist workers
+_CASES = {}
 _RESULTS = {}
 
 

@@ -3,8 +3,8 @@
 Every backend call runs in a worker process, ``--jobs 1`` included, so that whatever a
 kernel does there -- a segfault, ``abort()``, ``sys.exit``, ``os._exit``, a hang that
 holds the GIL -- ends that worker only.  The parent reads the worker's exit status
-(``Died``: "killed by SIGSEGV", "exited with status 3", "timed out after 600 s") and
-hands the rest of the work to a fresh worker.
+(``Died``: "killed by SIGSEGV", "exited with status 3", or the call that ran past the
+timeout) and hands the rest of the work to a fresh worker.
 
 Workers are spawned (JAX and torch must not be forked) and kept warm: importing JAX and
 torch and compiling costs seconds per process on a small machine, so a worker runs task
@@ -31,7 +31,6 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Hashable
-
 
 
 @dataclass(frozen=True)
@@ -178,6 +177,9 @@ class Pool:
         self._queue.append((key, make))
 
     def _idle_worker(self):
+        for w in list(self._workers):
+            if w.key is None and not w.process.is_alive():   # ended while idle
+                self._remove(w)
         for w in self._workers:
             if w.key is None:
                 return w
@@ -235,7 +237,8 @@ class Pool:
                 return
             deadline = min((w.since + self.timeout for w in running
                             if self.timeout and w.label is not None), default=None)
-            wait_for = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            wait_for = 1.0 if deadline is None else \
+                max(0.0, min(1.0, deadline - time.monotonic()))
             wait([x for w in running for x in (w.connection, w.process.sentinel)], wait_for)
             for w in running:
                 yield from self._read(w)
