@@ -2,8 +2,8 @@
 
 Shared by ``backends/torch`` and ``backends/jax`` so that both reject bad input with
 the same ``ValueError`` (before any framework sees it) and hand the harness the same
-numpy Result.  Validation of params and data is ``diffmem.models.ntm.reference.layout``'s, the one
-place that decides what a valid model is.
+numpy Result.  A config meets its family once, in ``check_run_args`` (``bind``); params and
+data are validated against that bound ``Model`` (``diffmem.reference.validate``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import re
 
 import numpy as np
 
-from diffmem.models import config_from_dict, family_for
+from diffmem.models import MissingOps, bind
 from diffmem.reference.precision import compute_dtype
 from diffmem.reference.validate import validate_data, validate_params
 
-from .protocol import DEVICES_HELP, PRECISIONS
+from .protocol import DEVICES_HELP, PRECISIONS, Unsupported
 
 _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 
@@ -35,49 +35,44 @@ def check_dtype(dtype):
     return dtype
 
 
-def as_config(config):
-    """A family's config object, or its plain dict (``to_dict()``), -> the config,
-    validated by its family (an object is rebuilt from its dict: equal, so caches keyed
-    by it still hit)."""
-    if isinstance(config, dict):
-        return config_from_dict(config)
-    if not callable(getattr(config, "to_dict", None)) or \
-            not isinstance(getattr(config, "model", None), str):
-        raise ValueError(f"config: expected a model config or its dict (to_dict()), "
-                         f"got {type(config).__name__}")
-    return family_for(config).config_from_dict(config.to_dict())
-
-
 def check_run_args(config, params, inputs, targets, mask, dtype):
-    """Validated (cfg, params, inputs, targets, mask), the arrays numpy of ``dtype``
-    (float32 for a low-precision mode: only its matrix products are lower)."""
-    cfg = as_config(config)
+    """Validated (model, params, inputs, targets, mask): ``model`` the config's bound
+    ``Model`` (``diffmem.models.bind``), the arrays numpy of ``dtype`` (float32 for a
+    low-precision mode: only its matrix products are lower)."""
+    model = bind(config)
     dtype = compute_dtype(dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype)
-              for k, v in validate_params(params, family_for(cfg).param_shapes(cfg)).items()}
+              for k, v in validate_params(params, model.param_shapes).items()}
+    cfg = model.config
     data = validate_data(cfg.input_size, cfg.output_size, inputs, targets, mask, batched=True)
     inputs, targets, mask = (np.ascontiguousarray(a, dtype=dtype) for a in data)
-    return cfg, params, inputs, targets, mask
+    return model, params, inputs, targets, mask
 
 
-def trace_names(cfg):
-    """The family's trace names in stage order (what a full trace holds)."""
-    return [e.name for e in family_for(cfg).trace_entries(cfg)]
+def supports(config, form, ops):
+    """True, or why this driver cannot run ``config``: ``form`` (a bug or variant class,
+    None for the family's own batched form) is another family's, or the driver's ops
+    table lacks an operation the form needs."""
+    model = bind(config)
+    answer = model.supports_form(form)
+    if answer is not True:
+        return answer
+    missing = model.missing_ops(ops, form)
+    if missing:
+        return (f"{type(ops).__name__} lacks the array operation(s) {', '.join(missing)} "
+                f"that {(form or model.family.batched).__name__} (family "
+                f"{model.family.name}) needs")
+    return True
 
 
-def supports_model(config, model_cls):
-    """True, or why a batched-form subclass cannot run this config (another family's)."""
-    batched = family_for(config).batched
-    if model_cls is None or issubclass(model_cls, batched):
-        return True
-    return (f"{model_cls.__name__} is another family's model: it cannot run model "
-            f"{config.model!r} (whose batched form is {batched.__name__})")
-
-
-def model_for(cfg, model_cls=None):
-    """The batched-form class to run: ``model_cls`` (a bug or variant subclass), or by
-    default the config's family's own."""
-    return family_for(cfg).batched if model_cls is None else model_cls
+def build(config, ops, form=None):
+    """The batched form of ``config`` (``form``: a bug or variant subclass of it) over the
+    ops table ``ops``; ``Unsupported`` with one line when the table lacks an operation it
+    needs."""
+    try:
+        return bind(config).batched(ops, form)
+    except MissingOps as exc:
+        raise Unsupported(str(exc)) from None
 
 
 def backend_name(framework, device, dtype, model_cls):

@@ -4,21 +4,21 @@ Slow (one sequence at a time, numpy and autograd) but exact by definition: the
 harness's own self-check, and the ground truth a third-party backend is compared with.
 """
 
-from diffmem.models import family_for
+from diffmem.models import bind
 
 from .protocol import DTYPES, Result
 
 
 class ReferenceBackend:
+    float64_is_same_kernel = True   # the same numpy program in every dtype
+
     def __init__(self, dtype):
         self.dtype = dtype
         self.name = f"reference-cpu-{dtype}"
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
-        if isinstance(config, dict):
-            config = family_for(config.get("model", "ntm")).config_from_dict(config)
-        out = family_for(config).run_reference(config, params, inputs, targets, mask, dtype=self.dtype,
-                        want_trace=want_trace, want_grads=want_grads)
+        out = bind(config).run_reference(params, inputs, targets, mask, dtype=self.dtype,
+                                         want_trace=want_trace, want_grads=want_grads)
         return Result(logits=out["logits"], loss=out["loss"], grads=out.get("grads"),
                       grad_inputs=out.get("grad_inputs"), trace=out.get("trace"))
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
+from diffmem.reference.precision import LOW_PRECISION
+
 STYLES = {"tf32": ("format",), "bfloat16": ("format", "float32"),
           "float16": ("format", "float32")}
 
@@ -39,13 +40,13 @@ def farther(exp64, runs):
     return best
 
 
-def reference_run(spec, config, params, inputs, targets, mask, dtype, exp64=None):
-    """The reference run a case stores for ``dtype``, trace and gradients: the run
-    itself for float64 and float32; for a mode, its baseline (see above; ``exp64`` is
-    the float64 run, made here when not given)."""
+def reference_run(model, params, inputs, targets, mask, dtype, exp64=None):
+    """The reference run of a bound ``Model`` a case stores for ``dtype``, trace and
+    gradients: the run itself for float64 and float32; for a mode, its baseline (see
+    above; ``exp64`` is the float64 run, made here when not given)."""
     def run(d, **kwargs):
-        return spec.run_reference(config, params, inputs, targets, mask, dtype=d,
-                                  want_trace=True, want_grads=True, **kwargs)
+        return model.run_reference(params, inputs, targets, mask, dtype=d, want_trace=True,
+                                   want_grads=True, **kwargs)
     if dtype not in LOW_PRECISION:
         return run(dtype)
     if len(STYLES[dtype]) == 1:

@@ -23,7 +23,7 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 
-from diffmem.models import families, family_for
+from diffmem.models import families
 
 from .compare import ERROR, FAIL, run_case
 from .tolerance import Tolerance
@@ -79,7 +79,7 @@ def hunt_one(name, cases, dtypes=("float64", "float32"), exhaustive=False, toler
         raise ValueError(f"bug {name!r}: not in any family's catalogue (known: {sorted(bugs)})")
     family, cls = bugs[name]
     # A bug is a subclass of its family's batched form: it runs that family's cases only.
-    cases = [c for c in cases if family_for(c.config).name == family]
+    cases = [c for c in cases if c.model.family.name == family]
     make = importlib.import_module(f"diffmem.backends.{backend_module}").make_backend
     verdict = Verdict(name, cls.STAGES)
     backends = {d: make(device, d, model_cls=cls) for d in dtypes}
@@ -158,7 +158,11 @@ def main(argv=None):
         print(f"bug_hunt: {exc}", file=sys.stderr)
         return 2
     cases = load_cases(args.fixtures, args.cases)
-    names = args.bugs.split(",") if args.bugs else None
+    # Without --bugs: the catalogues of the families whose cases were loaded (a bug with no
+    # case of its family to run on is not reported as having survived).
+    present = {c.model.family.name for c in cases}
+    names = args.bugs.split(",") if args.bugs else \
+        sorted(name for name, (family, _) in all_bugs().items() if family in present)
     verdicts = hunt(cases, names, exhaustive=args.exhaustive,
                     backend_module=args.backend_module, dtypes=tuple(dtypes))
     print(format_verdicts(verdicts, args.exhaustive))

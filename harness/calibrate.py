@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import numpy as np
 
@@ -89,29 +90,34 @@ def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, ch
         for (b, _), r in runs.items():   # as in a check: float64 vouches for the rest
             r.source = b
         cover_runs(list(runs.values()))
-        rows = []
-        for (b, d), r in runs.items():
-            worst = max((t for t in r.tensors if t.ratio is not None),
-                        key=lambda t: t.ratio, default=None)
-            rows.append({"case": case.name, "backend": b, "dtype": d, "status": r.status,
-                         "ratio": r.worst_ratio, "error": r.error,
-                         "tensor": worst.tensor if worst else None,
-                         "where": worst.where if worst else None,
-                         "divergence": r.first_divergence,
-                         "config": draw["config"] or case.config.to_dict(),
-                         # (tensor, ratio, bound, err32, scale) at each tensor's worst
-                         # element: enough to re-derive the constants offline.
-                         "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale,
-                                      str(t.status))
-                                     for t in r.tensors if t.ratio is not None]})
-        yield rows
+        yield [result_row(case, b, d, r, draw["config"] or case.config.to_dict())
+               for (b, d), r in runs.items()]
+
+
+def result_row(case, backend, dtype, r, config) -> dict:
+    """One run as a plain row of the calibration's JSON."""
+    worst = max((t for t in r.tensors if t.ratio is not None),
+                key=lambda t: t.ratio, default=None)
+    # Tensors a float32-only run (or one without a float64 run of the same kernel)
+    # would hold to the plausible-range bound: the worst ratio against it.
+    alone = [t.plausible["ratio"] for t in r.tensors if t.plausible is not None]
+    return {"case": case.name, "backend": backend, "dtype": dtype, "status": str(r.status),
+            "ratio": r.worst_ratio, "error": r.error,
+            "tensor": worst.tensor if worst else None,
+            "where": worst.where if worst else None,
+            "divergence": r.first_divergence, "config": config,
+            "alone": max(alone) if alone else None,
+            # (tensor, ratio, bound, err32, scale) at each tensor's worst
+            # element: enough to re-derive the constants offline.
+            "tensors": [(t.tensor, t.ratio, t.bound, t.err32, t.scale, str(t.status))
+                        for t in r.tensors if t.ratio is not None]}
 
 
 def _lost_rows(group, index, backends, dtypes, why):
     # A case whose worker died: one error row per backend and dtype, named by its seat.
     return [{"case": f"cal-group{group}-case{index}", "backend": b, "dtype": d,
              "status": "error", "ratio": None, "error": why, "tensor": None, "where": None,
-             "divergence": None, "config": None, "tensors": []}
+             "divergence": None, "config": None, "alone": None, "tensors": []}
             for b in backends for d in dtypes]
 
 
@@ -183,6 +189,65 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
 
 
+def _heldout_rows(seed, name, index, backends, dtypes, tolerance, rotate):
+    """Worker: one weighted held-out case; yields its plain dict rows."""
+    from .calibrate_heldout import run_heldout_case
+    from .pool import busy
+    busy(f"held-out {name} {index}")
+    case, runs = run_heldout_case(seed, name, index, backends, dtypes, tolerance, rotate)
+    yield [result_row(case, b, d, r, case.config.to_dict()) for (b, d), r in runs.items()]
+
+
+def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress=True,
+                      report=None, chosen=None, rotate=None, indices=None):
+    """Like ``calibrate``, on ``cases`` weighted held-out draws per family (of ``chosen``)
+    (``calibrate_heldout.py``); the JSON is rewritten at most once a minute (raises
+    ``Interrupted`` with the rows so far on Ctrl-C or SIGTERM)."""
+    from tqdm import tqdm
+
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+    from diffmem.models import families
+
+    from .calibrate_heldout import draws
+    from .pool import Died, Part, Pool, Raised
+    rotate = len(backends) if rotate is None else rotate
+    work = [(name, i) for name, fam in families().items() if chosen is None or name in chosen
+            for i in (draws(seed, cases, fam) if indices is None else indices)]
+    rows = []
+    bar = tqdm(total=len(work), unit="case", file=sys.stderr, disable=not progress,
+               leave=False)
+    last = [time.perf_counter()]
+
+    def save(final=False):
+        # The JSON grows with every case: rewriting it after each one would cost more
+        # than the cases on a long calibration; once a minute leaves enough behind.
+        if report and (final or time.perf_counter() - last[0] > 60):
+            write_calibration(report, rows, complete=final)
+            last[0] = time.perf_counter()
+    try:
+        with sigterm_interrupts(), Pool(min(jobs, len(work)) or 1) as pool:
+            for key in work:
+                pool.submit(key, lambda key=key: (_heldout_rows, (seed, *key, backends, dtypes,
+                                                                  tolerance, rotate)))
+            for event in pool.events():
+                if isinstance(event, Part):
+                    rows += event.value
+                elif isinstance(event, (Died, Raised)):
+                    why = event.reason if isinstance(event, Died) else event.error
+                    rows += _lost_rows(event.key[0], event.key[1], backends, dtypes, why)
+                else:
+                    continue
+                bar.update(1)
+                save()
+    except KeyboardInterrupt:
+        stop_at_next_signal()
+        bar.close()
+        raise Interrupted(sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"])))
+    bar.close()
+    save(final=True)
+    return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
+
+
 def distribution(rows) -> list:
     """Per (backend, dtype): runs, failures, errors, max / p99 / median ratio."""
     out = []
@@ -194,6 +259,9 @@ def distribution(rows) -> list:
                     "errors": sum(r["status"] == "error" for r in sel),
                     # noise-only tensors left for a float64 run to check (compare.py)
                     "incomplete": sum(r["status"] == "incomplete" for r in sel),
+                    # runs a float32-only check (no float64 run of the same kernel)
+                    # would fail: a noise-only tensor beyond the plausible-range bound
+                    "alone_fail": sum((r.get("alone") or 0.0) > 1 for r in sel),
                     "max": float(ratios.max()) if ratios.size else None,
                     "p99": float(np.percentile(ratios, 99)) if ratios.size else None,
                     "median": float(np.median(ratios)) if ratios.size else None})
@@ -237,15 +305,18 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
              f"{constants}",
              "error-to-bound ratio per run (the worst tensor of the run; <= 1 passes):",
              f"{'backend':10s} {'dtype':8s} {'runs':>5s} {'fail':>5s} {'error':>5s} "
-             f"{'noise':>5s} {'max':>9s} {'p99':>9s} {'median':>9s}"]
+             f"{'noise':>5s} {'alone':>5s} {'max':>9s} {'p99':>9s} {'median':>9s}"]
     for d in distribution(rows):
         def f(v):
             return f"{v:9.3g}" if v is not None else f"{'-':>9s}"
         lines.append(f"{d['backend']:10s} {d['dtype']:8s} {d['runs']:5d} {d['failures']:5d} "
-                     f"{d['errors']:5d} {d['incomplete']:5d} {f(d['max'])} {f(d['p99'])} "
+                     f"{d['errors']:5d} {d['incomplete']:5d} {d['alone_fail']:5d} "
+                     f"{f(d['max'])} {f(d['p99'])} "
                      f"{f(d['median'])}")
     lines.append("(noise: runs with tensors a low precision holds to its noise bound only, "
-                 "left for the float64 run of a check)")
+                 "left for the float64 run of a check; alone: runs that a check without a "
+                 "float64 run of the same kernel would fail, on such a tensor beyond the "
+                 "noise bound capped at twice its scale)")
     lines += needed_constants(rows, tolerance)
     lines.append(f"worst {top} run(s):")
     ranked = sorted(rows, key=lambda r: -(r["ratio"] if r["ratio"] is not None else np.inf)

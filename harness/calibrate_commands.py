@@ -9,8 +9,8 @@ from diffmem.backends.protocol import PRECISIONS
 from diffmem.interrupts import EXIT_INTERRUPTED
 from diffmem.usage import UsageError, check_output_path
 
-from .calibrate import Interrupted, calibrate, format_calibration
-from .calibrate import write_calibration
+from .calibrate import (Interrupted, calibrate, calibrate_heldout, format_calibration,
+                        write_calibration)
 from .check import DEFAULT_BACKENDS
 from .options import (add_tolerance_options, check_backend_specs, parse_dtypes,
                       parse_families, positive_int, tolerance_from_args)
@@ -38,6 +38,16 @@ def add_calibrate_command(subparsers):
                    help="model families to calibrate, repeatable or comma-separated "
                         "(default: all; configuration group g is family g mod their number)")
     p.add_argument("--small", action="store_true", help=small_help())
+    p.add_argument("--heldout", action="store_true",
+                   help="calibrate on the held-out cases a check draws, weighted to long, "
+                        "sharp and many-head ones (harness/calibrate_heldout.py); --cases "
+                        "of them per family")
+    p.add_argument("--indices", default=None, metavar="LIST",
+                   help="with --heldout: exactly these held-out indices (comma-separated; "
+                        "e.g. to re-run the cases an earlier calibration flagged)")
+    p.add_argument("--rotate", type=int, default=None, metavar="N",
+                   help="with --heldout: the first N backends run on every case, the rest "
+                        "one per case in turn (default: all on every case)")
     p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
     p.add_argument("--report", default=None, metavar="FILE",
                    help="write every run's worst ratio as JSON (its folder must exist)")
@@ -68,7 +78,7 @@ def cmd_calibrate(args) -> int:
         chosen = parse_families(args.family)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.configs > args.cases:
+    if args.configs > args.cases and not args.heldout:
         raise UsageError(f"--configs {args.configs}: expected at most --cases "
                          f"({args.cases}): each configuration takes at least one case")
     if args.report:
@@ -79,15 +89,28 @@ def cmd_calibrate(args) -> int:
     start = time.perf_counter()
     complete = True
     try:
-        rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
-                         jobs, report=args.report, small=args.small, chosen=chosen)
+        if args.heldout:
+            try:
+                indices = None if args.indices is None else \
+                    [int(i) for i in str(args.indices).split(",") if i.strip()]
+            except ValueError:
+                raise UsageError(f"--indices {args.indices}: expected comma-separated "
+                                 f"integers") from None
+            rows = calibrate_heldout(args.cases, args.seed, backends, dtypes, tolerance,
+                                     jobs, report=args.report, chosen=chosen,
+                                     rotate=args.rotate, indices=indices)
+        else:
+            rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
+                             jobs, report=args.report, small=args.small, chosen=chosen)
     except Interrupted as stopped:
         rows, complete = stopped.rows, False
     print(format_calibration(rows, args.top, tolerance))
+    how = (f"--heldout{'' if args.rotate is None else f' --rotate {args.rotate}'}"
+           f"{'' if args.indices is None else f' --indices {args.indices}'}"
+           if args.heldout else f"--configs {args.configs}")
     print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
-          f"--configs {args.configs} --seed {args.seed} --dtype {','.join(dtypes)}"
-          f"{''.join(f' --backend {b}' for b in args.backend or ())}"
-          f"{' --small' if args.small else ''}"
+          f"{how} --seed {args.seed}{''.join(' --backend ' + b for b in args.backend or ())}"
+          f" --dtype {','.join(dtypes)}{' --small' if args.small else ''}"
           f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
     if not complete:
         print(f"INTERRUPTED: {len({r['case'] for r in rows})} of {args.cases} cases finished; "

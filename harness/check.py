@@ -90,7 +90,7 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
                 result = run_case(backend, case, dtype, tolerance,
                                   repeat=first == ref.name or ref.heldout is not None,
                                   timeout=timeout or None)
-        result.source = spec
+        result.source, result.heldout = spec, ref.heldout is not None
         stop.record(result)
         yield result
 
@@ -104,11 +104,13 @@ def _died_row(ref, pair, died: Died) -> CaseResult:
     else:
         error = (f"crashed: {died.reason} while running this case; the check went on in a "
                  f"fresh worker process (run this case alone under a debugger to see why)")
-    return CaseResult(ref.name, spec, dtype, 0.0, source=spec, error=error)
+    result = CaseResult(ref.name, spec, dtype, 0.0, source=spec, error=error)
+    result.heldout = ref.heldout is not None
+    return result
 
 
 def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=True,
-              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None):
+              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None, strict=False):
     """Every (backend, dtype) on every case -> list of CaseResult, in (backend, dtype,
     case) order (never raises for a bad backend: a factory that fails gives one error row
     per case; raises ``Interrupted`` on Ctrl-C or SIGTERM).  ``refs``: ``CaseRef``s.
@@ -153,6 +155,7 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
                 elif isinstance(event, Raised):   # the harness's own failure: say so
                     for ref, (spec, dtype) in work[len(done[i]):]:
                         add(i, CaseResult(ref.name, spec, dtype, 0.0, source=spec,
+                                          heldout=ref.heldout is not None,
                                           error=f"the harness failed: {event.error}"))
                 else:
                     assert isinstance(event, Done)
@@ -165,12 +168,14 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
         work = runs(group, pairs)
         results += done[i]
         for ref, pair in work[len(done[i]):]:
-            results.append(not_run(ref.name, pair, INTERRUPTED if interrupted
-                                   else stop.why(pair) or "its task never started"))
+            row = not_run(ref.name, pair, INTERRUPTED if interrupted
+                          else stop.why(pair) or "its task never started")
+            row.heldout = ref.heldout is not None
+            results.append(row)
     order = {r.name: i for i, r in enumerate(refs)}
     rank = {pair: i for i, pair in enumerate(pairs)}
     results.sort(key=lambda r: (rank.get((r.source, r.dtype), 0), order.get(r.case, -1)))
-    cover_runs(results)
+    cover_runs(results, strict=strict)
     if interrupted:
         raise Interrupted(results)
     return results

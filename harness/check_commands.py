@@ -67,7 +67,12 @@ def add_check_commands(subparsers):
                    help=f"limit for one backend call; a call past it is reported as an error "
                         f"and every other result is kept (default: {DEFAULT_TIMEOUT:g}; 0: none)")
     p.add_argument("--strict", action="store_true",
-                   help="count cases a backend declares unsupported as failures")
+                   help="count cases a backend declares unsupported as failures, and runs "
+                        "with tensors the precision cannot resolve and no float64 run of "
+                        "the same kernel checked as incomplete")
+    p.add_argument("--allow-unsupported", action="store_true",
+                   help="exit 0 even when no held-out case or less than half of the runs "
+                        "was judged (the rest unsupported)")
     p.add_argument("--max-errors", type=positive_int, default=DEFAULT_MAX_ERRORS, metavar="N",
                    help=f"stop early after N runs end in the same error (default: "
                         f"{DEFAULT_MAX_ERRORS})")
@@ -118,7 +123,8 @@ def cmd_check(args) -> int:
         results = run_check(refs + extra, backends, dtypes, args.device, tolerance,
                             progress=not args.no_progress, jobs=jobs,
                             shapes={**shapes, **extra_shapes}, timeout=args.timeout,
-                            max_errors=None if args.keep_going else args.max_errors)
+                            max_errors=None if args.keep_going else args.max_errors,
+                            strict=args.strict)
     except Interrupted as stopped:
         results, interrupted = stopped.results, True
     seconds = time.perf_counter() - started
@@ -126,16 +132,17 @@ def cmd_check(args) -> int:
     failures = format_failures(results, limit=args.max_failures)
     if failures:
         print("\n" + failures)
-    print("\n" + format_summary(results, strict=args.strict))
+    rule = {"strict": args.strict, "allow_unsupported": args.allow_unsupported}
+    print("\n" + format_summary(results, **rule))
     if interrupted:
         ran = sum(not (r.error or "").startswith("not run") for r in results)
         print(f"INTERRUPTED: the check is incomplete ({ran} of {len(results)} runs finished; "
               f"the rest are marked not run)")
     if args.report:
         path = write_report(args.report, results, tolerance, fixtures=args.fixtures,
-                            manifest_sha256=digest, seed=seed, strict=args.strict,
-                            seconds=seconds, complete=not interrupted)
+                            manifest_sha256=digest, seed=seed, seconds=seconds,
+                            complete=not interrupted, **rule)
         print(f"JSON report: {path}")
     if interrupted:
         return EXIT_INTERRUPTED
-    return 0 if verdict(results, strict=args.strict) else 1
+    return 0 if verdict(results, **rule) else 1

@@ -33,10 +33,13 @@ import traceback
 
 import numpy as np
 
+from .families_extra import (apply_display_names, describe_divergence, input_block_reports,
+                             restride)
 from .localise import find_suspect, locate
-from diffmem.models import family_for
+from .observe import given_arrays, higher_precision, modified, nondeterministic
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
-from .tolerance import SUSPECT_FACTOR, Tolerance, rounding_floor64
+from .tolerance import (SUSPECT_FACTOR, Tolerance, low_precision_noise_from_float64,
+                        rounding_floor64)
 from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
                       UNSUPPORTED, CaseResult, Mark, Status, TensorReport, _ratio, _where,
                       cover_runs, error_signature, format_where)
@@ -129,6 +132,12 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
         spread = np.abs(np.asarray(exp_perturbed, dtype=np.float64) - exp64)
         err64 = np.maximum.accumulate(_per_step(spread)) if per_step \
             else spread.max(initial=0.0)
+        if dtype != "float64":
+            # On a chaotic case one low-precision run is one draw from a wide spread:
+            # what rounding alone does there is sized from the float64 run's
+            # ulp-perturbed spread, scaled by the ratio of the machine epsilons.
+            err32 = np.maximum(err32, low_precision_noise_from_float64(err64, dtype))
+            err64 = None
     unresolved = tolerance.unresolved(tensor, dtype, scale, err32, floor_scale)
     bound = tolerance.bound(tensor, dtype, scale, err32, floor_scale, noise=unresolved,
                             err64=err64)
@@ -207,7 +216,23 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
         report.message += f" ({note})"
         if report.status == Mark.PASS:
             report.status, report.kind = Mark.NOISE_ONLY, "unresolved"
+            report.plausible = _plausible(tolerance, dtype, scale, err32, bound, unresolved,
+                                          floor_scale, err, got64, exp64, shape_el, per_step,
+                                          axes)
     return report
+
+
+def _plausible(tolerance, dtype, scale, err32, bound, unresolved, floor_scale, err, got64,
+               exp64, shape_el, per_step, axes) -> dict:
+    """The worst element against the plausible-range bound (``Tolerance.plausible_bound``):
+    what judges a NOISE_ONLY tensor when no float64 run of the same kernel checks it."""
+    capped = tolerance.plausible_bound(dtype, scale, err32, bound, unresolved, floor_scale)
+    capped = np.broadcast_to(capped.reshape(shape_el) if per_step else capped, err.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(err == 0, 0.0, err / capped)
+    at = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    return {"ratio": float(ratio[at]), "bound": float(capped[at]), "error": float(err[at]),
+            "got": float(got64[at]), "expected": float(exp64[at]), "where": _where(at, axes)}
 
 
 def _baseline_name(dtype):
@@ -305,16 +330,16 @@ def baseline(case, dtype):
                          f"(its fixtures predate that mode; regenerate them)") from None
 
 
-def _perturbed(case, dtype):
+def _perturbed(case):
     from .noise import perturbed_float64
-    return perturbed_float64(case) if dtype == "float64" else None
+    return perturbed_float64(case)
 
 
 def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                     parts=REQUIRED):
     """Reports for the required parts of a Result (logits, loss, grads, grad_inputs)."""
     exp64, low = case.expected["float64"], baseline(case, dtype)
-    pert = _perturbed(case, dtype)
+    pert = _perturbed(case)
     reports = []
     for name, axes, doc in (("logits", ("b", "t"), "[B, T, Y]"), ("loss", ("b",), "[B]"),
                             ("grad_inputs", ("b", "t"), "[B, T, X]")):
@@ -326,9 +351,13 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
             reports.append(_missing(tname, f"Result.{name} is None; {name} are required from "
                                            f"every backend"))
         else:
-            reports.append(compare_tensor(tname, check or name, got, exp64[name], low[name],
-                                          dtype, tolerance, axes=axes, axes_doc=doc,
-                                          exp_perturbed=pert and pert[name]))
+            def one(tensor, g, e64, elow, epert, axes=axes, doc=doc, name=name):
+                return compare_tensor(tensor, check or name, g, e64, elow, dtype, tolerance,
+                                      axes=axes, axes_doc=doc, exp_perturbed=epert)
+            report = one(tname, got, exp64[name], low[name], pert and pert[name])
+            reports += [report] if name != "grad_inputs" else input_block_reports(
+                one, case.model.family, case.config, report, got, exp64[name],
+                low[name], pert and pert[name])
     if "grads" in parts:
         grads = _part(result, "grads")
         if grads is None:
@@ -347,13 +376,13 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                         for n in names]
     for r in reports:   # the order of ``REQUIRED``
         r.check = check or r.tensor.split("/")[0]
-    return reports
+    return apply_display_names(case.model.family, case.config, reports)
 
 
 def compare_trace(case, trace, dtype, tolerance):
     exp64, low = case.expected["float64"], baseline(case, dtype)
-    pert = _perturbed(case, dtype)
-    entries = family_for(case.model).trace_entries(case.config)
+    pert = _perturbed(case)
+    entries = case.model.trace_entries
     if trace is None:
         return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
                              "trace: not returned (optional: it localises failures)")]
@@ -368,6 +397,8 @@ def compare_trace(case, trace, dtype, tolerance):
                 axes_doc="[B, T, heads, ...]" if e.heads else "[B, T, ...]",
                 per_step=True, stage=e.stage, heads=bool(e.heads),
                 exp_perturbed=pert and pert["trace"][e.name]))
+            if e.steps is not None:
+                restride(reports[-1], e.steps(case.inputs.shape[1]), case.inputs.shape[1])
     return reports
 
 
@@ -375,8 +406,8 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     """All tensors of one Result -> (list of TensorReport, divergence dict or None)."""
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
-    entries = family_for(case.model).trace_entries(case.config)
-    return reports, locate(reports, entries)
+    return reports, describe_divergence(case.model.family, case.config,
+                                        locate(reports, case.model.trace_entries))
 
 
 
@@ -394,16 +425,21 @@ class RunTimeout(Exception):
     """A backend call that did not return within the run time limit."""
 
 
-def call_backend(backend, case, *, want_trace, want_grads, timeout=None):
+def call_backend(backend, case, *, want_trace, want_grads, timeout=None, notes=None):
     """One ``backend.run`` on copies of the case's arrays (a backend that writes into its
-    inputs must not corrupt the case).  With ``timeout`` (seconds) the call runs in a
-    helper thread and a call that has not returned by then raises ``RunTimeout``; the
-    thread is left behind (it cannot be stopped), which is why the caller stops using
-    that backend object afterwards."""
+    inputs must not corrupt the case; ``notes``, a list, gets a note when it did).  With
+    ``timeout`` (seconds) the call runs in a helper thread and a call that has not
+    returned by then raises ``RunTimeout``; the thread is left behind (it cannot be
+    stopped), which is why the caller stops using that backend object afterwards."""
     def run():
-        return backend.run(case.config, {k: v.copy() for k, v in case.params.items()},
-                           case.inputs.copy(), case.targets.copy(), case.mask.copy(),
-                           want_trace=want_trace, want_grads=want_grads)
+        given = given_arrays(case)
+        result = backend.run(case.config, given["params"], given["inputs"], given["targets"],
+                             given["mask"],
+                             want_trace=want_trace, want_grads=want_grads)
+        note = modified(case, given)
+        if note is not None and notes is not None and note not in notes:
+            notes.append(note)
+        return result
     if not timeout:
         return run()
     box = {}
@@ -455,26 +491,42 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
     start = time.perf_counter()
     try:
         reason = _unsupported_reason(backend, case)
-        fam = family_for(case.config)
-        if dtype not in fam.dtypes:
-            reason = (f"the {fam.spec_version} reference has no {dtype} run to bound it "
-                      f"with (it runs {', '.join(fam.dtypes)})")
+        model = case.model
+        if dtype not in model.dtypes:
+            reason = (f"the {model.spec_version} reference has no {dtype} run to bound it "
+                      f"with (it runs {', '.join(model.dtypes)})")
         if reason is not None:
             raise Unsupported(reason)
-        result = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout)
+        notes = []
+        result = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout,
+                              notes=notes)
         out = compare_case(case, result, dtype, tolerance, backend_name=name)
+        out.same_kernel = bool(getattr(backend, "float64_is_same_kernel", False))
+        out.observations = notes
+        if out.error is None:
+            note = higher_precision(out.tensors, dtype)
+            if note is not None:
+                notes.append(note)
         if out.error is not None or not paths:
             out.seconds = time.perf_counter() - start
             return out
-        bare = call_backend(backend, case, want_trace=False, want_grads=False, timeout=timeout)
+        bare = call_backend(backend, case, want_trace=False, want_grads=False, timeout=timeout,
+                            notes=notes)
         out.tensors += compare_outputs(case, bare, dtype, tolerance, prefix="untraced/",
                                        check="untraced", parts=("logits", "loss"))
         if not repeat:
             out.seconds = time.perf_counter() - start
             return out
-        again = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout)
+        again = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout,
+                             notes=notes)
         out.tensors += compare_outputs(case, again, dtype, tolerance, prefix="repeat/",
                                        check="repeat")
+        note = nondeterministic(result, again)
+        if note is not None:
+            notes.append(note)
+            for r in out.tensors:   # a repeat failure says why
+                if r.check == "repeat" and r.status == Mark.FAIL:
+                    r.message += f" ({note})"
         out.seconds = time.perf_counter() - start
         return out
     except Unsupported as exc:
@@ -497,8 +549,8 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
                                 f"trace)")
     try:
         reports, divergence = compare_result(case, result, dtype, tolerance)
-        entries = family_for(case.model).trace_entries(case.config)
-        suspect = find_suspect(reports, entries) if dtype == "float64" else None
+        suspect = find_suspect(reports, case.model.trace_entries) if dtype == "float64" \
+            else None
         if suspect is not None and divergence and "step" in divergence:
             # Only a clue upstream of the first divergence tells something new; past it,
             # the divergence's own downstream effects are far above rounding anyway.

@@ -30,18 +30,18 @@ from .fixture_io import (LOW_PRECISION, family_dtypes, FixtureError, case_entrie
                          matches,
                          read_manifest, sha256_of, tool_versions, write_manifest, write_npz)
 from .baselines import reference_run
-from diffmem.models import family_for
+from diffmem.models import bind
 
 VERIFY_RTOL = {"float64": 1e-12, "float32": 1e-4, "tf32": 1e-2, "bfloat16": 1e-2,
                "float16": 1e-2}
 
 
-def reference_runs(config, params, inputs, targets, mask) -> dict:
-    """{"float64": R, "float32": R, "tf32": R, ...}: the reference with trace and
-    gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
-    spec, runs = family_for(config.model), {}
-    for dtype in family_dtypes(config.model):   # float64 first: a mode's baseline is measured from it
-        runs[dtype] = reference_run(spec, config, params, inputs, targets, mask, dtype,
+def reference_runs(model, params, inputs, targets, mask) -> dict:
+    """{"float64": R, "float32": R, "tf32": R, ...}: the reference of a bound ``Model``
+    with trace and gradients in every dtype a fixture stores (fixture_io.DTYPES)."""
+    runs = {}
+    for dtype in family_dtypes(model):   # float64 first: a mode's baseline is measured from it
+        runs[dtype] = reference_run(model, params, inputs, targets, mask, dtype,
                                     runs.get("float64"))
     return runs
 
@@ -64,11 +64,10 @@ def generate_case(name, out_dir, path=None) -> dict:
     fixture behind); returns its manifest entry."""
     spec = cat.catalogue()[name]
     config, params, inputs, targets, mask, meta = cat.build(spec)
-    runs = reference_runs(config, params, inputs, targets, mask)
+    model = bind(config)
+    runs = reference_runs(model, params, inputs, targets, mask)
     cat.check_promises(spec, runs)
-    model = family_for(config.model)
-    entries = case_entries(name, config.model, model.spec_version, config.to_dict(), meta,
-                           params, inputs, targets, mask, runs)
+    entries = case_entries(name, model, meta, params, inputs, targets, mask, runs)
     _check_finite(name, {k: v for k, v in entries.items() if k != "case.json"})
     final = pathlib.Path(out_dir) / f"{name}.npz"
     path = pathlib.Path(path) if path is not None else final
@@ -80,7 +79,7 @@ def generate_case(name, out_dir, path=None) -> dict:
         if tmp.exists():
             tmp.unlink()
     return {"file": final.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
-            "model": config.model, "spec_version": model.spec_version,
+            "model": model.name, "spec_version": model.spec_version,
             "tools": tool_versions()}
 
 
@@ -222,8 +221,8 @@ def verify_case(path, exact=False) -> list:
     """Problems found when re-running the reference on one stored case ([] = frozen)."""
     from .fixture_io import load_case
     case = load_case(path)
-    runs = reference_runs(case.config, case.params, case.inputs, case.targets, case.mask)
-    return [p for dtype in family_dtypes(case.config.model)
+    runs = reference_runs(case.model, case.params, case.inputs, case.targets, case.mask)
+    return [p for dtype in family_dtypes(case.model)
             for p in compare_runs(case.expected[dtype], runs[dtype], dtype,
                                   0.0 if exact else None)]
 

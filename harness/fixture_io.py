@@ -18,7 +18,7 @@ tool versions that wrote it.  The loader trusts nothing: it checks the hash agai
 manifest, the format and spec versions, the key set, dtypes and shapes, and every failure
 is a ``FixtureError`` naming the file and how to get a good one back.
 
-Everything model-specific comes from the model's family (``diffmem.models.family_for``).
+Everything model-specific comes from the case's bound ``Model`` (``diffmem.models.bind``).
 """
 
 from __future__ import annotations
@@ -33,21 +33,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem.models import family_for
+from diffmem.models import Model, family_for
+from diffmem.reference.precision import LOW_PRECISION, PRECISIONS
 
 # The low-precision runs are the baselines of the tf32 / bfloat16 / float16 bounds
 # (docs/precision.md); their values are float32 arrays (numpy has no bfloat16).
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
 FORMAT = "diffmem-fixture/1"
 MANIFEST_FORMAT = "diffmem-manifest/1"
 MANIFEST = "manifest.json"
-DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case may store
+DTYPES = PRECISIONS   # the reference runs a case may store
 
 
-def family_dtypes(model) -> tuple:
-    """The reference runs a case of ``model`` stores: those of DTYPES its family runs."""
-    runs = family_for(model).dtypes
-    return tuple(d for d in DTYPES if d in runs)
+def family_dtypes(model: Model) -> tuple:
+    """The reference runs a case of ``model`` (a bound ``Model``) stores: those of DTYPES
+    its family runs."""
+    return tuple(d for d in DTYPES if d in model.dtypes)
 # Any fixed timestamp works; 1980-01-01 is the earliest a zip can hold.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -80,9 +80,7 @@ def _fail(path, problem, name=None):
 class Case:
     name: str
     path: pathlib.Path
-    model: str
-    spec_version: str
-    config: object
+    model: Model      # the case's config bound to its family (``diffmem.models.bind``)
     meta: dict
     params: dict
     inputs: np.ndarray
@@ -91,6 +89,14 @@ class Case:
     expected: dict    # {"float64": R, "float32": R, "tf32": R, ...}: the reference's runs
                       # (every dtype of DTYPES), with
                       # R = {logits, loss, grads: {name: arr}, grad_inputs, trace: {name: arr}}
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def spec_version(self) -> str:
+        return self.model.spec_version
 
     @property
     def batch_size(self):
@@ -177,11 +183,11 @@ def _npy_bytes(arr) -> bytes:
     return buf.getvalue()
 
 
-def case_entries(name, model, spec_version, config_dict, meta, params, inputs, targets,
-                 mask, expected) -> dict:
+def case_entries(name, model: Model, meta, params, inputs, targets, mask, expected) -> dict:
     """The flat {entry: array} of one case (the file format above)."""
-    header = {"format": FORMAT, "name": name, "model": model, "spec_version": spec_version,
-              "config": config_dict, "meta": meta}
+    header = {"format": FORMAT, "name": name, "model": model.name,
+              "spec_version": model.spec_version, "config": model.config.to_dict(),
+              "meta": meta}
     entries = {"case.json": np.array(json.dumps(header, sort_keys=True))}
     entries.update({f"params/{k}": np.asarray(v, np.float64) for k, v in params.items()})
     entries.update(inputs=np.asarray(inputs, np.float64),
@@ -215,23 +221,24 @@ def write_npz(path, entries: dict):
 
 # ------------------------------------------------------------------ reading
 
-def expected_shapes(spec, config, B, T) -> dict:
-    """entry -> (dtype, shape) that a case of this config and [B, T] must hold."""
-    pshapes = {k: tuple(v) for k, v in spec.param_shapes(config).items()}
-    X, Y = config.input_size, config.output_size
+def expected_shapes(model: Model, B, T) -> dict:
+    """entry -> (dtype, shape) that a case of this bound model and [B, T] must hold."""
+    pshapes = model.param_shapes
+    X, Y = model.config.input_size, model.config.output_size
     out = {f"params/{k}": ("float64", s) for k, s in pshapes.items()}
     out.update(inputs=("float64", (B, T, X)), targets=("float64", (B, T, Y)),
                mask=("float64", (B, T)))
-    trace_shapes = spec.trace_shapes(config, T)
-    for dtype in family_dtypes(config.model):
+    trace_shapes = model.trace_shapes(T)
+    for dtype in family_dtypes(model):
         store = storage_dtype(dtype)
         out[f"{dtype}/logits"] = (store, (B, T, Y))
         out[f"{dtype}/loss"] = (store, (B,))
         out[f"{dtype}/grad_inputs"] = (store, (B, T, X))
         out.update({f"{dtype}/grads/{k}": (store, s) for k, s in pshapes.items()})
         out.update({f"{dtype}/trace/{e.name}":
-                    (store, (B, T) + tuple(trace_shapes[e.name]))
-                    for e in spec.trace_entries(config)})
+                    (store, (B, T if e.steps is None else len(e.steps(T)))
+                     + tuple(trace_shapes[e.name]))
+                    for e in model.trace_entries})
     return out
 
 
@@ -295,14 +302,14 @@ def load_case(path) -> Case:
                         f"{spec.spec_version!r} (a fixture of another spec version checks other "
                         f"semantics)", name)
     try:
-        config = spec.config_from_dict(header["config"])
+        model = spec.bind(header["config"])
     except (ValueError, TypeError) as exc:
         _fail(path, f"invalid config: {exc}", name)
 
     if "inputs" not in arrays or arrays["inputs"].ndim != 3:
         _fail(path, "'inputs' missing or not [B, T, X]", name)
     B, T = arrays["inputs"].shape[:2]
-    want = expected_shapes(spec, config, B, T)
+    want = expected_shapes(model, B, T)
     missing, unknown = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
     if missing or unknown:
         _fail(path, f"entries do not match the {header['model']} model: missing {missing}, "
@@ -318,15 +325,13 @@ def load_case(path) -> Case:
         pre = f"{dtype}/"
         return {"logits": arrays[pre + "logits"], "loss": arrays[pre + "loss"],
                 "grad_inputs": arrays[pre + "grad_inputs"],
-                "grads": {k: arrays[f"{pre}grads/{k}"] for k in spec.param_shapes(config)},
-                "trace": {e.name: arrays[f"{pre}trace/{e.name}"]
-                          for e in spec.trace_entries(config)}}
+                "grads": {k: arrays[f"{pre}grads/{k}"] for k in model.param_shapes},
+                "trace": {k: arrays[f"{pre}trace/{k}"] for k in model.trace_names}}
 
-    return Case(name=name, path=path, model=header["model"], spec_version=spec.spec_version,
-                config=config, meta=header["meta"],
-                params={k: arrays[f"params/{k}"] for k in spec.param_shapes(config)},
+    return Case(name=name, path=path, model=model, meta=header["meta"],
+                params={k: arrays[f"params/{k}"] for k in model.param_shapes},
                 inputs=arrays["inputs"], targets=arrays["targets"], mask=arrays["mask"],
-                expected={dtype: result(dtype) for dtype in family_dtypes(config.model)})
+                expected={dtype: result(dtype) for dtype in family_dtypes(model)})
 
 
 # ------------------------------------------------------------------ listing

@@ -15,6 +15,8 @@ from diffmem.models.family import GRADIENT_ONLY, LOSS, OUTPUT
 from .tolerance import SUSPECT_FACTOR
 from .verdict import _MAX_LISTED, Mark, _failure_order, format_where
 
+MALFORMED = ("shape", "dtype", "type", "missing", "unexpected")
+
 
 def _stage_list(stages):
     """Stages numbered [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
@@ -87,6 +89,12 @@ def locate(reports, entries) -> dict | None:
                 "head": head if entry.heads else None}
     if not failed:
         return None
+    # A part of the wrong shape, dtype or type (or missing) says nothing about where the
+    # math went wrong: name it and its shape rather than blame a stage.
+    malformed = [r for r in reports if r.status == Mark.FAIL and r.kind in MALFORMED]
+    if malformed:
+        return {"line": "not localised: the Result is malformed: "
+                        + "; ".join(r.message for r in malformed[:_MAX_LISTED]), "stage": None}
     trace_given = bool(compared)
     forward = sorted(x for x in failed if x in ("logits", "loss") or x.startswith("trace/"))
     if not trace_given and forward:

@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "7977e70fc2ec54d76fd048909241470cafeaac5e8f9cd110dbb5f0a521e88d8a"
+PINNED_MANIFEST_SHA256 = "a1511e5c9929a5a7767534cc5ac318f67b064ab91a0343b5a260e51d3168fb93"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

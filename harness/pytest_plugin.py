@@ -50,7 +50,9 @@ def pytest_addoption(parser):
     group.addoption("--diffmem-timeout", type=float, default=None, metavar="SECONDS",
                     help="limit for one backend call (default 600; 0: none)")
     group.addoption("--diffmem-strict", action="store_true", default=False,
-                    help="cases a backend declares unsupported fail instead of skipping")
+                    help="cases a backend declares unsupported fail instead of skipping, "
+                         "and tensors float32 cannot resolve need a float64 run of the same "
+                         "kernel (else the check is incomplete)")
     group.addoption("--diffmem-trust-fixtures", action="store_true", default=False,
                     help="accept a --diffmem-fixtures folder whose manifest is not the "
                          "pinned one")

@@ -1,10 +1,11 @@
 """What a check run prints and writes: the terminal table, the summary, the JSON report.
 
-The verdict (``verdict``) is the one rule the exit code, the summary line, the JSON's
-``summary.ok`` and the pytest plugin share: every run PASS, where UNSUPPORTED runs count
-as passed only without ``--strict`` (and are always counted apart).
+The verdict (``verdict``) is the one rule the exit code, the summary line and the JSON's
+``summary.ok`` share: every run PASS, where UNSUPPORTED runs count as passed only without
+``--strict`` (and are always counted apart), and enough was judged (``coverage.py``)
+unless ``--allow-unsupported``.
 
-JSON schema ``diffmem-report/2`` (documented in docs/harness.md): floats that are not
+JSON schema ``diffmem-report/4`` (documented in docs/harness.md): floats that are not
 finite are written as the strings "inf", "-inf", "nan" (JSON has no such numbers).
 """
 
@@ -19,12 +20,15 @@ from diffmem.models.family import Stage
 
 from .compare import (CHECKS, ERROR, FAIL, INCOMPLETE, PASS, UNSUPPORTED,
                       error_signature)
+from .coverage import coverage
 from .tolerance import Tolerance
 
-SCHEMA_VERSION = "diffmem-report/3"   # /3: a stage is {"number", "name"}
+# /3: a stage is {"number", "name"}; /4: summary.coverage, allow_unsupported,
+# not_judgeable; per result heldout, same_kernel, notes; per tensor plausible, judged_alone
+SCHEMA_VERSION = "diffmem-report/4"
 _TENSOR_FIELDS = ("tensor", "check", "status", "kind", "max_abs", "rel", "scale", "bound",
                   "ratio", "err32", "where", "got", "expected", "stage", "first_bad",
-                  "suspect", "covered_by", "message")
+                  "suspect", "covered_by", "plausible", "judged_alone", "message")
 STATUSES = (PASS, FAIL, ERROR, INCOMPLETE, UNSUPPORTED)
 
 
@@ -32,11 +36,14 @@ def _ratio_text(ratio):
     return "-" if ratio is None else ("inf" if math.isinf(ratio) else f"{ratio:.3g}")
 
 
-def verdict(results, strict=False) -> bool:
-    """True only when every run passed (and something ran)."""
+def verdict(results, strict=False, allow_unsupported=False) -> bool:
+    """True only when every run passed (and something ran), and enough was judged: some
+    held-out case and at least half of the runs (``coverage.py``), unless
+    ``allow_unsupported``."""
     allowed = {PASS} if strict else {PASS, UNSUPPORTED}
+    enough = allow_unsupported or coverage(results).shortfall() is None
     return bool(results) and all(r.status in allowed for r in results) \
-        and any(r.status == PASS for r in results)
+        and any(r.status == PASS for r in results) and enough
 
 
 def _errors(results) -> dict:
@@ -98,29 +105,44 @@ def _error_hint(text) -> str:
     return ""
 
 
-def summarise(results, strict=False) -> dict:
+def summarise(results, strict=False, allow_unsupported=False) -> dict:
     counts = {str(s): sum(r.status == s for r in results) for s in STATUSES}
     covered = sum(1 for r in results for t in r.tensors if t.covered_by)
+    alone = sum(len(r.not_judgeable) for r in results)
     return {"runs": len(results), "passed": counts["pass"], "failed": counts["fail"],
             "errors": counts["error"], "incomplete": counts["incomplete"],
             "unsupported": counts["unsupported"], "strict": strict,
+            "allow_unsupported": allow_unsupported,
             "low_precision_tensors_checked_by_float64": covered,
+            "not_judgeable": alone,
+            "coverage": coverage(results).as_dict(),
             "distinct_errors": len(_errors(results)),
-            "ok": verdict(results, strict)}
+            "ok": verdict(results, strict, allow_unsupported)}
 
 
-def format_summary(results, strict=False) -> str:
-    s = summarise(results, strict)
+def format_summary(results, strict=False, allow_unsupported=False) -> str:
+    s = summarise(results, strict, allow_unsupported)
+    cov = coverage(results)
     line = (f"{s['runs']} run(s): {s['passed']} passed, {s['failed']} failed, "
             f"{s['errors']} error(s), {s['incomplete']} incomplete, "
             f"{s['unsupported']} unsupported" + (" (counted as failures: --strict)"
-                                                   if strict and s["unsupported"] else ""))
+                                                   if strict and s["unsupported"] else "")
+            + f"; {cov.line()}")
+    short = cov.shortfall()
+    if short:
+        line += (f"\ntoo little judged: {short}; "
+                 + ("accepted (--allow-unsupported)" if allow_unsupported
+                    else "not OK unless --allow-unsupported"))
     if s["distinct_errors"] and s["errors"] > s["distinct_errors"]:
         line += f"\n{s['errors']} errors, {s['distinct_errors']} distinct (see E1.. above)"
     if s["incomplete"]:
         line += ("\nincomplete: a low precision cannot resolve some tensors of those cases and "
-                 "no float64 run of the same backend checked them; run with --dtype float64 "
-                 "as well")
+                 "no float64 run of the same kernel checked them (--strict); run with --dtype "
+                 "float64 as well")
+    if s["not_judgeable"]:
+        line += (f"\n{s['not_judgeable']} tensor(s) that a low precision cannot resolve and no "
+                 f"float64 run of the same kernel checked were held to their noise bound capped "
+                 f"at twice the tensor's scale only (not judgeable in that precision; see the notes)")
     if s["low_precision_tensors_checked_by_float64"]:
         line += (f"\n{s['low_precision_tensors_checked_by_float64']} tensor(s) that a low "
                  f"precision cannot resolve were held to its noise bound and checked by the "
@@ -137,13 +159,20 @@ def format_summary(results, strict=False) -> str:
 
 
 def format_failures(results, limit=None) -> str:
-    """The messages of every failing check, case by case (what a kernel author reads)."""
-    blocks = []
+    """The messages of every failing check, case by case (what a kernel author reads),
+    then the runs that passed with notes (``CaseResult.notes``); ``limit`` applies to
+    each of the two lists, so notes never push a failure off the screen."""
+    blocks, noted = [], []
     errors = _errors(results)
     for r in results:
         if r.status in (PASS, UNSUPPORTED) and not r.suspect:
+            if r.notes:
+                noted.append("\n".join([f"== {r.case} [{r.backend}, {r.dtype}]: "
+                                        f"{str(r.status).upper()}"]
+                                       + [f"  note: {n}" for n in r.notes]))
             continue
         lines = [f"== {r.case} [{r.backend}, {r.dtype}]: {str(r.status).upper()}"]
+        lines += [f"  note: {n}" for n in r.notes]
         if r.error is not None:
             label, count, _ = errors[error_signature(r)]
             if count > 1:
@@ -165,7 +194,10 @@ def format_failures(results, limit=None) -> str:
     if limit is not None and len(blocks) > limit:
         blocks = blocks[:limit] + [f"... and {len(blocks) - limit} more failing run(s) "
                                    f"(--report FILE writes them all)"]
-    return "\n".join(blocks)
+    if limit is not None and len(noted) > limit:
+        noted = noted[:limit] + [f"... and {len(noted) - limit} more run(s) with notes "
+                                 f"(--report FILE writes them all)"]
+    return "\n".join(blocks + noted)
 
 
 # ---------------------------------------------------------------- JSON
@@ -189,6 +221,7 @@ def result_dict(r) -> dict:
         "first_divergence": r.first_divergence or None,
         "divergence": _plain(r.divergence) if r.divergence else None,
         "suspect": _plain(r.suspect), "error": r.error, "unsupported": r.unsupported,
+        "heldout": r.heldout, "same_kernel": r.same_kernel, "notes": r.notes,
         "checks": {c: {"status": str(st), "message": msg}
                    for c in CHECKS for st, msg in [r.check(c)]},
         "tensors": [{f: (str(v) if f == "status" else _plain(v) if f == "stage" else v)
@@ -205,7 +238,7 @@ def _diffmem_version():
 
 def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
                 manifest_sha256=None, seed=None, strict=False, seconds=None,
-                complete=True) -> dict:
+                allow_unsupported=False, complete=True) -> dict:
     from .pin import PINNED_MANIFEST_SHA256
     tolerance = tolerance or Tolerance()
     tol = {d: dict(zip(("k", "rtol", "atol"), tolerance.constants(d)))
@@ -223,7 +256,7 @@ def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
         # False: the check was interrupted; runs it never did are errors "not run: ..."
         "complete": complete,
         "tolerance": tol,
-        "summary": summarise(results, strict),
+        "summary": summarise(results, strict, allow_unsupported),
         "results": [result_dict(r) for r in results],
     })
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .baselines import reference_run
 from .fixture_io import DTYPES, Case, family_dtypes
-from diffmem.models import family_for
+from diffmem.models import bind
 
 
 class ReferenceRuns(dict):
@@ -43,32 +43,31 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
     """A Case holding the reference's results on these arrays in ``precisions`` (float64
     always: it is what every backend is compared with); any other dtype of
     ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``."""
-    spec = family_for(config.model)
+    model = bind(config)
     precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
 
     def run(dtype, runs):
         exp64 = runs["float64"] if dtype != "float64" else None
-        return reference_run(spec, config, params, inputs, targets, mask, dtype, exp64)
-    allowed = family_dtypes(config.model)
+        return reference_run(model, params, inputs, targets, mask, dtype, exp64)
+    allowed = family_dtypes(model)
     expected = ReferenceRuns(run, [p for p in precisions if p in allowed], allowed)
-    return Case(name=name, path=pathlib.Path(f"<{name}>"), model=config.model,
-                spec_version=spec.spec_version, config=config, meta=dict(meta or {}),
+    return Case(name=name, path=pathlib.Path(f"<{name}>"), model=model, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)
 
 
 def tiny_case(name="tiny", seed=0, regime="init", batch=2, steps=5, **config) -> Case:
     """A small random case (random data, ragged mask) for unit tests: an NTM unless
     ``config`` names another ``model`` (then ``config`` holds that family's fields)."""
-    from diffmem.models import config_from_dict, family_for
     sizes = dict(input_size=3, output_size=2, controller_size=5, memory_rows=4,
                  memory_width=3) if config.get("model", "ntm") == "ntm" else {}
     sizes.update(config)
-    cfg = config_from_dict(sizes)
+    model = bind(sizes)
+    cfg = model.config
     rng = np.random.default_rng(seed)
     inputs = rng.standard_normal((batch, steps, cfg.input_size))
     targets = rng.uniform(size=(batch, steps, cfg.output_size))
     mask = np.ones((batch, steps))
     mask[-1, steps // 2 + 1:] = 0.0 if batch > 1 else 1.0
-    params = family_for(cfg).init_params(cfg, seed, regime)
-    return reference_case(name, cfg, params, inputs, targets, mask,
+    params = model.init_params(seed, regime)
+    return reference_case(name, model, params, inputs, targets, mask,
                           {"tags": ["random"], "regime": regime})

@@ -2,8 +2,11 @@
 
 A run (a backend on a case in one dtype) is ``Status.PASS`` only when every required part
 was returned and every tensor compared within its bound (README.md / docs/harness.md,
-"Verdicts"); a tensor a low precision cannot resolve (``Mark.NOISE_ONLY``) passes only
-once the same backend's float64 run has checked it (``CaseResult.cover``).
+"Verdicts").  A tensor a low precision cannot resolve (``Mark.NOISE_ONLY``) passes once
+a float64 run of the same kernel has checked it (``CaseResult.cover``); where there is
+none, it is judged by the plausible-range bound alone and reported as not judgeable in
+that precision (``CaseResult.judge_alone``), or, under ``--strict``, leaves the run
+``INCOMPLETE``.
 """
 
 from __future__ import annotations
@@ -65,12 +68,17 @@ class TensorReport:
     first_bad: dict | None = None   # trace: the worst element of the first failing step
     suspect: dict | None = None     # float64: the first step whose error is far above rounding
     covered_by: str | None = None   # NOISE_ONLY tensors the float64 run checked
+    # NOISE_ONLY tensors: error over the noise bound capped at twice the tensor's scale (the
+    # bound without a float64 run of the same kernel), its bound and where; and whether
+    # the run was judged by it (``CaseResult.judge_alone``).
+    plausible: dict | None = None
+    judged_alone: bool = False
     step_ratios: np.ndarray | None = field(default=None, repr=False)  # trace: [T, heads]
 
     @property
     def passed(self) -> bool:
-        return self.status == Mark.PASS or (self.status == Mark.NOISE_ONLY
-                                            and self.covered_by is not None)
+        return self.status == Mark.PASS or (self.status == Mark.NOISE_ONLY and (
+            self.covered_by is not None or self.judged_alone))
 
 
 @dataclass
@@ -85,6 +93,11 @@ class CaseResult:
     divergence: dict | None = None    # see ``locate``
     suspect: dict | None = None       # see ``find_suspect``: {"line", "tensor", "stage"}
     source: str | None = None         # the --backend name or import path it was made from
+    # The backend declared that its float64 run is the same kernel as this one
+    # (``float64_is_same_kernel``): only then may a float64 run vouch for this one.
+    same_kernel: bool = False
+    heldout: bool = False             # a held-out random case (not a fixture)
+    observations: list = field(default_factory=list)   # notes on what was seen (``notes``)
 
     def check(self, name: str) -> tuple:
         """(Status, message) of one of ``CHECKS``."""
@@ -113,6 +126,9 @@ class CaseResult:
             return INCOMPLETE, "\n".join(r.message for r in open_)
         worst = max(compared, key=lambda r: r.ratio or 0.0)
         notes = []
+        alone = [r.tensor for r in compared if r.judged_alone]
+        if alone:
+            notes.append(not_judgeable_note(self.dtype, alone))
         covered = [r.tensor for r in compared if r.covered_by]
         if covered:
             notes.append(f"held to the {self.dtype} noise bound only and checked by "
@@ -150,15 +166,64 @@ class CaseResult:
         """Tensors this run could hold to its noise bound only."""
         return [r for r in self.tensors if r.status == Mark.NOISE_ONLY]
 
+    @property
+    def notes(self) -> list:
+        """What the run showed beyond its verdict, one line each: tensors judged by the
+        plausible-range bound alone, and the observations of ``compare.run_case``."""
+        alone = self.not_judgeable
+        return ([not_judgeable_note(self.dtype, alone)] if alone else []) \
+            + list(self.observations)
+
+    @property
+    def not_judgeable(self) -> list:
+        """Names of the tensors judged by the plausible-range bound alone, each once (the
+        repeated call's copy of a tensor is the same tensor)."""
+        names = [r.tensor.split("/", 1)[1] if r.check in ("untraced", "repeat") else r.tensor
+                 for r in self.tensors if r.judged_alone]
+        return list(dict.fromkeys(names))
+
     def cover(self, float64_run: "CaseResult") -> None:
-        """Let the same backend's float64 run on the same case vouch for the tensors this
-        low-precision run cannot resolve: each one it checked and passed is covered."""
-        if float64_run is None or float64_run.dtype != "float64":
+        """Let the float64 run of the same kernel on the same case vouch for the tensors
+        this low-precision run cannot resolve: each one it checked and passed is covered.
+        A float64 run of another kernel (or of a backend that did not declare it the same
+        kernel) proves nothing about this one's values."""
+        if float64_run is None or float64_run.dtype != "float64" \
+                or not (self.same_kernel and float64_run.same_kernel):
             return
         passed = {r.tensor for r in float64_run.tensors if r.status == Mark.PASS}
         for r in self.noise_only:
             if r.tensor in passed:
                 r.covered_by = f"the float64 run ({float64_run.backend})"
+
+    def judge_alone(self) -> None:
+        """The tensors no float64 run of the same kernel covered, judged by the
+        plausible-range bound alone (the noise bound capped at twice the tensor's scale, see
+        ``tolerance.Tolerance.plausible_bound``): within it they are reported as not
+        judgeable in this precision and do not hold the run back; outside it they fail
+        (NaN, blow-ups, gross offsets)."""
+        for r in self.noise_only:
+            if r.covered_by is not None or r.plausible is None:
+                continue
+            p = r.plausible
+            if p["ratio"] <= 1:
+                r.judged_alone = True
+                continue
+            r.status, r.kind = Mark.FAIL, "implausible"
+            r.ratio = p["ratio"]
+            r.message = (f"{r.tensor}: outside any plausible {self.dtype} range at "
+                         f"{format_where(p['where'])}: got {p['got']:.9g}, expected "
+                         f"{p['expected']:.9g}, |error| {p['error']:.3g} vs bound "
+                         f"{p['bound']:.3g} (ratio {_ratio(p['ratio'])}): {self.dtype} "
+                         f"cannot resolve this tensor and no float64 run of the same kernel "
+                         f"checked it, so it is held to its noise bound capped at twice the "
+                         f"tensor's scale ({r.scale:.3g})")
+
+
+def not_judgeable_note(dtype, tensors) -> str:
+    return (f"{len(tensors)} tensor(s) not judgeable in {dtype}: {', '.join(tensors)} "
+            f"(held to the noise bound capped at twice each tensor's scale: NaN, blow-ups "
+            f"and gross offsets fail, finer errors cannot be seen; a float64 run of the same "
+            f"kernel checks them)")
 
 
 def _where(index, axes) -> dict:
@@ -200,15 +265,19 @@ def error_signature(result) -> str | None:
     return _DIGITS.sub("#", first.replace(result.case, "<case>"))
 
 
-def cover_runs(results) -> None:
+def cover_runs(results, strict=False) -> None:
     """Within one check, let each backend's float64 run vouch for what its other runs on
-    the same case can hold to their noise bound only (``CaseResult.cover``).  Runs are
-    matched by case and by the backend they were made from (``source``, else the backend's
-    name less its dtype part)."""
+    the same case can hold to their noise bound only, where the backend declared both the
+    same kernel (``CaseResult.cover``); what stays uncovered is judged by the
+    plausible-range bound alone (``CaseResult.judge_alone``), unless ``strict`` (then the
+    run is ``INCOMPLETE``).  Runs are matched by case and by the backend they were made
+    from (``source``, else the backend's name less its dtype part)."""
     def key(r):
         return (r.case, r.source or r.backend.replace(r.dtype, "{dtype}"))
     float64 = {key(r): r for r in results if r.dtype == "float64" and r.error is None}
     for r in results:
         if r.dtype != "float64" and r.noise_only:
             r.cover(float64.get(key(r)))
+            if not strict:
+                r.judge_alone()
 

@@ -1,7 +1,9 @@
 """The model families diffmem knows, found through the ``diffmem.models`` entry points.
 
-Each entry point names a ``Family`` (``models/family.py``): the NTM ships here as
-``models/ntm``; a third-party family registers the same way from its own package.
+Each entry point names a ``Family`` instance (``models/family.py``): the NTM ships here
+as ``models/ntm``; a third-party family registers the same way from its own package.
+``bind(config)`` is where a config (or its plain dict) meets its family: it returns the
+config's ``Model``, which callers carry from there.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from .family import GRADIENT_ONLY, LOSS, OUTPUT, Family, FixtureCase, Stage, TraceEntry
+from .family import (GRADIENT_ONLY, LOSS, OUTPUT, Family, FixtureCase, MissingOps, Model,
+                     Stage, TraceEntry)
+from .hooks import CalibrationHook, TaskSet, TrainingHook
 
-__all__ = ["GRADIENT_ONLY", "LOSS", "OUTPUT", "Family", "FixtureCase", "Stage", "TraceEntry", "families", "family_named",
-           "family_for", "config_from_dict"]
+__all__ = ["GRADIENT_ONLY", "LOSS", "OUTPUT", "Family", "FixtureCase", "MissingOps", "Model",
+           "Stage", "TraceEntry", "CalibrationHook", "TaskSet", "TrainingHook", "families",
+           "family_named", "family_for", "bind"]
 
 
 @lru_cache(maxsize=None)
@@ -49,18 +54,23 @@ def _by_model() -> dict:
     return out
 
 
-def family_for(config) -> Family:
-    """The family of a config object, a config dict, or a ``model`` name."""
-    model = config if isinstance(config, str) else (
-        config.get("model") if isinstance(config, dict) else getattr(config, "model", None))
+def family_for(model: str) -> Family:
+    """The family that runs the config ``model`` name (e.g. "queue" -> the stack family)."""
     known = _by_model()
     if model not in known:
         raise ValueError(f"config.model: expected one of {sorted(known)}, got {model!r}")
     return known[model]
 
 
-def config_from_dict(d):
-    """A config dict -> the frozen config of its family (validated)."""
-    if not isinstance(d, dict):
-        raise ValueError(f"config: expected a dict, got {type(d).__name__}")
-    return family_for(d.get("model", "ntm")).config_from_dict(d)
+def bind(config) -> Model:
+    """A config of any family, or its plain dict (``to_dict()``; ``model`` defaults to
+    "ntm"), -> its validated ``Model``, made once per config."""
+    if isinstance(config, Model):
+        return config
+    if isinstance(config, dict):
+        return family_for(config.get("model", "ntm")).bind(config)
+    model = getattr(config, "model", None)
+    if not isinstance(model, str) or not callable(getattr(config, "to_dict", None)):
+        raise ValueError(f"config: expected a model config or its dict (to_dict()), "
+                         f"got {type(config).__name__}")
+    return family_for(model).bind(config)

@@ -2,46 +2,30 @@
 
 A family is one folder, ``models/<name>/``, holding its spec, config, reference, batched
 form, parameter initialisation, trace names and stage order, fixture case catalogue, bug
-catalogue and tasks.  Its ``__init__`` exposes ``FAMILY = Family(...)``, and one line of
-``pyproject.toml`` registers it under the ``diffmem.models`` entry-point group.  The
-harness, the backend drivers, fixtures, calibration and training see a model only
-through the fields below (``diffmem.models.family_for(config)``).
+catalogue and tasks.  Its ``__init__`` defines a subclass of ``Family`` and exposes one
+instance, ``FAMILY``; one line of ``pyproject.toml`` (or of a third-party package's own)
+registers it under the ``diffmem.models`` entry-point group.
 
-Contract of each field (cfg is the family's frozen, hashable config):
-
-- ``config_from_dict(d)``: validates and returns the config; the config has ``model``
-  (one of ``models``), ``input_size`` and ``output_size`` (X and Y: the widths of inputs
-  and targets), ``to_dict()`` (plain JSON) and is immutable.
-- ``param_shapes(cfg)``: ``{name: shape}`` in the spec's table order.
-- ``init_params(cfg, seed, regime)``: float64 parameters; ``regime`` one of ``regimes``.
-- ``trace_entries(cfg)``: ``[TraceEntry(name, stage, heads)]`` in stage order, ``stage`` a
-  ``Stage``; ``heads`` names what the axis after T indexes ("write", "read", "stack"),
-  or None.  ``trace_shapes(cfg, steps)``: ``{name: per-step shape}`` (no B, no T; a
-  stack's rows depend on the number of steps).
-- ``run_reference(cfg, params, inputs, targets, mask, *, dtype, want_trace, want_grads)``:
-  the frozen reference on a batch: ``{"logits", "loss", "grads", "grad_inputs", "trace"}``
-  (numpy, float64 unless ``dtype`` says otherwise).
-- ``batched(xp, cfg)``: the batched form over an ops table ``xp``; an object with
-  ``initial_state(params, batch, steps)`` (``steps``: the T of the run, which sizes a
-  stack's preallocated rows), ``step(params, state, x) -> (state, record)`` (record:
-  trace name -> [B, ...]) and ``loss(logits, targets, mask) -> [B]``.  Both bundled
-  drivers (torch, JAX) run any family's batched form.
-- ``cases()``: the fixture catalogue, a tuple of ``FixtureCase``.
-- ``heldout(seed, index)``: a ``FixtureCase`` drawn at random (shapes no fixture has).
-- ``bugs()``: ``{name: class}``, subclasses of the batched form, each with ``STAGES``
-  (the ``Stage`` names, or "loss"/"gradient-only", where the harness must localise it)
-  and ``NEEDS`` (case tags that expose it).
-- ``summary(cfg)``: one line for ``diffmem fixtures list``.
-- ``training``: the family's training hook (``models/<family>/training.py``), or None
-  when the family cannot be trained by ``diffmem train``.
+Callers never ask a family about a config twice: ``Family.bind(config)`` (or
+``diffmem.models.bind`` for a config of any family, or its plain dict) returns the
+config's ``Model``, made once per config, which holds the parameter shapes and trace
+entries and runs the reference and the batched form.  The harness, the backend drivers,
+fixtures, calibration and training see a model only through ``Model`` and the
+family's catalogues and hooks (``diffmem.models.hooks``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections import namedtuple
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
+
+from diffmem.reference.precision import PRECISIONS
+
+from .hooks import CalibrationHook, TaskSet, TrainingHook
 
 
 def check_fields(cls, d, required):
@@ -77,9 +61,11 @@ LOSS = Stage(10**6 + 2, "loss")               # trace and logits matched, the lo
 GRADIENT_ONLY = Stage(10**6 + 3, "gradient-only")   # the forward pass matched
 
 
-TraceEntry = namedtuple("TraceEntry", "name stage heads")
-TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, and what the axis after T
-indexes ("write", "read", "stack", ...) or None."""
+TraceEntry = namedtuple("TraceEntry", "name stage heads steps", defaults=(None,))
+TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, what the axis after T
+indexes ("write", "read", "stack", ...) or None, and ``steps``: None (the array holds
+every step, [B, T, ...]) or a function ``steps(T) -> [s_0, s_1, ...]`` of the steps it
+holds (a strided entry: [B, len(steps), ...], index j is step s_j)."""
 
 
 @dataclass(frozen=True)
@@ -101,39 +87,206 @@ class FixtureCase:
     missing: str | None = None
 
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    spec_version: str
-    models: tuple
-    spec: tuple                     # paths of the spec files
-    config_from_dict: Callable
-    param_shapes: Callable
-    init_params: Callable
-    regimes: tuple
-    trace_entries: Callable
-    trace_shapes: Callable
-    run_reference: Callable
-    batched: Callable
-    cases: Callable
-    heldout: Callable
-    bugs: Callable
-    summary: Callable
-    variants: Callable = field(default=lambda: {})   # {name: correct rewrite of batched}
-    # ``diffmem calibrate``'s random configurations: an object with
-    # ``random_config(rng, small) -> draw`` and ``random_case(seed, group, index, draw) ->
-    # (name, cfg, params, inputs, targets, mask)``; None: the held-out cases are used.
-    calibration: object = None
-    # The precisions the reference runs (and a fixture stores): float64 and float32 always;
-    # the emulated low-precision modes where the family's reference implements them.
-    dtypes: tuple = ("float64", "float32", "tf32", "bfloat16", "float16")
-    tasks: object = None            # the family's task registry (``models/<family>/tasks``)
-    # What ``diffmem train`` / ``diffmem test`` need (``models/<family>/training.py``): task
-    # names, size settings and their flags, defaults, ``model_config``, ``metrics``,
-    # ``text_view`` and ``picture``.  Imported by the training package only; the module
-    # itself imports nothing of ``diffmem.training`` at load time.
-    training: object = None
+class Family(ABC):
+    """A model family: subclass it, set the class attributes, implement the methods.
 
-    def stages(self, cfg) -> list:
-        """The family's stages for this config, in order."""
-        return sorted({e.stage for e in self.trace_entries(cfg)})
+    The per-config methods take the family's config (frozen, hashable, validated when
+    made; it has ``model``, one of ``models``, ``input_size`` and ``output_size``, the
+    widths X and Y of inputs and targets, and ``to_dict()``).  They are called once per
+    config, by ``bind``; everyone else asks the bound ``Model``.
+    """
+
+    name: str                       # the entry point's name, e.g. "ntm"
+    spec_version: str               # e.g. "ntm/1": a fixture of another version is refused
+    models: tuple                   # the config ``model`` names the family runs
+    spec: tuple                     # paths of the spec files
+    config_class: type              # the config dataclass (``from_dict``, ``to_dict``)
+    regimes: tuple                  # the parameter regimes ``init_params`` knows
+    # The batched form: a class made as ``batched(ops, cfg)`` over an ops table, with
+    # ``initial_state(params, batch, steps)`` (``steps``: the T of the run, which sizes a
+    # stack's preallocated rows), ``step(params, state, x) -> (state, record)`` (record:
+    # trace name -> [B, ...], and "logits") and ``loss(logits, targets, mask) -> [B]``.
+    # Its ``OPS`` names the array operations it takes from the table; a bug or variant
+    # subclass that needs more adds them to its own ``OPS``.
+    batched: type
+    # The precisions the reference runs (and a fixture stores): float64 and float32
+    # always; the emulated low-precision modes where the family's reference has them.
+    dtypes: tuple = PRECISIONS
+    # Hooks (``diffmem.models.hooks``); None where the family has none.  Calibration
+    # without a hook draws the family's held-out cases.
+    training: TrainingHook | None = None
+    calibration: CalibrationHook | None = None
+    tasks: TaskSet | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        form = cls.__dict__.get("batched")
+        if form is not None and not isinstance(getattr(form, "OPS", None), frozenset):
+            raise TypeError(f"family {cls.__name__}: its batched form {form.__name__} declares "
+                            f"no OPS (a frozenset of the ops-table operations it uses)")
+
+    # ------------------------------------------------------------ configs
+    def config_from_dict(self, d):
+        """A config dict (``to_dict()``) -> the validated config."""
+        return self.config_class.from_dict(d)
+
+    def bind(self, config) -> "Model":
+        """The ``Model`` of ``config`` (a config of this family, or its dict), made once
+        per config."""
+        if isinstance(config, dict):
+            config = self.config_from_dict(config)
+        elif not isinstance(config, self.config_class):
+            raise ValueError(f"config: expected a {self.config_class.__name__} (family "
+                             f"{self.name}) or its dict, got {type(config).__name__}")
+        return _bound(self, config)
+
+    @property
+    def ops(self) -> frozenset:
+        """The array operations the family's batched form needs from an ops table."""
+        return frozenset(self.batched.OPS)
+
+    # ------------------------------------------------------------ per config
+    @abstractmethod
+    def param_shapes(self, cfg) -> dict:
+        """``{name: shape}`` in the spec's table order."""
+
+    @abstractmethod
+    def init_params(self, cfg, seed: int, regime: str) -> dict:
+        """float64 parameters; ``regime`` one of ``regimes``."""
+
+    @abstractmethod
+    def trace_entries(self, cfg) -> list:
+        """``[TraceEntry(name, stage, heads)]`` in stage order."""
+
+    @abstractmethod
+    def trace_shapes(self, cfg, steps: int) -> dict:
+        """``{name: per-step shape}`` (no B, no T; a stack's rows depend on T)."""
+
+    @abstractmethod
+    def run_reference(self, cfg, params, inputs, targets, mask, *, dtype, want_trace,
+                      want_grads) -> dict:
+        """The frozen reference on a batch: ``{"logits", "loss", "grads", "grad_inputs",
+        "trace"}`` (numpy, float64 unless ``dtype`` says otherwise)."""
+
+    @abstractmethod
+    def summary(self, cfg) -> str:
+        """One line for ``diffmem fixtures list``."""
+
+    # ------------------------------------------------------------ catalogues
+    @abstractmethod
+    def cases(self) -> tuple:
+        """The golden fixture catalogue, a tuple of ``FixtureCase``."""
+
+    @abstractmethod
+    def heldout(self, seed: int, index: int) -> FixtureCase:
+        """A case drawn at random (shapes no fixture has)."""
+
+    @abstractmethod
+    def bugs(self) -> dict:
+        """``{name: class}``: subclasses of the batched form, each with ``STAGES`` (the
+        ``Stage`` names, or "loss"/"gradient-only", where the harness must localise it)
+        and ``NEEDS`` (case tags that expose it)."""
+
+    def variants(self) -> dict:
+        """``{name: class}``: correct rewrites of the batched form, which must pass."""
+        return {}
+
+    # ------------------------------------------------------------ op-level families
+    # Optional comparison hooks (docs/harness.md, "Op-level families"); the defaults
+    # change nothing.
+    def input_blocks(self, cfg):
+        """``[(name, start, width)]`` of the packed inputs, whose gradients the harness
+        compares block by block (``grad_inputs/<name>``), each against its own scale;
+        None: ``grad_inputs`` is compared whole."""
+        return None
+
+    def display_names(self, cfg) -> dict:
+        """``{tensor: meaning}`` spelled out in messages, e.g. ``{"grads/dht": "final
+        state ht"}``."""
+        return {}
+
+    def describe_step(self, cfg, t):
+        """Where step ``t`` sits (e.g. "chunk 2"), added to the first-divergence line;
+        None: nothing added."""
+        return None
+
+    def __repr__(self):
+        return f"<family {self.name} ({self.spec_version})>"
+
+
+@lru_cache(maxsize=4096)   # a calibration draws thousands of configs
+def _bound(family, config):
+    return Model(family, config)
+
+
+class Model:
+    """A config bound to its family (``Family.bind``): everything diffmem asks about one
+    model, worked out once."""
+
+    def __init__(self, family: Family, config):
+        self.family = family
+        self.config = config
+        self.param_shapes = {k: tuple(v) for k, v in family.param_shapes(config).items()}
+        self.trace_entries = tuple(family.trace_entries(config))
+        self.trace_names = tuple(e.name for e in self.trace_entries)
+        self.stages = sorted({e.stage for e in self.trace_entries})
+
+    @property
+    def name(self) -> str:
+        """The config's ``model`` (e.g. "ntm", "queue")."""
+        return self.config.model
+
+    @property
+    def spec_version(self) -> str:
+        return self.family.spec_version
+
+    @property
+    def dtypes(self) -> tuple:
+        return self.family.dtypes
+
+    def trace_shapes(self, steps: int) -> dict:
+        return self.family.trace_shapes(self.config, steps)
+
+    def init_params(self, seed: int, regime: str = "init") -> dict:
+        return self.family.init_params(self.config, seed, regime)
+
+    def run_reference(self, params, inputs, targets, mask, *, dtype="float64",
+                      want_trace=True, want_grads=True, **options) -> dict:
+        return self.family.run_reference(self.config, params, inputs, targets, mask,
+                                         dtype=dtype, want_trace=want_trace,
+                                         want_grads=want_grads, **options)
+
+    def summary(self) -> str:
+        return self.family.summary(self.config)
+
+    def supports_form(self, form):
+        """True, or why ``form`` (a bug or variant class) cannot run this config: it is a
+        subclass of another family's batched form."""
+        if form is None or issubclass(form, self.family.batched):
+            return True
+        return (f"{form.__name__} is another family's model: it cannot run model "
+                f"{self.name!r} (whose batched form is {self.family.batched.__name__})")
+
+    def missing_ops(self, ops, form=None) -> list:
+        """The operations ``form`` (default the family's batched form) needs that the ops
+        table ``ops`` lacks, sorted."""
+        form = form or self.family.batched
+        return sorted(op for op in form.OPS if not hasattr(ops, op))
+
+    def batched(self, ops, form=None):
+        """The batched form (or ``form``, a bug or variant subclass of it) over ``ops``;
+        ``MissingOps`` when the table lacks an operation it needs."""
+        form = form or self.family.batched
+        missing = self.missing_ops(ops, form)
+        if missing:
+            raise MissingOps(f"{type(ops).__name__} lacks the array operation(s) "
+                             f"{', '.join(missing)} that {form.__name__} (family "
+                             f"{self.family.name}) needs")
+        return form(ops, self.config)
+
+    def __repr__(self):
+        return f"<{self.family.name} model {self.config!r}>"
+
+
+class MissingOps(Exception):
+    """An ops table that lacks an operation a batched form needs (``Model.batched``)."""

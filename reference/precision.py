@@ -55,7 +55,11 @@ import contextvars
 
 import numpy as np
 
+# The precisions diffmem checks, defined here once: float64 and float32 are what they
+# say; the low-precision modes are kernels whose matrix products are not float32 (TF32
+# tensor cores: float32 range, 10-bit mantissa; bfloat16; float16), emulated below.
 LOW_PRECISION = ("tf32", "bfloat16", "float16")
+PRECISIONS = ("float64", "float32") + LOW_PRECISION
 MANTISSA_BITS = {"tf32": 10, "bfloat16": 7, "float16": 10}
 EXPONENT_BITS = {"tf32": 8, "bfloat16": 8, "float16": 5}
 

@@ -42,7 +42,7 @@ def check_output(flag, path, suffixes=None):
 
 
 def load_model_arg(flag, spec):
-    """A model from a command-line value: a file, or pretrained:TASK."""
+    """A model from a command-line value: a file, or pretrained:NAME."""
     from diffmem import pretrained
     from .modelfile import ModelFileError, load_model
     try:
@@ -54,7 +54,7 @@ def load_model_arg(flag, spec):
     except ModelFileError as exc:
         hint = ""
         stem = os.path.splitext(os.path.basename(spec))[0]
-        if exc.problem == "no such file" and stem in pretrained.TASKS and os.sep not in spec:
+        if exc.problem == "no such file" and stem in pretrained.models() and os.sep not in spec:
             hint = f" (the pretrained model is pretrained:{stem})"
         raise UsageError(f"{flag} {spec}: {exc.problem}{hint}") from None
 

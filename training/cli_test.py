@@ -4,6 +4,7 @@ import os
 
 from diffmem.usage import UsageError
 
+from . import plot, view
 from .cli_checks import check_engine, check_int, check_output, check_task_range, \
     load_model_arg
 
@@ -71,12 +72,12 @@ def test_command(args):
     ex = result["example"]
     if not args.no_view:
         print("\nfirst sequence:\n")
-        print(family.text_view(model.config, ex))
+        print(family.text_view(model.config, ex, view))
     if args.plot:
         try:
             family.picture(model.config, ex, args.plot,
                            title=f"{os.path.basename(args.model)}: {task}, "
-                                 f"{knob_word(task)} {args.lo}..{args.hi}")
+                                 f"{knob_word(task)} {args.lo}..{args.hi}", plot=plot)
         except OSError as exc:   # a full disk: the metrics above are printed already
             raise UsageError(f"--plot {args.plot}: could not write it "
                              f"({exc.strerror or exc})") from None
@@ -89,16 +90,22 @@ def list_command(args):
     from .modelfile import ModelFileError, load_model
     from .table import describe
     print(f"{'name':32s} {'model':48s} {'steps':>6s}  trained on")
-    for task in pretrained.TASKS:
-        name = f"{pretrained.PREFIX}{task}"
+    for short, (_, path) in pretrained.models().items():   # family by family
+        name = f"{pretrained.PREFIX}{short}"
         try:
-            model = load_model(pretrained.path(task))
+            model = load_model(path)
+            task = model.task["name"]
+            word = knob_word(task)
         except ModelFileError as exc:
             print(f"{name:32s} (unusable: {exc.problem})")
             continue
+        except ValueError:
+            print(f"{name:32s} (unusable: its task {model.task['name']!r} is not one diffmem "
+                  f"trains)")
+            continue
         tr = model.header["training"]
         print(f"{name:32s} {describe(model):48s} {model.header['steps']:6d}  "
-              f"{knob_word(task)} {tr['lo']}..{tr['hi']}")
+              f"{word} {tr['lo']}..{tr['hi']}")
     print(f"\nfiles in {pretrained.folder()}; use the name wherever a model file goes, "
           f"e.g. diffmem test --model pretrained:copy --lo 20 --hi 20")
     return 0

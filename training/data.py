@@ -32,6 +32,17 @@ def task_names():
     return tuple(_registry())
 
 
+def size_flags() -> dict:
+    """Every family's size settings and their flags (the argparse ``dest`` is the key),
+    family by family; a run keeps only its own family's."""
+    from diffmem.models import families
+    out = {}
+    for fam in families().values():
+        if fam.training is not None:
+            out.update({k: v for k, v in fam.training.SIZE_FLAGS.items() if k not in out})
+    return out
+
+
 def family_of(task):
     """The ``Family`` that trains ``task``; ValueError naming the known tasks."""
     known = _registry()
@@ -47,22 +58,22 @@ def hook(task):
 
 def knob(task):
     """The option --lo/--hi draw for ``task`` ('length', 'n_items', 'n')."""
-    return family_of(task).tasks.KNOBS[task]
+    return family_of(task).tasks.knob(task)
 
 
 def generator(task):
-    return family_of(task).tasks.TASKS[task]
+    return family_of(task).tasks.generators[task]
 
 
 def sizes(task, options):
     """(X, Y) of a task with these options."""
-    return family_of(task).tasks.task_sizes(task, **options)
+    return family_of(task).tasks.sizes(task, **options)
 
 
 def batch(task, rng, batch_size, lo, hi, options):
     """inputs [B, T, X], targets [B, T, Y], mask [B, T] as float64 arrays."""
-    make_batch = family_of(task).tasks.make_batch
-    inputs, targets, mask, _ = make_batch(task, rng, batch_size, lo, hi, **options)
+    inputs, targets, mask, _ = family_of(task).tasks.make_batch(task, rng, batch_size, lo, hi,
+                                                                **options)
     return (np.asarray(inputs, np.float64), np.asarray(targets, np.float64),
             np.asarray(mask, np.float64))
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from diffmem.models import family_for
+from diffmem.models import bind
 
 from . import data
 from .engine import make_engine
@@ -35,9 +35,8 @@ def evaluate(model, lo, hi, batch=32, seed=0, backend="reference"):
     rng = np.random.default_rng(seed)
     inputs, targets, mask = data.batch(task, rng, batch, lo, hi, options)
     if backend == "reference":
-        out = family_for(model.config).run_reference(model.config, model.params, inputs,
-                                                     targets, mask, want_trace=False,
-                                                     want_grads=False)
+        out = bind(model.config).run_reference(model.params, inputs, targets, mask,
+                                               want_trace=False, want_grads=False)
         loss, logits = np.asarray(out["loss"]), np.asarray(out["logits"])
     else:
         loss, logits, _ = make_engine(backend, model.config).loss_and_grads(

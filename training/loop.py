@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
-from diffmem.models import families, family_for
+from diffmem.models import bind
 
 from . import data
+from . import view as grids
 from .engine import make_engine
 from .modelfile import load_model, save_model
 from .optim import make_optimizer
@@ -46,11 +47,7 @@ def frozen_on_resume(task):
 
 def size_keys():
     """Every family's size settings (a run keeps only its own family's)."""
-    keys = []
-    for fam in families().values():
-        if fam.training is not None:
-            keys += [k for k in fam.training.SIZE_FLAGS if k not in keys]
-    return tuple(keys)
+    return tuple(data.size_flags())
 
 
 def resume_conflicts(saved, settings):
@@ -127,8 +124,8 @@ def grad_check(cfg, params, engine_grads, inputs, targets, mask):
     Per tensor: max |g_engine - g_ref| / max |g_ref| (the reference in float64, the
     engine's gradient of the batch-mean loss); returns (worst, tensor name).
     """
-    ref = family_for(cfg).run_reference(cfg, params, inputs, targets, mask,
-                                        want_trace=False, want_grads=True)
+    ref = bind(cfg).run_reference(params, inputs, targets, mask, want_trace=False,
+                                  want_grads=True)
     B = inputs.shape[0]
     worst, where = 0.0, None
     for name, g in ref["grads"].items():
@@ -152,8 +149,8 @@ def example_run(cfg, params, inputs, targets, mask, task, options):
     the ``run`` a family's ``text_view`` and ``picture`` draw."""
     T = sequence_length(inputs, mask)
     x, z, m = inputs[:T], targets[:T], mask[:T]
-    out = family_for(cfg).run_reference(cfg, params, x[None], z[None], m[None],
-                                        want_trace=True, want_grads=False)
+    out = bind(cfg).run_reference(params, x[None], z[None], m[None], want_trace=True,
+                                  want_grads=False)
     return {"inputs": x, "targets": z, "mask": m, "logits": np.asarray(out["logits"])[0],
             "trace": {k: np.asarray(v)[0] for k, v in out["trace"].items()},
             "task": task, "options": options}
@@ -208,7 +205,7 @@ class Trainer:
         self.hook = data.hook(settings["task"])
         self.cfg = model_config(settings)
         if resume is None:
-            self.params = family_for(self.cfg).init_params(self.cfg, settings["seed"])
+            self.params = bind(self.cfg).init_params(settings["seed"])
         self.engine = make_engine(settings["backend"], self.cfg, settings.get("dtype"))
         self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["lr"],
                                         clip=settings["clip"])
@@ -291,7 +288,7 @@ class Trainer:
         """Text view of the first sequence of a batch, through the reference."""
         run = example_run(self.cfg, self.params, inputs[0], targets[0], mask[0],
                           self.settings["task"], self.settings["options"])
-        return self.hook.text_view(self.cfg, run)
+        return self.hook.text_view(self.cfg, run, grids)
 
     # ------------------------------------------------------------ the loop
     def done(self):

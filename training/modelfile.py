@@ -20,7 +20,7 @@ import zipfile
 
 import numpy as np
 
-from diffmem.models import config_from_dict, family_for
+from diffmem.models import bind
 from diffmem.reference.validate import validate_params
 
 FORMAT = "diffmem-model/1"
@@ -45,7 +45,7 @@ class Model:
 
     def __init__(self, header, params, optim=None):
         self.header = header
-        self.config = config_from_dict(header["config"])
+        self.config = bind(header["config"]).config
         self.params = params
         self.optim = optim or {}
 
@@ -58,9 +58,9 @@ def save_model(path, header, params, optim=None):
     """Write atomically; ``header`` gains ``format``, ``spec_version`` and ``config``."""
     if "config" not in header:
         raise ValueError("save_model: header needs the model's 'config'")
-    cfg = config_from_dict(header["config"])
-    header = dict(header, format=FORMAT, spec_version=family_for(cfg).spec_version)
-    params = validate_params(params, family_for(cfg).param_shapes(cfg))
+    model = bind(header["config"])
+    header = dict(header, format=FORMAT, spec_version=model.spec_version)
+    params = validate_params(params, model.param_shapes)
     arrays = {"header": np.asarray(json.dumps(header, sort_keys=True))}
     arrays.update({f"param/{k}": np.asarray(v, dtype=np.float64) for k, v in params.items()})
     arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
@@ -122,16 +122,16 @@ def load_model(path):
         got = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise bad(f"expected format {FORMAT!r}, got {got!r}")
     try:
-        cfg = config_from_dict(header.get("config"))
+        model = bind(header.get("config"))
     except ValueError as exc:
         raise bad(str(exc)) from None
-    implemented = family_for(cfg).spec_version
+    implemented = model.spec_version
     if header.get("spec_version") != implemented:
         raise bad(f"made for spec {header.get('spec_version')!r}; this diffmem implements "
                   f"{implemented!r}")
     try:
         params = validate_params({k[len("param/"):]: v for k, v in arrays.items()
-                                  if k.startswith("param/")}, family_for(cfg).param_shapes(cfg))
+                                  if k.startswith("param/")}, model.param_shapes)
     except ValueError as exc:
         raise bad(str(exc)) from None
     optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}

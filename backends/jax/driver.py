@@ -18,8 +18,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from diffmem.backends.driver import (as_config, backend_name, check_dtype, check_run_args,
-                                     model_for, parse_device, supports_model, trace_names)
+from diffmem.backends.driver import (backend_name, build, check_dtype, check_run_args,
+                                     parse_device, supports)
 from diffmem.backends.protocol import Result
 
 from . import precision_modes as _precision
@@ -47,10 +47,16 @@ def precision(dtype, platform="cpu"):
     return _precision.precision(dtype, platform)
 
 
+def ops_table(dtype="float32", platform="cpu"):
+    """The ops table of ``dtype``; a low-precision mode's rounds its products
+    (precision_modes.py)."""
+    return xp if dtype in ("float32", "float64") else _precision.ops_for(dtype, platform)
+
+
 def make_model(cfg, model_cls=None, dtype="float32", platform="cpu"):
-    """The model; a low-precision ``dtype`` picks how its products round (precision_modes.py)."""
-    ops = xp if dtype in ("float32", "float64") else _precision.ops_for(dtype, platform)
-    return model_for(cfg, model_cls)(ops, cfg)
+    """The batched form of ``cfg`` (a config, its dict, or its bound ``Model``): the
+    family's own, or ``model_cls``, a bug or variant subclass of it."""
+    return build(cfg, ops_table(dtype, platform), model_cls)
 
 
 def forward(model, params, inputs, want_trace=False, remat=True):
@@ -82,8 +88,12 @@ def sequence_loss(model, params, inputs, targets, mask):
 def _program(model, want_trace, want_grads):
     """(params, inputs, targets, mask) -> (loss, logits, trace, grads, grad_inputs)."""
     def total(params, inputs, targets, mask):
-        logits, trace = forward(model, params, inputs, want_trace)
-        loss = model.loss(logits, targets, mask)
+        whole = getattr(model, "run_sequence", None)   # a whole-sequence form (no step)
+        if whole is None:
+            logits, trace = forward(model, params, inputs, want_trace)
+            loss = model.loss(logits, targets, mask)
+        else:
+            logits, loss, trace = whole(params, inputs, targets, mask, want_trace)
         return jnp.sum(loss), (loss, logits, trace)
 
     def program(params, inputs, targets, mask):
@@ -126,6 +136,10 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
 
 
 class JaxBackend:
+    # One program for every dtype: its float64 run may vouch for what float32 cannot
+    # resolve (docs/harness.md, "Verdicts").
+    float64_is_same_kernel = True
+
     def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = jax_device(device)
@@ -134,17 +148,19 @@ class JaxBackend:
         self.compile_seconds = 0.0   # total spent compiling, reported apart from running
 
     def supports(self, config):
-        """A bug or variant subclass runs only its own family's configs."""
-        return supports_model(as_config(config), self.model_cls)
+        """A bug or variant subclass runs only its own family's configs, and a family's
+        form only on a table with every operation it needs."""
+        platform = "gpu" if self.device.platform != "cpu" else "cpu"
+        return supports(config, self.model_cls, ops_table(self.dtype, platform))
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
-        cfg, params, inputs, targets, mask = check_run_args(
+        model, params, inputs, targets, mask = check_run_args(
             config, params, inputs, targets, mask, self.dtype)
         platform = "gpu" if self.device.platform != "cpu" else "cpu"
         with precision(self.dtype, platform):
             args = jax.device_put((params, inputs, targets, mask), self.device)
-            program, compile_s = compiled_program(self.model_cls, cfg, want_trace, want_grads,
-                                                  args, self.dtype, self.device)
+            program, compile_s = compiled_program(self.model_cls, model.config, want_trace,
+                                                  want_grads, args, self.dtype, self.device)
             started = time.perf_counter()
             loss, logits, trace, grads, grad_inputs = jax.device_get(program(*args))
             run_s = time.perf_counter() - started
@@ -152,6 +168,6 @@ class JaxBackend:
         result = Result(logits=logits, loss=loss, grads=grads,
                         grad_inputs=grad_inputs if want_grads else None)
         if want_trace:
-            result.trace = {k: trace[k] for k in trace_names(cfg)}
+            result.trace = {k: trace[k] for k in model.trace_names}
         result.extras.update(compile_s=compile_s, run_s=run_s)
         return result

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import torch
 
-from diffmem.backends.driver import (as_config, backend_name, check_dtype, check_run_args,
-                                     model_for, parse_device, supports_model, trace_names)
+from diffmem.backends.driver import (backend_name, build, check_dtype, check_run_args,
+                                     parse_device, supports)
 from diffmem.backends.protocol import Result
 
 from .ops import TorchOps
@@ -35,11 +35,16 @@ def torch_device(device):
     return torch.device("cuda", index)
 
 
+def ops_table(device="cpu", dtype="float32"):
+    """The ops table of ``dtype`` on ``device`` (a low-precision mode's rounds its matrix
+    products: backends/torch/precision_modes.py)."""
+    return TorchOps(device) if dtype in ("float32", "float64") else ops_for(dtype, device)
+
+
 def make_model(cfg, device="cpu", model_cls=None, dtype="float32"):
-    """The model on ``device``; ``dtype`` a low-precision mode picks how its matrix products
-    round (backends/torch/precision_modes.py)."""
-    ops = TorchOps(device) if dtype in ("float32", "float64") else ops_for(dtype, device)
-    return model_for(cfg, model_cls)(ops, cfg)
+    """The batched form of ``cfg`` (a config, its dict, or its bound ``Model``) on
+    ``device``: the family's own, or ``model_cls``, a bug or variant subclass of it."""
+    return build(cfg, ops_table(device, dtype), model_cls)
 
 
 def to_tensors(params, device="cpu", dtype="float32", requires_grad=False):
@@ -68,6 +73,18 @@ def forward(model, params, inputs, want_trace=False):
     return torch.stack(logits, dim=1), trace
 
 
+def run_model(model, params, inputs, targets, mask, want_trace=False):
+    """(logits, loss [B], trace or None): the time loop of ``forward``, or the batched
+    form's own ``run_sequence`` where it has one (a whole-sequence form such as the
+    chunked delta rule, which has no per-step ``step``)."""
+    whole = getattr(model, "run_sequence", None)
+    if whole is None:
+        logits, trace = forward(model, params, inputs, want_trace)
+        return logits, model.loss(logits, targets, mask), trace
+    logits, loss, trace = whole(params, inputs, targets, mask, want_trace)
+    return logits, loss, (None if trace is None else {k: v.detach() for k, v in trace.items()})
+
+
 def sequence_loss(model, params, inputs, targets, mask):
     """Per-sequence loss [B] (NTM.md "Loss"), differentiable in params and inputs."""
     logits, _ = forward(model, params, inputs)
@@ -75,6 +92,10 @@ def sequence_loss(model, params, inputs, targets, mask):
 
 
 class TorchBackend:
+    # One program for every dtype (the batched form on tensors of that dtype): its
+    # float64 run may vouch for what float32 cannot resolve (docs/harness.md, "Verdicts").
+    float64_is_same_kernel = True
+
     def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = torch_device(device)
@@ -83,26 +104,28 @@ class TorchBackend:
         self._models = {}
 
     def supports(self, config):
-        """A bug or variant subclass runs only its own family's configs."""
-        return supports_model(as_config(config), self.model_cls)
+        """A bug or variant subclass runs only its own family's configs, and a family's
+        form only on a table with every operation it needs."""
+        return supports(config, self.model_cls, ops_table(self.device, self.dtype))
 
-    def model(self, cfg):
-        if cfg not in self._models:
-            self._models[cfg] = make_model(cfg, self.device, self.model_cls, self.dtype)
-        return self._models[cfg]
+    def net(self, model):
+        """The batched form of a bound ``Model``, made once per config."""
+        if model.config not in self._models:
+            self._models[model.config] = make_model(model, self.device, self.model_cls,
+                                                    self.dtype)
+        return self._models[model.config]
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
-        cfg, params, inputs, targets, mask = check_run_args(
+        model, params, inputs, targets, mask = check_run_args(
             config, params, inputs, targets, mask, self.dtype)
-        model = self.model(cfg)
+        net = self.net(model)
         started = time.perf_counter()
         p = to_tensors(params, self.device, self.dtype, requires_grad=want_grads)
         x, y, m = (torch.as_tensor(a, device=self.device) for a in (inputs, targets, mask))
         x.requires_grad_(want_grads)
         # TF32 off (on for mode tf32 on CUDA) for this run only; restored after.
         with matmul_precision(self.dtype, self.device.type), torch.set_grad_enabled(want_grads):
-            logits, trace = forward(model, p, x, want_trace)
-            loss = model.loss(logits, y, m)
+            logits, loss, trace = run_model(net, p, x, y, m, want_trace)
             grads = grad_inputs = None
             if want_grads:
                 names = list(p)
@@ -113,7 +136,7 @@ class TorchBackend:
         result = Result(logits=_numpy(logits), loss=_numpy(loss), grads=grads,
                         grad_inputs=grad_inputs)
         if want_trace:
-            result.trace = {k: _numpy(trace[k]) for k in trace_names(cfg)}
+            result.trace = {k: _numpy(trace[k]) for k in model.trace_names}
         result.extras["run_s"] = time.perf_counter() - started
         return result
 

@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from diffmem.backends.driver import check_run_args, trace_names
+from diffmem.backends.driver import check_run_args
 from diffmem.backends.protocol import Result
 
 from .driver import _TORCH_DTYPES, TorchBackend, _numpy, forward
@@ -116,12 +116,13 @@ class GraphedTorchBackend(TorchBackend):
         self._steps = {}
 
     def run(self, config, params, inputs, targets, mask, *, want_trace, want_grads):
-        cfg, params, inputs, targets, mask = check_run_args(
+        model, params, inputs, targets, mask = check_run_args(
             config, params, inputs, targets, mask, self.dtype)
         started = time.perf_counter()
+        cfg = model.config
         key = (cfg, inputs.shape, want_trace, want_grads)
         if key not in self._steps:
-            self._steps[key] = StaticStep(self.model(cfg), cfg, params, inputs.shape[0],
+            self._steps[key] = StaticStep(self.net(model), cfg, params, inputs.shape[0],
                                           inputs.shape[1], self.device, self.dtype,
                                           want_trace=want_trace, want_grads=want_grads,
                                           capture=self.capture)
@@ -132,7 +133,7 @@ class GraphedTorchBackend(TorchBackend):
             result.grads = {k: _numpy(g) for k, g in grads.items()}
             result.grad_inputs = _numpy(grad_inputs)
         if want_trace:
-            result.trace = {k: _numpy(trace[k]) for k in trace_names(cfg)}
+            result.trace = {k: _numpy(trace[k]) for k in model.trace_names}
         result.extras["run_s"] = time.perf_counter() - started
         return result
 

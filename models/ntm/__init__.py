@@ -10,44 +10,59 @@ bug catalogue), ``variants.py`` (correct rewrites that must pass) and ``tasks/``
 import pathlib
 
 from diffmem.models.family import Family
+from diffmem.models.hooks import TaskSet
 
-from . import calibration, cases, heldout, tasks, training
+from . import cases, heldout, reference, tasks
 from .batched import BatchedNTM
-from .reference import (REGIMES, SPEC_VERSION, NTMConfig, init_params, param_shapes, run_batch,
-                        trace_entries, trace_shapes)
+from .calibration import CALIBRATION
+from .training import TRAINING
 
 _HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _bugs():
-    from .bugs import BUGS   # imports torch (each bug is usable as a torch backend)
-    return BUGS
+class NTMFamily(Family):
+    name = "ntm"
+    spec_version = reference.SPEC_VERSION
+    models = ("ntm",)
+    spec = (_HERE / "spec" / "NTM.md", _HERE / "spec" / "TASKS.md")
+    config_class = reference.NTMConfig
+    regimes = reference.REGIMES
+    batched = BatchedNTM
+    training = TRAINING
+    calibration = CALIBRATION
+    tasks = TaskSet(tasks.TASKS, tasks.KNOBS, tasks.task_sizes, tasks.make_batch)
+
+    def param_shapes(self, cfg):
+        return reference.param_shapes(cfg)
+
+    def init_params(self, cfg, seed, regime):
+        return reference.init_params(cfg, seed, regime)
+
+    def trace_entries(self, cfg):
+        return reference.trace_entries(cfg)
+
+    def trace_shapes(self, cfg, steps):
+        return reference.trace_shapes(cfg, steps)
+
+    def run_reference(self, cfg, params, inputs, targets, mask, **options):
+        return reference.run_batch(cfg, params, inputs, targets, mask, **options)
+
+    def summary(self, cfg):
+        return cases.summary(cfg)
+
+    def cases(self):
+        return cases.cases()
+
+    def heldout(self, seed, index):
+        return heldout.heldout(seed, index)
+
+    def bugs(self):
+        from .bugs import BUGS
+        return BUGS
+
+    def variants(self):
+        from .variants import VARIANTS
+        return VARIANTS
 
 
-def _variants():
-    from .variants import VARIANTS
-    return VARIANTS
-
-
-FAMILY = Family(
-    name="ntm",
-    spec_version=SPEC_VERSION,
-    models=("ntm",),
-    spec=(_HERE / "spec" / "NTM.md", _HERE / "spec" / "TASKS.md"),
-    config_from_dict=NTMConfig.from_dict,
-    param_shapes=param_shapes,
-    init_params=init_params,
-    regimes=REGIMES,
-    trace_entries=trace_entries,
-    trace_shapes=trace_shapes,
-    run_reference=run_batch,
-    batched=BatchedNTM,
-    cases=cases.cases,
-    heldout=heldout.heldout,
-    bugs=_bugs,
-    summary=cases.summary,
-    variants=_variants,
-    calibration=calibration,
-    tasks=tasks,
-    training=training,
-)
+FAMILY = NTMFamily()

@@ -29,6 +29,12 @@ from diffmem.models.ntm.reference.layout import split_interface
 
 
 class BatchedNTM:
+    # The operations this form takes from its ops table (``Family.ops``); the optional
+    # ``matmul`` (a low-precision mode's products) and fused stages are looked up by name.
+    OPS = frozenset({"index_array", "sum", "softplus", "sigmoid", "tanh", "sqrt", "log",
+                     "softmax", "take_last", "prod", "concat", "broadcast_to",
+                     "zeros_like_shape"})
+
     def __init__(self, xp, cfg):
         self.xp = xp
         self.cfg = cfg

@@ -10,8 +10,9 @@ the bug needs a value from elsewhere in the step), with:
 - ``NEEDS``: fixture tags that expose it (Wh >= 2, LSTM, ragged masks, zero rows...):
   the bug hunt tries those cases first.
 
-Every bug is usable as a backend: ``diffmem check --backend
-diffmem.models.ntm.bugs:<name>`` (the bundled PyTorch driver with the bug's model).
+The bugs are plain classes; the harness wraps one as a backend (the bundled PyTorch
+driver with the bug's model) when it is named ``diffmem check --backend
+diffmem.models.ntm.bugs:<snake_name>`` (``backends.protocol.resolve_factory``).
 ``python -m diffmem.harness.bug_hunt`` runs them all and prints the kill rate.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
@@ -29,6 +29,8 @@ from diffmem.models.ntm.reference.layout import STAGES as S
 class Bug(BatchedNTM):
     STAGES: tuple = ()
     NEEDS: tuple = ()
+    # What the bugs below take from an ops table beyond the correct form's operations.
+    OPS = BatchedNTM.OPS | {"exp", "max", "stop_gradient"}
 
 
 # ---------------------------------------------------------------- 1. controller
@@ -205,6 +207,23 @@ class SoftmaxWithoutMax(Bug):
         return e / self.xp.sum(e, axis=-1, keepdims=True)
 
 
+class SoftmaxMaxOverBatch(Bug):
+    """Softmax with its max taken over the batch as well as the row (one reduction for a
+    whole block): the same value wherever nothing underflows, but a sequence whose
+    arguments sit far below another sequence's max gets exp(.) = 0 everywhere and 0/0 =
+    NaN (saturated attention: beta * K spread over hundreds)."""
+    STAGES, NEEDS = (S[3], S[4], S[5], S[7]), ("saturated", "batch")
+
+    def softmax(self, z):
+        if len(z.shape) < 3:   # the initial weights [heads, N] carry no batch axis
+            return super().softmax(z)
+        xp = self.xp
+        m = xp.stop_gradient(xp.max(xp.max(z, axis=-1, keepdims=True), axis=0,
+                                    keepdims=True))
+        e = xp.exp(z - m)
+        return e / xp.sum(e, axis=-1, keepdims=True)
+
+
 class GateSwapped(Bug):
     """Interpolation gate on the wrong side: g * w_prev + (1 - g) * w_content."""
     STAGES = (S[5],)
@@ -263,6 +282,16 @@ class SharpeningNotNormalised(Bug):
 
     def sharpened_weights(self, w_shifted, gamma):
         return self.xp.exp(gamma[..., None] * self.xp.log(w_shifted + EPS))
+
+
+class SharpeningLogWithoutEps(Bug):
+    """Sharpening as softmax(gamma * log(w_shifted)) without NTM.md's EPS (the form a
+    fused kernel writes): the same values, but where a shifted weight is exactly 0 the
+    log is -inf and its gradient 0 * inf = NaN."""
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("saturated",)
+
+    def sharpened_weights(self, w_shifted, gamma):
+        return self.softmax(gamma[..., None] * self.xp.log(w_shifted))
 
 
 class NoGradThroughPrevWeights(Bug):
@@ -406,8 +435,3 @@ class NoGradThroughLstmState(Bug):
 # ---------------------------------------------------------------- the catalogue
 
 BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
-
-
-# diffmem.models.ntm.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
-FACTORIES = factories_for(BUGS.values())
-globals().update(FACTORIES)

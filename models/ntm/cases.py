@@ -18,12 +18,15 @@ so cases of one config are padded (zero mask, zero input) to one T and use one B
 from __future__ import annotations
 
 import functools
+import json
 import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from diffmem.models.family import FixtureCase
+from diffmem.models.hooks import BUNDLED_PRETRAINED
+from diffmem.reference.validate import validate_params
 
 from . import reference as ntm
 from . import tasks
@@ -88,6 +91,15 @@ def _random(seed, B, lo, hi, pad_to, X=6, Y=4, mask_weights=False):
                 pad_to, mask_weights)
 
 
+# Saturated attention: beta * K spread over hundreds (exp underflows to exactly 0 in
+# float64 and float32 alike), the gate at exactly 1 (w_prev drops out), and gamma ~ 31 so
+# that EPS^gamma underflows too: the shifted and the sharpened weights are exactly 0 on
+# the rows content addressing left at 0.  A kernel that sharpens as softmax(gamma *
+# log w) without EPS gets NaN gradients here; a softmax whose max is not its row's
+# (none at all, or one over the batch) overflows or underflows to NaN.
+SATURATED = (("interface_bias", "beta", 1000.0), ("interface_bias", "gate", 50.0),
+             ("interface_bias", "gamma", 30.0))
+
 CASES = (
     # --- the core feedforward config, B=2, T=16: regimes and degenerate addressing
     CaseSpec("ntm-copy-ff-init", "copy, plain initialisation, ragged lengths",
@@ -116,6 +128,12 @@ CASES = (
              FF, _random(8, 1, 100, 100, None), "sharp", 8,
              tags=("random", "feedforward", "long", "sharp")),
 
+    CaseSpec("ntm-copy-ff-saturated", "saturated attention: beta ~ 1000, gate exactly 1, "
+             "a one-hot shift and gamma ~ 31: content, shifted and sharpened weights exactly "
+             "0 on most rows", FF, _copy(61), "sharp", 61, SATURATED + (("interface_bias",
+                                                                          "shift", 1000.0),),
+             tags=("copy", "feedforward", "sharp", "saturated")),
+
     # --- the core LSTM config, B=2, T=16
     CaseSpec("ntm-copy-lstm-init", "copy, LSTM controller, plain initialisation",
              LSTM, _copy(11), "init", 11, tags=("copy", "lstm", "ragged")),
@@ -131,6 +149,10 @@ CASES = (
              "sharp", 15, tags=("associative_recall", "lstm", "sharp")),
     CaseSpec("ntm-random-lstm-init", "random data, LSTM, ragged",
              LSTM, _random(16, 2, 4, 16, 16), "init", 16, tags=("random", "lstm", "ragged")),
+    CaseSpec("ntm-copy-lstm-saturated", "saturated attention, LSTM: beta ~ 1000, gate "
+             "exactly 1, gamma ~ 31: shifted and sharpened weights exactly 0 on some rows",
+             LSTM, _copy(63), "sharp", 63, SATURATED,
+             tags=("copy", "lstm", "sharp", "saturated")),
 
     # --- several heads: 2 write + 2 read (feedforward), 2 write + 3 read, 5 shifts (LSTM)
     CaseSpec("ntm-random-ff-multihead-init", "2 write and 2 read heads, random data",
@@ -139,6 +161,10 @@ CASES = (
     CaseSpec("ntm-copy-ff-multihead-sharp", "2 write and 2 read heads, copy, sharp",
              FF_MULTI, _copy(22, B=2, lo=2, hi=5, pad_to=12), "sharp", 22,
              tags=("copy", "feedforward", "multihead", "sharp")),
+    CaseSpec("ntm-copy-ff-multihead-saturated", "2 write and 2 read heads, saturated "
+             "attention (beta ~ 1000, gate exactly 1, gamma ~ 31)", FF_MULTI,
+             _copy(62, B=2, lo=2, hi=5, pad_to=12), "sharp", 62, SATURATED,
+             tags=("copy", "feedforward", "multihead", "sharp", "saturated")),
     CaseSpec("ntm-random-ff-multihead-zero-keys", "one write and one read head with zero "
              "keys beside normal heads; init.memory row 2 zero", FF_MULTI,
              _random(23, 2, 12, 12, 12), "init", 23,
@@ -210,8 +236,22 @@ PRETRAINED_CASES = (
 
 
 def pretrained_dir() -> pathlib.Path:
-    from diffmem import pretrained
-    return pathlib.Path(pretrained.__file__).resolve().parent
+    return BUNDLED_PRETRAINED
+
+
+def trained_model(path):
+    """(config, params) of a model file (diffmem-model/1: a JSON ``header`` entry and
+    ``param/<name>`` arrays), read here: the model file's own module is training's, above
+    models/."""
+    with np.load(path, allow_pickle=False) as z:
+        header = json.loads(str(z["header"]))
+        arrays = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
+    if header.get("spec_version") != ntm.SPEC_VERSION:
+        raise ValueError(f"model file {path}: made for spec {header.get('spec_version')!r}, "
+                         f"not {ntm.SPEC_VERSION!r}")
+    cfg = ntm.NTMConfig.from_dict(header["config"])
+    params = validate_params(arrays, ntm.param_shapes(cfg))
+    return cfg, {k: np.array(v, dtype=np.float64) for k, v in params.items()}
 
 
 def _fixture_case(spec: CaseSpec) -> FixtureCase:
@@ -278,6 +318,12 @@ def check_promises(spec: CaseSpec, runs: dict):
     extreme_logits scales the output layer, but a saturated LSTM controller can still
     stay under |y| = 50 for some seeds: such a seed is refused here, not silently kept.
     """
+    if "saturated" in spec.tags:
+        trace = runs["float64"]["trace"]
+        for name in ("write.w_shifted", "write.weight", "read.w_shifted", "read.weight"):
+            if not (trace[name] == 0).any():
+                raise ValueError(f"catalogue: case {spec.name} promises saturated attention, "
+                                 f"but {name} is never exactly 0; choose another param_seed")
     if spec.regime == "extreme_logits" and not spec.pretrained:
         peak = float(np.abs(runs["float64"]["logits"]).max())
         if peak <= 50:
@@ -295,9 +341,7 @@ def summary(cfg) -> str:
 def build(spec: CaseSpec):
     """(config, params, inputs, targets, mask, meta) of one case, from its spec alone."""
     if spec.pretrained is not None:
-        from diffmem.training.modelfile import load_model
-        model = load_model(pretrained_dir() / f"{spec.pretrained}.npz")
-        cfg, params = model.config, {k: np.array(v) for k, v in model.params.items()}
+        cfg, params = trained_model(pretrained_dir() / f"{spec.pretrained}.npz")
         source = f"pretrained/{spec.pretrained}.npz"
     else:
         cfg = ntm.NTMConfig.from_dict(spec.config)

@@ -12,45 +12,60 @@ from __future__ import annotations
 import pathlib
 
 from diffmem.models.family import Family
+from diffmem.models.hooks import TaskSet
 
-from . import cases, tasks, training
+from . import cases, layout, params, reference, tasks
 from .batched import BatchedStack
 from .config import MODELS, SPEC_VERSION, StackConfig
 from .layout import param_shapes, split_interface, trace_entries, trace_shapes
 from .params import REGIMES, init_params
 from .reference import run_batch
+from .training import TRAINING
 
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "STACKS.md"),)
 
 
-# Lazy: the bug catalogue imports torch (each bug is usable as a torch backend).
+class StackFamily(Family):
+    name = "stack"
+    spec_version = SPEC_VERSION
+    models = MODELS
+    spec = SPEC
+    config_class = StackConfig
+    regimes = REGIMES
+    batched = BatchedStack
+    training = TRAINING
+    tasks = TaskSet(tasks.TASKS, tasks.KNOBS, tasks.task_sizes, tasks.make_batch)
+
+    def param_shapes(self, cfg):
+        return layout.param_shapes(cfg)
+
+    def init_params(self, cfg, seed, regime):
+        return params.init_params(cfg, seed, regime)
+
+    def trace_entries(self, cfg):
+        return layout.trace_entries(cfg)
+
+    def trace_shapes(self, cfg, steps):
+        return layout.trace_shapes(cfg, steps)
+
+    def run_reference(self, cfg, params, inputs, targets, mask, **options):
+        return reference.run_batch(cfg, params, inputs, targets, mask, **options)
+
+    def summary(self, cfg):
+        return cases.summary(cfg)
+
+    def cases(self):
+        return cases.cases()
+
+    def heldout(self, seed, index):
+        return cases.heldout(seed, index)
+
+    def bugs(self):
+        from .bugs import bugs
+        return bugs()
 
 
-def _bugs():
-    from .bugs import bugs
-    return bugs()
-
-
-FAMILY = Family(
-    name="stack",
-    spec_version=SPEC_VERSION,
-    models=MODELS,
-    spec=SPEC,
-    config_from_dict=StackConfig.from_dict,
-    param_shapes=param_shapes,
-    init_params=init_params,
-    regimes=REGIMES,
-    trace_entries=trace_entries,
-    trace_shapes=trace_shapes,
-    run_reference=run_batch,
-    batched=BatchedStack,
-    cases=cases.cases,
-    heldout=cases.heldout,
-    bugs=_bugs,
-    summary=cases.summary,
-    tasks=tasks,
-    training=training,
-)
+FAMILY = StackFamily()
 
 __all__ = ["FAMILY", "SPEC_VERSION", "StackConfig", "param_shapes", "split_interface",
            "trace_entries", "trace_shapes", "REGIMES", "init_params", "run_batch"]

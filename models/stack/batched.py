@@ -42,6 +42,12 @@ from .layout import split_interface
 
 
 class BatchedStack:
+    # The operations this form takes from its ops table (``Family.ops``); the optional
+    # ``matmul`` (a low-precision mode's products) is looked up by name.
+    OPS = frozenset({"index_array", "exp", "log", "tanh", "sigmoid", "softplus", "sum", "max",
+                     "concat", "stop_gradient", "broadcast_to", "zeros_like_shape", "where",
+                     "cumsum", "flip"})
+
     def __init__(self, xp, cfg):
         self.xp = xp
         self.cfg = cfg

@@ -17,6 +17,11 @@ CLIP = 50.0
 
 
 class BatchedStackRNN:
+    # The operations this form takes from its ops table (``Family.ops``); the optional
+    # ``matmul`` (a low-precision mode's products) is looked up by name.
+    OPS = frozenset({"sigmoid", "softmax", "logsumexp", "sum", "concat", "where",
+                     "zeros_like_shape"})
+
     EMPTY = EMPTY    # what an empty row holds (the paper's -1); a class attribute
 
     def __init__(self, xp, cfg):
@@ -49,7 +54,8 @@ class BatchedStackRNN:
 
     # ------------------------------------------------------------ 2. actions
     def clip(self, z):
-        """[-50, 50], gradient 1 on the closed interval (reference.clip)."""
+        """[-50, 50], gradient 1 on the closed interval
+        (``diffmem.models.stackrnn.reference.clip``)."""
         xp = self.xp
         return xp.where(z > CLIP, CLIP, xp.where(z < -CLIP, -CLIP, z))
 

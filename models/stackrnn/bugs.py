@@ -4,7 +4,8 @@ Each bug is a subclass of ``BatchedStackRNN`` overriding one method (or one clas
 constant), with ``STAGES``: the ``Stage`` values of layout.py where the harness must
 localise it (the first diverging trace entry, earliest step first, then stage order),
 ``LOSS``, or ``GRADIENT_ONLY`` (forward identical, gradients differ); and ``NEEDS``: case tags
-(cases.py) that expose it.
+(cases.py) that expose it.  The harness wraps a bug as a backend (the bundled PyTorch
+driver running it): ``--backend diffmem.models.stackrnn.bugs:<snake_name>``.
 
 The push value's clip at +-50 is caught only where the push value is sigmoid's negative
 tail alone: beyond +50 sigmoid rounds to 1 with or without it, and next to other stacks'
@@ -14,7 +15,6 @@ values near 0.5 a difference of 1e-22 is below any tolerance.  The fixture
 
 from __future__ import annotations
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 
 from .batched import BatchedStackRNN
@@ -24,6 +24,7 @@ from .layout import ACTIONS, HIDDEN, STACK
 class Bug(BatchedStackRNN):
     STAGES: tuple = ()
     NEEDS: tuple = ()
+    OPS = BatchedStackRNN.OPS | {"stop_gradient", "tanh"}
 
 
 # ---------------------------------------------------------------- 1. hidden
@@ -91,6 +92,17 @@ class ActionSoftmaxOverStacks(Bug):
     def action(self, params, h):
         scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
         return self.xp.softmax(scores, axis=-2)
+
+
+class ActionSoftmaxWithoutMax(Bug):
+    """The action softmax as exp(s) / sum exp(s), without subtracting the max: inf / inf
+    = NaN once the scores pass exp's range (saturated actions)."""
+    STAGES, NEEDS = (ACTIONS,), ("saturated",)
+
+    def action(self, params, h):
+        scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
+        e = self.xp.exp(scores)
+        return e / self.xp.sum(e, axis=-1, keepdims=True)
 
 
 class ActionsFromPreviousHidden(Bug):
@@ -203,18 +215,12 @@ class PushValueGradientStopped(Bug):
 
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
-        ActionSoftmaxOverStacks, ActionsFromPreviousHidden, TanhPushValue, ClipMissing,
-        ClipBeforeBias, StackShiftReversed,
-        PopPullsZero, PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
+        ActionSoftmaxOverStacks, ActionSoftmaxWithoutMax, ActionsFromPreviousHidden,
+        TanhPushValue, ClipMissing, ClipBeforeBias, StackShiftReversed, PopPullsZero,
+        PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
         PushValueGradientStopped)
 
 
 def bugs() -> dict:
     """name -> bug class, in stage order."""
     return {cls.__name__: cls for cls in BUGS}
-
-
-# diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
-# driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
-FACTORIES = factories_for(BUGS)
-globals().update(FACTORIES)

@@ -122,6 +122,11 @@ def promise_sharp(run):
         raise ValueError("promises near one-hot actions (max > 0.99) at most steps")
 
 
+def promise_saturated(run):
+    if not (run["trace"]["action"] == 0).any():
+        raise ValueError("promises saturated actions (an action weight exactly 0); none found")
+
+
 def promise_ragged(mask):
     lengths = (mask > 0).sum(-1)
     if len(set(lengths.tolist())) < 2:
@@ -176,6 +181,8 @@ def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), s
                     promise_noop(run)
                 elif promise == "sharp":
                     promise_sharp(run)
+                elif promise == "saturated":
+                    promise_saturated(run)
                 elif promise == "ragged":
                     promise_ragged(mask)
             except ValueError as exc:
@@ -207,6 +214,11 @@ def cases() -> tuple:
               _cfg(3, 8, 2, 6, 2, True), "sharp", 2, _ab(2),
               ("counting", "noop", "k2", "multistack", "sharp", "ragged"),
               ("sharp", "noop", "ragged")),
+        _case("stackrnn-anbn-noop-saturated", "a^n b^n, push/pop/noop, action scores x 2000: "
+              "action weights exactly 0 and 1 (exp underflows in float64 and float32)",
+              _cfg(3, 8, 2, 6, 2, True), "sharp", 10, _ab(10),
+              ("counting", "noop", "k2", "multistack", "sharp", "saturated", "ragged"),
+              ("saturated", "ragged"), (("A", 2000.0), ("bias.action", 2000.0))),
         _case("stackrnn-anbncn-k1-pushpop-sharp", "a^n b^n c^n, one stack, k=1, sharp",
               _cfg(4, 10, 1, 8, 1, False), "sharp", 3, _ab(3, lo=1, hi=5, letters=3),
               ("counting", "push-pop", "k1", "sharp", "ragged"), ("sharp", "ragged")),

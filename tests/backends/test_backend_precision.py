@@ -25,9 +25,9 @@ def case():
 def lowered_text(case, dtype):
     from diffmem.backends.driver import check_run_args
     from diffmem.backends.jax.driver import lower_program
-    cfg, params, inputs, targets, mask = check_run_args(
+    model, params, inputs, targets, mask = check_run_args(
         case.config, case.params, case.inputs, case.targets, case.mask, dtype)
-    return lower_program(BatchedNTM, cfg, True, True, (params, inputs, targets, mask),
+    return lower_program(BatchedNTM, model.config, True, True, (params, inputs, targets, mask),
                          dtype).as_text()
 
 

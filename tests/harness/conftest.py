@@ -66,6 +66,11 @@ BAD_BACKENDS = textwrap.dedent('''
         if dtype != "float32":
             raise ValueError("float32 only")
         return Garbage32(outputs_only, dtype)
+    def garbage32_with_float64(device="cpu", dtype="float32"):
+        # float64: the reference itself; float32: the garbage, under one backend name
+        if dtype == "float64":
+            return Wrapped(no_trace, dtype)
+        return Garbage32(no_trace, dtype)
 
     class Memoriser:
         """Returns the stored float64 answers of the bundled fixture with these inputs."""

@@ -22,7 +22,7 @@ def all_cases():
 
 @pytest.fixture(scope="module")
 def cases(all_cases):
-    return {n: c for n, c in all_cases.items() if c.model == "ntm"}   # the NTM's space
+    return {n: c for n, c in all_cases.items() if c.model.name == "ntm"}   # the NTM's space
 
 
 def test_bundled_fixtures_match_the_catalogue():
@@ -41,15 +41,19 @@ def test_stored_inputs_are_what_the_catalogue_builds(all_cases):
         for k in params:
             np.testing.assert_array_equal(case.params[k], params[k], err_msg=f"{name} {k}")
         for got, want in ((case.inputs, inputs), (case.targets, targets), (case.mask, mask)):
-            # Drift moves values by far more than an ulp; numpy's exp and log take other
-            # vector paths on other CPUs (AVX-512 or not) and may differ in the last bit.
-            np.testing.assert_allclose(got, want, rtol=1e-14, atol=0, err_msg=name)
+            # Within a few ulps: numpy's exp (the Stack-RNN's soft targets) rounds differently
+            # in its last bit on CPUs with and without AVX-512; drift is far larger.
+            np.testing.assert_allclose(got, want, rtol=1e-15, atol=0, err_msg=name)
 
 
 def test_total_size_is_a_few_megabytes():
-    # float64, float32 and the emulated low-precision runs of every family's small cases.
-    total = sum(p.stat().st_size for p in default_fixture_dir().glob("*.npz"))
-    assert total < 10e6, f"fixtures take {total / 1e6:.2f} MB"
+    # float64, float32 and the emulated low-precision runs of every family's small cases:
+    # 9.2 MB for the NTM and the stacks; delta/1's 17 cases are sized by DELTA.md (B x T up
+    # to 2 x 200 so that chunk edges and tails occur, its state trace strided to keep them
+    # small) and take 20.7 MB, at most 2.3 MB a case.
+    sizes = {p.name: p.stat().st_size for p in default_fixture_dir().glob("*.npz")}
+    assert max(sizes.values()) < 2.5e6, max(sizes.items(), key=lambda kv: kv[1])
+    assert sum(sizes.values()) < 32e6, f"fixtures take {sum(sizes.values()) / 1e6:.2f} MB"
 
 
 def test_every_stored_result_is_finite(all_cases):

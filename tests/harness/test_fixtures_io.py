@@ -60,7 +60,7 @@ def _assert_clear(exc_info, *words):
 def test_load_case_round_trips_the_catalogue_case(folder):
     case = load_case(folder / f"{SMALL}.npz")
     config, params, inputs, targets, mask, meta = cat.build(cat.catalogue()[SMALL])
-    assert case.name == SMALL and case.model == "ntm" and case.spec_version == "ntm/1"
+    assert case.name == SMALL and case.model.name == "ntm" and case.spec_version == "ntm/1"
     assert case.config == config
     assert set(case.params) == set(params)
     for k in params:

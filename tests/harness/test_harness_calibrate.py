@@ -5,7 +5,7 @@ import json
 
 from diffmem.cli import main
 from diffmem.harness.calibrate import random_case, random_group
-from diffmem.models.ntm.calibration import random_config
+from diffmem.models.ntm.calibration import CALIBRATION
 
 import numpy as np
 
@@ -43,8 +43,8 @@ def test_dtype_lists_and_small_configs():
     with pytest.raises(ValueError, match="expected one of"):
         parse_dtypes("tf32,int8")
     for group in range(20):
-        big = random_config(np.random.default_rng([5, group]))
-        small = random_config(np.random.default_rng([5, group]), small=True)
+        big = CALIBRATION.random_config(np.random.default_rng([5, group]))
+        small = CALIBRATION.random_config(np.random.default_rng([5, group]), small=True)
         c = small["config"]
         assert c["memory_rows"] <= 8 and c["memory_width"] <= 6 and c["controller_size"] <= 8
         assert small["steps"] <= 12

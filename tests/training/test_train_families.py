@@ -13,7 +13,10 @@ from diffmem.models.stack import StackConfig
 from diffmem.models.stack import tasks as stack_tasks
 from diffmem.models.stackrnn import StackRNNConfig
 from diffmem.models.stackrnn import tasks as srnn_tasks
+from diffmem.models.stack import training as stack_training
+from diffmem.models.stackrnn import training as stackrnn_training
 from diffmem.training import data
+from diffmem.training import view as grids
 from diffmem.training.loop import Trainer
 from diffmem.training.modelfile import load_model, save_model
 
@@ -41,7 +44,7 @@ def test_every_task_belongs_to_exactly_one_family():
     for name, fam in families().items():
         for task in fam.training.TASKS:
             assert data.family_of(task).name == name
-            assert task in fam.tasks.TASKS          # a task of the family's own registry
+            assert task in fam.tasks.names          # a task of the family's own registry
     assert data.family_of("sequence_copy").name == "stack"
     assert data.family_of("anbn").name == "stackrnn"
     with pytest.raises(ValueError, match="task: expected one of copy, .*anbn"):
@@ -117,10 +120,10 @@ def srnn_settings(tmp_path, **changes):
 def test_stack_training_lowers_the_loss(tmp_path):
     trainer = Trainer(stack_settings(tmp_path), out=quiet)
     x, z, m = data.batch("sequence_copy", np.random.default_rng(99), 32, 1, 2, {"alphabet": 2})
-    run = family_named("stack").run_reference
+    run = family_named("stack").bind(trainer.cfg).run_reference
 
     def held_out():
-        return run(trainer.cfg, trainer.params, x, z, m, want_trace=False,
+        return run(trainer.params, x, z, m, want_trace=False,
                    want_grads=False)["loss"].mean()
     before = held_out()
     trainer.run(progress=False)
@@ -210,7 +213,7 @@ def stack_run():
 
 def test_stack_text_view_shows_the_strengths_put_in():
     cfg, run = stack_run()
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     symbols = titled(view, "symbols")
     assert symbols == {"in": ["<s>", "2", "|||", "2"], "target": [".", ".", "2", "</s>"],
                        "out": [".", ".", "2", "0"], "wrong": [".", ".", ".", "x"]}
@@ -236,7 +239,7 @@ def test_deque_text_view_labels_both_ends():
             enumerate([(a, e) for a in ("push", "pop") for e in ("top", "bottom")])}
     run = {"inputs": inputs, "targets": targets, "mask": mask, "logits": np.zeros((T, 4)),
            "trace": {"strength": strength, **ends}}
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     rows = titled(view, "deque: strengths")
     assert list(rows)[:4] == ["t4", "t3", "t2", "t1"] and list(rows)[-1] == "b4"
     assert rows["t1"][:2] == ["0.8", "0.7"] and rows["b1"][:2] == ["0.3", "0.2"]
@@ -251,7 +254,7 @@ def test_long_stack_view_shows_only_rows_pushed_so_far():
     run = {"inputs": np.eye(5)[np.zeros(T, int)], "targets": np.zeros((T, 4)),
            "mask": np.zeros(T), "logits": np.zeros((T, 4)),
            "trace": {"strength": strength, "push": np.zeros(T), "pop": np.zeros(T)}}
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     first, second = view.split("== steps 20..24 of 25 ==")
     labels = lambda text: re.findall(r"^\s*(r\d+) \|", text, re.M)   # noqa: E731
     assert labels(first) == [f"r{i}" for i in range(20, 0, -1)]
@@ -278,7 +281,7 @@ def srnn_run():
 
 def test_stackrnn_text_view_shows_the_top_rows_and_actions():
     cfg, run = srnn_run()
-    view = SRNN.text_view(cfg, run)
+    view = SRNN.text_view(cfg, run, grids)
     symbols = titled(view, "symbols")
     assert symbols["in"] == ["a", "a", "b", "b"]
     assert symbols["target"] == ["a", "b", "b*", "a*"]
@@ -295,7 +298,7 @@ def test_stack_picture_draws_the_strengths(tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
     cfg, run = stack_run()
-    fig = STACK.figure(cfg, run)
+    fig = stack_training.figure(cfg, run)
     image = fig.axes[0].get_images()[0].get_array()
     # Drawn bottom row first: row 1's strengths on image row 0, nothing before a push.
     expected = run["trace"]["strength"].T.copy()
@@ -313,7 +316,7 @@ def test_stackrnn_picture_draws_each_stack(tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
     cfg, run = srnn_run()
-    fig = SRNN.figure(cfg, run)
+    fig = stackrnn_training.figure(cfg, run)
     images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
     assert len(images) == 2
     np.testing.assert_array_equal(images[1], run["trace"]["stack"][:, 1, :4].T)
@@ -329,7 +332,7 @@ def saved(tmp_path, cfg, task, options, lo, hi, name="m.npz"):
     path = str(tmp_path / name)
     save_model(path, {"config": cfg.to_dict(), "task": {"name": task, "options": options},
                       "training": {"lo": lo, "hi": hi, "command": "by hand"}, "steps": 0,
-                      "sequences": 0, "metrics": {}}, fam.init_params(cfg, 3))
+                      "sequences": 0, "metrics": {}}, fam.bind(cfg).init_params(3))
     return path
 
 
@@ -343,8 +346,8 @@ def test_test_reports_the_queue_accuracy_beyond_its_training_lengths(tmp_path, c
     # Independently: the same batch, the reference, the paper's scores.
     x, z, m, _ = stack_tasks.make_batch("sequence_copy", np.random.default_rng(7), 5, 3, 4,
                                         alphabet=2)
-    logits = family_named("stack").run_reference(cfg, load_model(path).params, x, z, m,
-                                                 want_trace=False, want_grads=False)["logits"]
+    logits = family_named("stack").bind(cfg).run_reference(
+        load_model(path).params, x, z, m, want_trace=False, want_grads=False)["logits"]
     coarse, fine = stack_tasks.coarse(logits, z, m), stack_tasks.fine(logits, z, m)
     assert f"test lengths 3..4, 5 sequences" in out
     assert f"coarse accuracy {coarse:.3f}, fine accuracy {fine:.3f}" in out

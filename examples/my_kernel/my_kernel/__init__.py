@@ -119,6 +119,11 @@ def forward(cfg, p, x):
 
 
 class MyKernel:
+    # The same PyTorch code runs in every dtype, so its float64 run may check what
+    # float32 cannot resolve; a kernel whose float64 path is another program leaves
+    # this out (then those tensors are judged by the plausible-range bound alone).
+    float64_is_same_kernel = True
+
     def __init__(self, device="cpu", dtype="float32"):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}")

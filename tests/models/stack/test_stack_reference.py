@@ -193,7 +193,7 @@ def test_family_fields_are_wired():
     cfg0 = draw.build()[0]   # the name says what was drawn: model, B, T
     assert draw.name.startswith(f"{cfg0.model}-heldout-0-0-") and "-B33-" in draw.name
     assert FAMILY.summary(cfg) == "stack ff bce X=3 Y=4 H=32 m=8"
-    assert [s.name for s in FAMILY.stages(cfg)] == ["controller", "interface", "activations",
+    assert [s.name for s in FAMILY.bind(cfg).stages] == ["controller", "interface", "activations",
                                                     "strengths", "read", "logits"]
 
 

@@ -43,7 +43,7 @@ def reference_runs():
 @pytest.mark.parametrize("bug", list(FAMILY.bugs()))
 def test_bug_is_caught_at_its_stage(bug, drivers, reference_runs):
     cls = FAMILY.bugs()[bug]
-    stages = set(FAMILY.stages(FAMILY.cases()[0].build()[0]))
+    stages = set(FAMILY.bind(FAMILY.cases()[0].build()[0]).stages)
     assert all(s in stages | {LOSS, GRADIENT_ONLY} for s in cls.STAGES)
     caught = []
     for name in PROBE:
