@@ -54,6 +54,13 @@ def registered_backends() -> dict:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _one_line(exc) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def resolve_factory(name_or_path: str):
     """A short registered name or ``package.module:factory`` -> the factory callable."""
     if not isinstance(name_or_path, str) or not name_or_path:
@@ -70,11 +77,17 @@ def resolve_factory(name_or_path: str):
                              f"({exc})") from exc
     elif ":" in name_or_path:
         module_name, _, attr = name_or_path.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"backend {name_or_path!r}: expected 'package.module:factory' "
+                             f"(both parts named), e.g. 'my_kernel:make_backend'")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ValueError(f"backend {name_or_path!r}: cannot import module {module_name!r}: "
                              f"{exc}") from exc
+        except Exception as exc:   # the module itself raised (SyntaxError included)
+            raise ValueError(f"backend {name_or_path!r}: importing module {module_name!r} "
+                             f"raised {_one_line(exc)}") from exc
         factory = getattr(module, attr, None) or _catalogued_form(module, attr)
         if factory is None:
             raise ValueError(f"backend {name_or_path!r}: module {module_name!r} has no "

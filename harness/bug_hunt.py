@@ -138,7 +138,7 @@ def format_verdicts(verdicts, exhaustive=False) -> str:
 
 
 def main(argv=None):
-    from .check_commands import load_cases
+    from .check import load_cases
     parser = argparse.ArgumentParser(description="Run the kernel-bug catalogue against "
                                                  "the fixtures and print the kill rate.")
     parser.add_argument("--cases", default="*")
@@ -151,7 +151,7 @@ def main(argv=None):
                         help="precisions to try, in order (comma-separated: float64, "
                              "float32, tf32, bfloat16, float16; default float64,float32)")
     args = parser.parse_args(argv)
-    from .check_commands import parse_dtypes
+    from .options import parse_dtypes
     try:
         dtypes = list(parse_dtypes(args.dtype))   # in the order given
     except ValueError as exc:

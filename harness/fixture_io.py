@@ -117,8 +117,11 @@ def default_fixture_dir() -> pathlib.Path:
 
 def _directory(directory):
     directory = default_fixture_dir() if directory is None else pathlib.Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise FixtureError(f"--fixtures {directory}: is a file; expected the fixture folder "
+                           f"(the one holding manifest.json)")
     if not directory.is_dir():
-        raise FixtureError(f"fixture folder {directory}: does not exist; "
+        raise FixtureError(f"--fixtures {directory}: does not exist; "
                            f"{regenerate_hint(directory=directory)}")
     return directory
 

@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "5705f57391f3fab14dcca63d72edf41bd222761e26f0f2a6f32b1255d99d4bda"
+PINNED_MANIFEST_SHA256 = "a1511e5c9929a5a7767534cc5ac318f67b064ab91a0343b5a260e51d3168fb93"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -134,11 +134,13 @@ def _add_test(subparsers):
                     "Stack-RNN's stacks.")
     t.add_argument("--model", required=True, metavar="MODEL",
                    help="a model file, or pretrained:TASK (see `diffmem pretrained list`)")
-    t.add_argument("--lo", type=int, required=True,
+    t.add_argument("--lo", type=int, default=None,
                    help="smallest value of the task's knob (sequence length; number of "
                         "items for associative_recall and priority_sort; n for the "
-                        "Stack-RNN's tasks)")
-    t.add_argument("--hi", type=int, required=True, help="largest value of the task's knob")
+                        "Stack-RNN's tasks; default: the model's training range)")
+    t.add_argument("--hi", type=int, default=None,
+                   help="largest value of the task's knob (default: the model's training "
+                        "range)")
     _add_batch_size(t, 32, "sequences for the metrics")
     t.add_argument("--seed", type=int, default=1234, help="seed of the test data (default 1234)")
     t.add_argument("--backend", choices=ENGINE_CHOICES, default="reference",

@@ -5,7 +5,7 @@ import math
 import os
 import tempfile
 
-from diffmem.usage import UsageError
+from diffmem.usage import UsageError, check_output_path
 
 
 def check_int(flag, value, lo=1, what=None):
@@ -25,15 +25,13 @@ def check_number(flag, value, positive=True):
 
 
 def check_output(flag, path, suffixes=None):
-    """An output file we will be able to write, checked before any work."""
+    """An output file we will be able to write, checked before any work: its folder
+    exists and takes files, and the path is new or a regular file."""
     if suffixes and not path.lower().endswith(suffixes):
         raise UsageError(f"{flag} {path}: expected a file name ending in "
                          f"{', '.join(suffixes)}")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a folder; expected a file name")
+    check_output_path(path, flag)   # a folder, a device node: never replaced
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
     try:
         fd, probe = tempfile.mkstemp(prefix=".diffmem-probe-", dir=folder)
         os.close(fd)

@@ -38,12 +38,8 @@ def report(model, result, lo, hi):
 def test_command(args):
     from .data import hook
     from .evaluate import evaluate
-    check_int("--lo", args.lo)
-    check_int("--hi", args.hi)
     check_int("--batch-size", args.batch_size)
     check_int("--seed", args.seed, lo=0)
-    if args.hi < args.lo:
-        raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
     if args.plot:
         check_output("--plot", args.plot, PLOT_SUFFIXES)
         try:
@@ -53,6 +49,16 @@ def test_command(args):
                              "(pip install 'diffmem[plot]')") from None
     check_engine("--backend", args.backend)
     model = load_model_arg("--model", args.model)
+    trained = model.header.get("training", {})
+    for flag in ("lo", "hi"):   # default: the range the model was trained on
+        if getattr(args, flag) is None:
+            if trained.get(flag) is None:
+                raise UsageError(f"--{flag}: {args.model} records no training range; give "
+                                 f"--lo and --hi")
+            setattr(args, flag, int(trained[flag]))
+        check_int(f"--{flag}", getattr(args, flag))
+    if args.hi < args.lo:
+        raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
     task = model.task["name"]
     try:
         family = hook(task)
@@ -68,9 +74,13 @@ def test_command(args):
         print("\nfirst sequence:\n")
         print(family.text_view(model.config, ex, view))
     if args.plot:
-        family.picture(model.config, ex, args.plot,
-                       title=f"{os.path.basename(args.model)}: {task}, "
-                             f"{knob_word(task)} {args.lo}..{args.hi}", plot=plot)
+        try:
+            family.picture(model.config, ex, args.plot,
+                           title=f"{os.path.basename(args.model)}: {task}, "
+                                 f"{knob_word(task)} {args.lo}..{args.hi}", plot=plot)
+        except OSError as exc:   # a full disk: the metrics above are printed already
+            raise UsageError(f"--plot {args.plot}: could not write it "
+                             f"({exc.strerror or exc})") from None
         print(f"wrote {args.plot}")
     return 0
 

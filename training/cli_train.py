@@ -13,6 +13,8 @@ from diffmem.usage import UsageError
 
 from .cli_checks import check_engine, check_int, check_number, check_output, \
     check_task_range, load_model_arg
+from .modelfile import ModelSaveError
+
 
 from .data import size_flags, task_names
 
@@ -259,6 +261,9 @@ def train_command(args):
         trainer.run(progress=not args.no_progress)
     except FloatingPointError as exc:   # a diverged run, not a bug: its state was saved
         print(f"diffmem train: {exc}", file=sys.stderr)
+        return 1
+    except ModelSaveError as exc:   # a full disk: what was saved before is kept
+        print(f"diffmem train: --save-to {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -36,6 +36,10 @@ class ModelFileError(ValueError):
         self.path, self.problem = path, problem
 
 
+class ModelSaveError(ValueError):
+    """A model file could not be written (a full disk, a device in the way): one line."""
+
+
 class ModelFile:
     """What a model file holds: ``header`` (dict), ``config``, ``params``, ``optim``."""
 
@@ -60,19 +64,26 @@ def save_model(path, header, params, optim=None):
     arrays = {"header": np.asarray(json.dumps(header, sort_keys=True))}
     arrays.update({f"param/{k}": np.asarray(v, dtype=np.float64) for k, v in params.items()})
     arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise ModelSaveError(f"{path}: is not a regular file; a model is never written over "
+                             f"a folder or a device")
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary file only
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except OSError as exc:   # a full disk: the file there before is untouched
+        raise ModelSaveError(f"{path}: could not write the model file "
+                             f"({exc.strerror or exc}); the file there before is unchanged") \
+            from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return path
 
 

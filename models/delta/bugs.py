@@ -229,4 +229,3 @@ class Recurrent(BatchedDelta):
 
 def variants() -> dict:
     return {"Recurrent": Recurrent}
-

@@ -7,10 +7,10 @@ localise it (the first diverging trace entry, earliest step first, then stage or
 (cases.py) that expose it.  The harness wraps a bug as a backend (the bundled PyTorch
 driver running it): ``--backend diffmem.models.stackrnn.bugs:<snake_name>``.
 
-Not in the catalogue, on purpose: bugs in the push value's clip at +-50 (left out, or
-straight-through).  Beyond the clip sigmoid is within 2e-22 of 0 or 1 and its slope below
-2e-22, so no tolerance can tell such a kernel apart; the clip is kept for fidelity to
-the original code, not because it changes numbers.
+The push value's clip at +-50 is caught only where the push value is sigmoid's negative
+tail alone: beyond +50 sigmoid rounds to 1 with or without it, and next to other stacks'
+values near 0.5 a difference of 1e-22 is below any tolerance.  The fixture
+``stackrnn-random-clip-pinned`` (one stack, bias.push = -60) is that case.
 """
 
 from __future__ import annotations
@@ -128,6 +128,23 @@ class TanhPushValue(Bug):
         return self.xp.tanh(self.clip(self.matmul(h, params["D"].mT) + params["bias.push"]))
 
 
+class ClipMissing(Bug):
+    """No clip on the push pre-activation: sigmoid(D h + bias.push) where the original
+    code clips it to [-50, 50] first."""
+    STAGES, NEEDS = (ACTIONS,), ("clip-pinned",)
+
+    def clip(self, z):
+        return z
+
+
+class ClipBeforeBias(Bug):
+    """The clip applied to D h alone, bias.push added after it."""
+    STAGES, NEEDS = (ACTIONS,), ("clip-pinned",)
+
+    def push_value(self, params, h):
+        return self.xp.sigmoid(self.clip(self.matmul(h, params["D"].mT)) + params["bias.push"])
+
+
 # ---------------------------------------------------------------- 3. stack
 
 class StackShiftReversed(Bug):
@@ -200,8 +217,9 @@ class PushValueGradientStopped(Bug):
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
         ActionSoftmaxOverStacks, ActionSoftmaxWithoutMax, ActionsFromPreviousHidden,
-        TanhPushValue, StackShiftReversed, PopPullsZero, PopKeepsBottom, NoopIgnored,
-        LossMaskIgnored, StackGradientStopped, PushValueGradientStopped)
+        TanhPushValue, ClipMissing, ClipBeforeBias, StackShiftReversed, PopPullsZero,
+        PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
+        PushValueGradientStopped)
 
 
 def bugs() -> dict:
