@@ -200,3 +200,10 @@ def test_the_fixture_count_in_the_results():
     line = (f"golden fixtures: {len(entries)} cases (NTM {per['ntm']}, stack/queue/deque "
             f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']})")
     assert line in doc("docs/results.md"), line
+    short = (f"catalogue of {len(entries)} small cases (NTM {per['ntm']}, stacks {per['stack']}, "
+             f"Stack-RNN {per['stackrnn']}, delta {per['delta']})")
+    assert short in doc("README.md"), short
+    words = " ".join(doc("docs/harness.md").split())
+    long = (f"catalogue of {len(entries)} small cases (NTM {per['ntm']}, stack / queue / deque "
+            f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']}")
+    assert long in words, long
