@@ -12,8 +12,7 @@ import pathlib
 from setuptools import setup
 
 ROOT = pathlib.Path(__file__).resolve().parent
-TOP = ("reference", "backends", "harness", "fixtures", "models", "tasks", "training",
-       "pretrained")
+TOP = ("reference", "backends", "harness", "fixtures", "models", "training", "pretrained")
 
 packages, package_dir = ["diffmem"], {"diffmem": "src/diffmem"}
 for top in TOP:

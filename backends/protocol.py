@@ -14,17 +14,15 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Optional
 
+from diffmem.reference.precision import LOW_PRECISION, PRECISIONS  # noqa: F401 (re-exported)
+
 ENTRY_POINT_GROUP = "diffmem.backends"
 DEVICES_HELP = "'cpu', 'cuda' or 'cuda:N'"
-# What a backend computes in.  float64 and float32 are what they say.  The
-# low-precision modes are for kernels whose matrix products are not float32: ``tf32``
-# (TF32 tensor cores: float32 range, 10-bit mantissa), ``bfloat16``, ``float16``.  A
-# backend in such a mode returns its results as float32 (or float64) numpy arrays,
+# What a backend computes in (``diffmem.reference.precision.PRECISIONS``).  A backend
+# in a low-precision mode returns its results as float32 (or float64) numpy arrays,
 # numpy having no bfloat16: the values are what the kernel computed, widened.  The
-# harness bounds a mode by the reference run with that precision emulated
-# (diffmem.reference.precision), see docs/precision.md.
-PRECISIONS = ("float64", "float32", "tf32", "bfloat16", "float16")
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
+# harness bounds a mode by the reference run with that precision emulated, see
+# docs/precision.md.
 DTYPES = PRECISIONS   # the older name; every dtype a backend factory may be asked for
 
 
@@ -47,7 +45,7 @@ class Result:
     loss: object                        # [B], per-sequence loss
     grads: Optional[dict] = None        # name -> param shape, summed over the batch
     grad_inputs: Optional[object] = None  # [B, T, X]
-    trace: Optional[dict] = None        # NTM.md trace name -> [B, T, ...]
+    trace: Optional[dict] = None        # the family's trace name -> [B, T, ...]
     extras: dict = field(default_factory=dict)
 
 
@@ -56,23 +54,44 @@ def registered_backends() -> dict:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _one_line(exc) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def resolve_factory(name_or_path: str):
     """A short registered name or ``package.module:factory`` -> the factory callable."""
     if not isinstance(name_or_path, str) or not name_or_path:
         raise ValueError(f"backend: expected a registered name or 'package.module:make_backend', "
                          f"got {name_or_path!r}")
-    if ":" in name_or_path:
+    if ":" in name_or_path and name_or_path.partition(":")[0] in registered_backends():
+        # A registered adapter with its argument, e.g. 'fla-kernel:pkg.mod:fn': the entry
+        # point is a function of the argument that returns the factory.
+        name, _, argument = name_or_path.partition(":")
+        try:
+            factory = registered_backends()[name].load()(argument)
+        except ImportError as exc:
+            raise ValueError(f"backend {name_or_path!r}: its package is not importable "
+                             f"({exc})") from exc
+    elif ":" in name_or_path:
         module_name, _, attr = name_or_path.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"backend {name_or_path!r}: expected 'package.module:factory' "
+                             f"(both parts named), e.g. 'my_kernel:make_backend'")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ValueError(f"backend {name_or_path!r}: cannot import module {module_name!r}: "
                              f"{exc}") from exc
-        try:
-            factory = getattr(module, attr)
-        except AttributeError:
+        except Exception as exc:   # the module itself raised (SyntaxError included)
+            raise ValueError(f"backend {name_or_path!r}: importing module {module_name!r} "
+                             f"raised {_one_line(exc)}") from exc
+        factory = getattr(module, attr, None) or _catalogued_form(module, attr)
+        if factory is None:
             raise ValueError(f"backend {name_or_path!r}: module {module_name!r} has no "
-                             f"attribute {attr!r}") from None
+                             f"attribute {attr!r}")
     else:
         known = registered_backends()
         if name_or_path not in known:
@@ -94,6 +113,31 @@ def resolve_factory(name_or_path: str):
                          f"cannot be called as make_backend(device, dtype)") from None
     except ValueError:   # builtins without a signature: nothing to check before the call
         pass
+    return factory
+
+
+def snake_case(name: str) -> str:
+    """'ShiftWrongSign' -> 'shift_wrong_sign'."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _catalogued_form(module, attr):
+    """A bug or variant in a family's catalogue (a plain subclass of its batched form),
+    named in snake case (``diffmem.models.ntm.bugs:shift_wrong_sign`` is the class
+    ``ShiftWrongSign``): a factory of the registered ``torch`` backend running it, or
+    None."""
+    from diffmem.models import families
+    forms = tuple(fam.batched for fam in families().values())
+    found = [v for v in vars(module).values() if isinstance(v, type) and
+             issubclass(v, forms) and snake_case(v.__name__) == attr]
+    if not found:
+        return None
+    model_cls, torch = found[0], resolve_factory("torch")
+
+    def factory(device="cpu", dtype="float64"):
+        return torch(device, dtype, model_cls=model_cls)
+    factory.__name__ = factory.__qualname__ = attr
+    factory.__doc__ = model_cls.__doc__
     return factory
 
 

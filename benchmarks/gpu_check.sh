@@ -55,6 +55,10 @@ step check-triton-graphs 60 env -u TRITON_INTERPRET "$DIFFMEM" check --device cu
 # Throughput, float32 forward + backward, copy configuration, batches 1..4096: triton,
 # jax, torch and the graph captures, beside the configuration's FLOP and traffic floor.
 step bench-gpu 95 "$PYTHON" benchmarks/bench_gpu.py --seconds 0.5
+# flash-linear-attention's delta-rule kernels (needs 'pip install diffmem[fla]'), compiled
+# for the GPU: docs/fla.md rewritten into the log folder.
+step fla 60 env -u TRITON_INTERPRET "$PYTHON" -m examples.fla.run_fla --device cuda \
+    --dtype float32 bfloat16 --out "$LOGDIR/fla.md"
 nvidia-smi > "$LOGDIR/nvidia-smi.txt" 2>&1
 
 echo "logs: $LOGDIR" | tee -a "$SUMMARY"

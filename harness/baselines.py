@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
+from diffmem.reference.precision import LOW_PRECISION
+
 STYLES = {"tf32": ("format",), "bfloat16": ("format", "float32"),
           "float16": ("format", "float32")}
 

@@ -138,7 +138,7 @@ def format_verdicts(verdicts, exhaustive=False) -> str:
 
 
 def main(argv=None):
-    from .check_commands import load_cases
+    from .check import load_cases
     parser = argparse.ArgumentParser(description="Run the kernel-bug catalogue against "
                                                  "the fixtures and print the kill rate.")
     parser.add_argument("--cases", default="*")
@@ -151,14 +151,18 @@ def main(argv=None):
                         help="precisions to try, in order (comma-separated: float64, "
                              "float32, tf32, bfloat16, float16; default float64,float32)")
     args = parser.parse_args(argv)
-    from .check_commands import parse_dtypes
+    from .options import parse_dtypes
     try:
         dtypes = list(parse_dtypes(args.dtype))   # in the order given
     except ValueError as exc:
         print(f"bug_hunt: {exc}", file=sys.stderr)
         return 2
     cases = load_cases(args.fixtures, args.cases)
-    names = args.bugs.split(",") if args.bugs else None
+    # Without --bugs: the catalogues of the families whose cases were loaded (a bug with no
+    # case of its family to run on is not reported as having survived).
+    present = {c.model.family.name for c in cases}
+    names = args.bugs.split(",") if args.bugs else \
+        sorted(name for name, (family, _) in all_bugs().items() if family in present)
     verdicts = hunt(cases, names, exhaustive=args.exhaustive,
                     backend_module=args.backend_module, dtypes=tuple(dtypes))
     print(format_verdicts(verdicts, args.exhaustive))

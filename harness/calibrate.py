@@ -17,8 +17,9 @@ Low-precision modes (``--dtype tf32,bfloat16,float16``): each case also carries 
 reference run with the mode emulated (``diffmem.reference.precision``), and the bundled
 backends run in the mode (torch: TF32 operand rounding on CPU, bf16 / fp16 matmuls;
 JAX: TF32 operand rounding, bf16 / fp16 dot inputs); the smallest passing ``k`` is
-reported per mode.  ``--small`` draws smaller configurations (N <= 8, M <= 6, H <= 8,
-T <= 12): the same semantic space, a fraction of the time.
+reported per mode.  ``--small`` draws smaller configurations (a family's
+``calibration.SMALL_LIMITS``; ``diffmem calibrate --help`` lists them): the same semantic
+space, a fraction of the time.
 """
 
 from __future__ import annotations
@@ -26,49 +27,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
 from diffmem.backends.protocol import PRECISIONS
-
-from .calibrate_heldout import draws, run_heldout_case
-
-def add_calibrate_command(subparsers, add_tolerance_options):
-    p = subparsers.add_parser(
-        "calibrate", help="measure the tolerance constants on random cases",
-        description=__doc__.split("\n\n")[1].replace("\n", " "))
-    p.add_argument("--cases", type=int, default=300, help="random cases (default 300)")
-    p.add_argument("--configs", type=int, default=20,
-                   help="random configurations the cases are spread over (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
-                   help="backends to calibrate (default: jax and torch)")
-    p.add_argument("--dtype", default="both", metavar="LIST",
-                   help="'both' (float32 and float64, the default) or a comma-separated "
-                        "list of float64, float32, tf32, bfloat16, float16")
-    p.add_argument("--family", action="append", default=None, metavar="NAME",
-                   help="model families to calibrate, repeatable or comma-separated "
-                        "(default: all; configuration group g is family g mod their number)")
-    p.add_argument("--small", action="store_true",
-                   help="smaller configurations (N <= 8, M <= 6, H <= 8, T <= 12)")
-    p.add_argument("--top", type=int, default=10, help="worst tensors listed (default 10)")
-    p.add_argument("--report", default=None, metavar="FILE",
-                   help="write every run's worst ratio as JSON")
-    p.add_argument("--heldout", action="store_true",
-                   help="calibrate on the held-out cases a check draws, weighted to long, "
-                        "sharp and many-head ones (harness/calibrate_heldout.py); --cases "
-                        "of them per family")
-    p.add_argument("--indices", default=None, metavar="LIST",
-                   help="with --heldout: exactly these held-out indices (comma-separated; "
-                        "e.g. to re-run the cases an earlier calibration flagged)")
-    p.add_argument("--rotate", type=int, default=None, metavar="N",
-                   help="with --heldout: the first N backends run on every case, the rest "
-                        "one per case in turn (default: all on every case)")
-    add_tolerance_options(p)
-    p.set_defaults(func=cmd_calibrate)
-
 
 # ---------------------------------------------------------------- random cases
 
@@ -109,25 +71,27 @@ def random_case(seed, group, index, draw, modes=()):
 
 # ---------------------------------------------------------------- running
 
-def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, chosen=None):
-    """Worker: every case of one configuration group -> list of plain dict rows."""
+def run_group(seed, group, indices, backends, dtypes, tolerance, small=False, chosen=None,
+              skip=0):
+    """Worker: the cases of one configuration group after the first ``skip``; yields each
+    case's plain dict rows (one per backend and dtype) as it finishes."""
     from diffmem.backends.protocol import load_backend
 
     from .compare import cover_runs, run_case
+    from .pool import busy
     draw = random_group(seed, group, small, chosen)
     made = {(b, d): load_backend(b, "cpu", d) for b in backends for d in dtypes}
     modes = tuple(d for d in dtypes if d not in ("float32", "float64"))
-    rows = []
-    for index in indices:
+    for index in indices[skip:]:
         case = random_case(seed, group, index, draw, modes)
+        busy(case.name)
         runs = {(b, d): run_case(backend, case, d, tolerance, paths=False)
                 for (b, d), backend in made.items()}
         for (b, _), r in runs.items():   # as in a check: float64 vouches for the rest
             r.source = b
         cover_runs(list(runs.values()))
-        rows += [result_row(case, b, d, r, draw["config"] or case.config.to_dict())
-                 for (b, d), r in runs.items()]
-    return rows
+        yield [result_row(case, b, d, r, draw["config"] or case.config.to_dict())
+               for (b, d), r in runs.items()]
 
 
 def result_row(case, backend, dtype, r, config) -> dict:
@@ -149,59 +113,103 @@ def result_row(case, backend, dtype, r, config) -> dict:
                         for t in r.tensors if t.ratio is not None]}
 
 
-def write_calibration(path, rows):
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump({"distribution": distribution(rows), "runs": rows}, fh, indent=1,
-                  default=str)
+def _lost_rows(group, index, backends, dtypes, why):
+    # A case whose worker died: one error row per backend and dtype, named by its seat.
+    return [{"case": f"cal-group{group}-case{index}", "backend": b, "dtype": d,
+             "status": "error", "ratio": None, "error": why, "tensor": None, "where": None,
+             "divergence": None, "config": None, "alone": None, "tensors": []}
+            for b in backends for d in dtypes]
+
+
+def write_calibration(path, rows, complete=True):
+    from diffmem.usage import write_file_atomically
+    text = json.dumps({"complete": complete, "distribution": distribution(rows),
+                       "runs": rows}, indent=1, default=str)
+    write_file_atomically(path, lambda tmp: open(tmp, "w", encoding="utf-8").write(text),
+                          "--report")
+
+
+class Interrupted(Exception):
+    """The calibration was interrupted; ``rows`` holds the cases it finished."""
+
+    def __init__(self, rows):
+        super().__init__("interrupted")
+        self.rows = rows
 
 
 def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progress=True,
               report=None, small=False, chosen=None):
-    """All runs as plain rows; with ``report`` the JSON file is rewritten after every
-    configuration group, so a long calibration leaves its partial results behind."""
+    """All runs as plain rows (raises ``Interrupted`` with the rows so far on Ctrl-C or
+    SIGTERM); with ``report`` the JSON file is rewritten after every configuration
+    group, so a long calibration leaves its partial results behind."""
     from tqdm import tqdm
-    configs = max(1, min(configs, cases))
+
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+
+    from .pool import Died, Part, Pool, Raised
+    if not 1 <= configs <= cases:
+        raise ValueError(f"configs: expected 1 to {cases} (the cases), got {configs}")
     groups = {g: [i for i in range(cases) if i % configs == g] for g in range(configs)}
+    done = {g: 0 for g in groups}
     rows = []
     bar = tqdm(total=cases, unit="case", file=sys.stderr, disable=not progress, leave=False)
-    if jobs <= 1:
-        for g, idx in groups.items():
-            rows += run_group(seed, g, idx, backends, dtypes, tolerance, small, chosen)
-            bar.update(len(idx))
-            if report:
-                write_calibration(report, rows)
-    else:
-        import multiprocessing
-        # spawn: JAX must not be forked after it started its threads.
-        from .devices import apply_worker_environment
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=apply_worker_environment) as ex:
-            futures = {ex.submit(run_group, seed, g, idx, backends, dtypes, tolerance, small,
-                                 chosen): idx
-                       for g, idx in groups.items()}
-            for f in as_completed(futures):
-                rows += f.result()
-                bar.update(len(futures[f]))
-                if report:
-                    write_calibration(report, rows)
+
+    def submit(pool, g):
+        pool.submit(g, lambda: (run_group, (seed, g, groups[g], backends, dtypes, tolerance,
+                                            small, chosen, done[g])))
+
+    try:
+        with sigterm_interrupts(), Pool(min(jobs, len(groups))) as pool:
+            for g in groups:
+                submit(pool, g)
+            for event in pool.events():
+                g = event.key
+                if isinstance(event, Part):
+                    rows += event.value
+                    done[g] += 1
+                    bar.update(1)
+                elif isinstance(event, Died):   # that case is lost; the group goes on
+                    rows += _lost_rows(g, groups[g][done[g]], backends, dtypes, event.reason)
+                    done[g] += 1
+                    bar.update(1)
+                    if done[g] < len(groups[g]):
+                        submit(pool, g)
+                elif isinstance(event, Raised):   # the rest of the group is lost with it
+                    for index in groups[g][done[g]:]:
+                        rows += _lost_rows(g, index, backends, dtypes, event.error)
+                    bar.update(len(groups[g]) - done[g])
+                    done[g] = len(groups[g])
+                elif report:
+                    write_calibration(report, rows, complete=False)
+    except KeyboardInterrupt:
+        stop_at_next_signal()
+        bar.close()
+        raise Interrupted(sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"])))
     bar.close()
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
 
 
 def _heldout_rows(seed, name, index, backends, dtypes, tolerance, rotate):
-    """Worker: one weighted held-out case -> plain dict rows."""
+    """Worker: one weighted held-out case; yields its plain dict rows."""
+    from .calibrate_heldout import run_heldout_case
+    from .pool import busy
+    busy(f"held-out {name} {index}")
     case, runs = run_heldout_case(seed, name, index, backends, dtypes, tolerance, rotate)
-    return [result_row(case, b, d, r, case.config.to_dict()) for (b, d), r in runs.items()]
+    yield [result_row(case, b, d, r, case.config.to_dict()) for (b, d), r in runs.items()]
 
 
 def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress=True,
                       report=None, chosen=None, rotate=None, indices=None):
     """Like ``calibrate``, on ``cases`` weighted held-out draws per family (of ``chosen``)
-    (``calibrate_heldout.py``); the JSON is rewritten after every case."""
+    (``calibrate_heldout.py``); the JSON is rewritten at most once a minute (raises
+    ``Interrupted`` with the rows so far on Ctrl-C or SIGTERM)."""
     from tqdm import tqdm
 
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
     from diffmem.models import families
 
+    from .calibrate_heldout import draws
+    from .pool import Died, Part, Pool, Raised
     rotate = len(backends) if rotate is None else rotate
     work = [(name, i) for name, fam in families().items() if chosen is None or name in chosen
             for i in (draws(seed, cases, fam) if indices is None else indices)]
@@ -214,25 +222,27 @@ def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress
         # The JSON grows with every case: rewriting it after each one would cost more
         # than the cases on a long calibration; once a minute leaves enough behind.
         if report and (final or time.perf_counter() - last[0] > 60):
-            write_calibration(report, rows)
+            write_calibration(report, rows, complete=final)
             last[0] = time.perf_counter()
-    if jobs <= 1:
-        for name, i in work:
-            rows += _heldout_rows(seed, name, i, backends, dtypes, tolerance, rotate)
-            bar.update(1)
-            save()
-    else:
-        import multiprocessing
-
-        from .devices import apply_worker_environment
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=apply_worker_environment) as ex:
-            futures = [ex.submit(_heldout_rows, seed, name, i, backends, dtypes,
-                                 tolerance, rotate) for name, i in work]
-            for f in as_completed(futures):
-                rows += f.result()
+    try:
+        with sigterm_interrupts(), Pool(min(jobs, len(work)) or 1) as pool:
+            for key in work:
+                pool.submit(key, lambda key=key: (_heldout_rows, (seed, *key, backends, dtypes,
+                                                                  tolerance, rotate)))
+            for event in pool.events():
+                if isinstance(event, Part):
+                    rows += event.value
+                elif isinstance(event, (Died, Raised)):
+                    why = event.reason if isinstance(event, Died) else event.error
+                    rows += _lost_rows(event.key[0], event.key[1], backends, dtypes, why)
+                else:
+                    continue
                 bar.update(1)
                 save()
+    except KeyboardInterrupt:
+        stop_at_next_signal()
+        bar.close()
+        raise Interrupted(sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"])))
     bar.close()
     save(final=True)
     return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
@@ -320,41 +330,3 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
             lines.append(f"  {r['status'].upper()}: {r['backend']} {r['dtype']} {r['case']}: "
                          f"{r['error'] or r['divergence']}")
     return "\n".join(lines)
-
-
-def cmd_calibrate(args) -> int:
-    from .check_commands import parse_dtypes, parse_families, tolerance_from_args
-    try:
-        tolerance = tolerance_from_args(args)
-        dtypes = tuple(d for d in PRECISIONS if d in parse_dtypes(args.dtype))
-        chosen = parse_families(args.family)
-    except ValueError as exc:
-        print(f"diffmem calibrate: {exc}", file=sys.stderr)
-        return 2
-    if args.cases < 1:
-        print("diffmem calibrate: --cases: expected at least 1", file=sys.stderr)
-        return 2
-    backends = args.backend or ["jax", "torch"]
-    start = time.perf_counter()
-    if args.heldout:
-        indices = None if args.indices is None else \
-            [int(i) for i in str(args.indices).split(",") if i.strip()]
-        rows = calibrate_heldout(args.cases, args.seed, backends, dtypes, tolerance,
-                                 args.jobs, report=args.report, chosen=chosen,
-                                 rotate=args.rotate, indices=indices)
-    else:
-        rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
-                         args.jobs, report=args.report, small=args.small, chosen=chosen)
-    print(format_calibration(rows, args.top, tolerance))
-    how = (f"--heldout{'' if args.rotate is None else f' --rotate {args.rotate}'}"
-           f"{'' if args.indices is None else f' --indices {args.indices}'}"
-           if args.heldout else f"--configs {args.configs}")
-    print(f"({time.perf_counter() - start:.0f} s; `diffmem calibrate --cases {args.cases} "
-          f"{how} --seed {args.seed}{''.join(' --backend ' + b for b in args.backend or ())}"
-          f" --dtype {','.join(dtypes)}{' --small' if args.small else ''}"
-          f"{' --family ' + ','.join(chosen) if args.family else ''}` reproduces this)")
-    if args.report:
-        write_calibration(args.report, rows)
-    # "incomplete": tensors a low precision can hold to its noise bound only, which a
-    # check covers with the float64 run; a calibration counts only failures and errors.
-    return 0 if all(r["status"] in ("pass", "incomplete") for r in rows) else 1

@@ -1,9 +1,11 @@
 """The harness's sub-commands: ``check``, ``calibrate`` and ``fixtures generate|verify|list``."""
 
+from .calibrate_commands import add_calibrate_command
 from .check_commands import add_check_commands
 from .fixture_commands import add_fixture_commands
 
 
 def add_commands(subparsers):
     add_check_commands(subparsers)
+    add_calibrate_command(subparsers)
     add_fixture_commands(subparsers)

@@ -33,6 +33,8 @@ import traceback
 
 import numpy as np
 
+from .families_extra import (apply_display_names, describe_divergence, input_block_reports,
+                             restride)
 from .localise import find_suspect, locate
 from .observe import given_arrays, higher_precision, modified, nondeterministic
 from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
@@ -349,9 +351,13 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
             reports.append(_missing(tname, f"Result.{name} is None; {name} are required from "
                                            f"every backend"))
         else:
-            reports.append(compare_tensor(tname, check or name, got, exp64[name], low[name],
-                                          dtype, tolerance, axes=axes, axes_doc=doc,
-                                          exp_perturbed=pert and pert[name]))
+            def one(tensor, g, e64, elow, epert, axes=axes, doc=doc, name=name):
+                return compare_tensor(tensor, check or name, g, e64, elow, dtype, tolerance,
+                                      axes=axes, axes_doc=doc, exp_perturbed=epert)
+            report = one(tname, got, exp64[name], low[name], pert and pert[name])
+            reports += [report] if name != "grad_inputs" else input_block_reports(
+                one, case.model.family, case.config, report, got, exp64[name],
+                low[name], pert and pert[name])
     if "grads" in parts:
         grads = _part(result, "grads")
         if grads is None:
@@ -370,7 +376,7 @@ def compare_outputs(case, result, dtype, tolerance, *, prefix="", check=None,
                         for n in names]
     for r in reports:   # the order of ``REQUIRED``
         r.check = check or r.tensor.split("/")[0]
-    return reports
+    return apply_display_names(case.model.family, case.config, reports)
 
 
 def compare_trace(case, trace, dtype, tolerance):
@@ -391,6 +397,8 @@ def compare_trace(case, trace, dtype, tolerance):
                 axes_doc="[B, T, heads, ...]" if e.heads else "[B, T, ...]",
                 per_step=True, stage=e.stage, heads=bool(e.heads),
                 exp_perturbed=pert and pert["trace"][e.name]))
+            if e.steps is not None:
+                restride(reports[-1], e.steps(case.inputs.shape[1]), case.inputs.shape[1])
     return reports
 
 
@@ -398,7 +406,8 @@ def compare_result(case, result, dtype: str, tolerance: Tolerance) -> tuple:
     """All tensors of one Result -> (list of TensorReport, divergence dict or None)."""
     reports = compare_outputs(case, result, dtype, tolerance)
     reports += compare_trace(case, _part(result, "trace"), dtype, tolerance)
-    return reports, locate(reports, case.model.trace_entries)
+    return reports, describe_divergence(case.model.family, case.config,
+                                        locate(reports, case.model.trace_entries))
 
 
 

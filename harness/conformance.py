@@ -24,22 +24,23 @@ from __future__ import annotations
 import pytest
 
 from diffmem.harness.compare import (CHECKS, INCOMPLETE, NOT_COMPARED, PASS, UNSUPPORTED,
-                                     CaseResult, describe_exception)
+                                     CaseResult)
 from diffmem.harness.pytest_plugin import settings
 
-_BACKENDS = {}   # worker-local caches: no state is shared between xdist workers
+# worker-local caches (backends: check._BACKENDS): nothing is shared between xdist workers
 _CASES = {}
 _RESULTS = {}
 
 
 def _dtypes(s):
-    from diffmem.harness.check_commands import parse_dtypes
+    from diffmem.harness.options import parse_dtypes
     return parse_dtypes(s["dtype"])
 
 
 def _cases(s):
     """[(name, CaseRef)]: the pinned fixtures matching the glob, then the held-out draws."""
-    from diffmem.harness.check_commands import fixture_refs, heldout_refs, parse_families
+    from diffmem.harness.check import fixture_refs, heldout_refs
+    from diffmem.harness.options import parse_families
     family = s.get("family")
     chosen = parse_families([family] if isinstance(family, str) else family)
     refs, _, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"], chosen)
@@ -67,7 +68,10 @@ def pytest_generate_tests(metafunc):
     metafunc.config._diffmem_refs = dict(cases)
     params = [pytest.param((backend, dtype, name, check),
                            id=f"{name}-{backend}-{dtype}-{check}",
-                           marks=pytest.mark.xdist_group(f"{name}-{backend}-{dtype}"))
+                           # every dtype of a case on one worker: a float32 run's
+                           # noise-only tensors need the float64 run, which another
+                           # worker would compute a second time
+                           marks=pytest.mark.xdist_group(f"{name}-{backend}"))
               for backend in s["backends"] for dtype in dtypes
               for name, _ in cases for check in CHECKS]
     metafunc.parametrize("diffmem_run", params)
@@ -78,40 +82,29 @@ def _tolerance(s):
     return make_tolerance(s["k"], s["rtol"], s["atol"], s["tolerance"])
 
 
-def _backend(spec, device, dtype):
-    from diffmem.backends.protocol import load_backend
-    key = (spec, device, dtype)
-    if key not in _BACKENDS:
-        try:
-            _BACKENDS[key] = load_backend(spec, device, dtype)
-        except Exception as exc:
-            _BACKENDS[key] = f"could not make backend {spec!r} ({device}, {dtype}): " \
-                             f"{describe_exception(exc)}"
-    return _BACKENDS[key]
-
-
 def case_result(config, backend_spec, dtype, case_name) -> CaseResult:
     """The comparison of one backend on one case, computed once per worker; a
     low-precision run's unresolvable tensors are covered by the float64 run when the
     session checks float64 too."""
-    from diffmem.harness.check_commands import _baselines
+    from diffmem.harness import check
+    from diffmem.harness.check import Unavailable, _backend, baselines
     from diffmem.harness.compare import run_case
     s = settings(config)
     key = (backend_spec, s["device"], dtype, case_name)
     if key in _RESULTS:
         return _RESULTS[key]
     backend = _backend(backend_spec, s["device"], dtype)
-    if isinstance(backend, str):
-        result = CaseResult(case_name, backend_spec, dtype, 0.0, error=backend)
+    if isinstance(backend, Unavailable):
+        result = CaseResult(case_name, backend_spec, dtype, 0.0, error=backend.reason)
     else:
         if case_name not in _CASES:
             ref = config._diffmem_refs[case_name]
-            _CASES[case_name] = ref.load(_baselines(_dtypes(s)))
+            _CASES[case_name] = ref.load(baselines(_dtypes(s)))
         result = run_case(backend, _CASES[case_name], dtype, _tolerance(s),
                           timeout=s["timeout"] or None)
         if result.error and result.error.startswith("timed out"):
-            _BACKENDS[(backend_spec, s["device"], dtype)] = \
-                f"not run: this backend's earlier call on {case_name} timed out"
+            check._BACKENDS[(backend_spec, s["device"], dtype)] = Unavailable(
+                f"not run: this backend's earlier call on {case_name} timed out")
     _RESULTS[key] = result
     if dtype != "float64" and result.noise_only:
         if "float64" in _dtypes(s):

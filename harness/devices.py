@@ -74,10 +74,12 @@ def validate_jobs(device, jobs, environ=None) -> int:
         return jobs
     gpus = visible_gpu_ids(environ)
     if not gpus:
-        raise ValueError(f"--device {device}: no CUDA device is visible "
-                         f"(CUDA_VISIBLE_DEVICES={environ.get('CUDA_VISIBLE_DEVICES')!r}, "
-                         f"or a CPU build of torch); `diffmem doctor` shows what each "
-                         f"framework sees")
+        listed = environ.get("CUDA_VISIBLE_DEVICES")
+        where = ("CUDA_VISIBLE_DEVICES is unset" if listed is None
+                 else f"CUDA_VISIBLE_DEVICES={listed!r}")
+        raise ValueError(f"--device {device}: no CUDA device is visible ({where}; torch "
+                         f"finds none, or it is a CPU build); `diffmem doctor` shows what "
+                         f"each framework sees")
     if device != "cuda" and jobs > 1:
         raise ValueError(f"--jobs {jobs} with --device {device}: one GPU takes one worker "
                          f"process (workers sharing a GPU compete for its memory); use "
@@ -200,3 +202,54 @@ def inventory(environ=None) -> dict:
     """Everything ``diffmem doctor`` prints, as plain data."""
     return {"versions": versions(), "torch": torch_inventory(), "jax": jax_inventory(),
             "cpu_jobs": default_jobs("cpu"), "cuda_check": cuda_check_plan(environ)}
+
+
+# ---------------------------------------------------------------- how many workers fit
+
+# A worker with JAX and torch imported and a case's programs compiled holds about 1 GB
+# (measured: 12 workers of --jobs 100 held about 1 GB each).
+WORKER_BYTES = 1 << 30
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available for new processes (Linux: MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def jobs_cap(device="cpu") -> tuple:
+    """(the most worker processes this machine runs usefully, why): on a CPU one per
+    core, and on any device no more than the available memory holds at ``WORKER_BYTES``
+    each."""
+    cap, why = None, []
+    kind, _ = parse_device(device)
+    if kind == "cpu":
+        cap = cpu_count()
+        why.append(f"{cap} core(s)")
+    memory = available_memory()
+    if memory is not None:
+        fits = max(1, memory // WORKER_BYTES)
+        why.append(f"{memory / 2**30:.1f} GiB of memory available at about "
+                   f"{WORKER_BYTES / 2**30:g} GiB per worker")
+        cap = fits if cap is None else min(cap, fits)
+    return cap, ", ".join(why)
+
+
+def usable_jobs(jobs, device="cpu", flag="--jobs", explicit=True, log=None) -> int:
+    """``jobs`` capped by ``jobs_cap``, with a line (stderr) saying so when the user
+    asked for more (``explicit``)."""
+    import sys
+    cap, why = jobs_cap(device)
+    if cap is None or jobs <= cap:
+        return jobs
+    if explicit:
+        (log or (lambda line: print(line, file=sys.stderr)))(
+            f"{flag} {jobs}: using {cap} worker process(es) ({why}); more would only "
+            f"compete for them")
+    return cap

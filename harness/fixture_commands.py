@@ -12,24 +12,27 @@ import pathlib
 import sys
 import time
 
-from diffmem.usage import UsageError
+from diffmem.usage import UsageError, check_output_path
 
 from .fixture_io import (FixtureError, case_names, case_path, default_fixture_dir, load_case,
                          matches)
 
 
 def _jobs(value):
+    from .devices import cpu_count, usable_jobs
     if value < 0:
         raise UsageError(f"--jobs {value}: expected an integer >= 0 (0: one per CPU)")
-    return max(1, os.cpu_count() or 1) if value == 0 else value
+    return usable_jobs(cpu_count() if value == 0 else value, "cpu", "--jobs",
+                       explicit=value != 0)
 
 
 def _writable_folder(folder):
-    """The output folder exists (made if missing) and takes files: checked before work."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UsageError(f"--fixtures {folder}: is a file; expected a folder")
+    """The output folder exists (made if missing, but not its parents) and takes files:
+    checked before work."""
+    check_output_path(folder, "--fixtures", folder=True)
     try:
-        os.makedirs(folder, exist_ok=True)
+        if not os.path.isdir(folder):
+            os.mkdir(folder)
         probe = os.path.join(folder, f".diffmem-probe-{os.getpid()}")
         with open(probe, "w"):
             pass

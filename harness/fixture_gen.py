@@ -19,11 +19,9 @@ bit equality.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pathlib
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -60,8 +58,10 @@ def _check_finite(name, flat):
                              f"change the case in its family's cases.py")
 
 
-def generate_case(name, out_dir) -> dict:
-    """Build, run and write one case; returns its manifest entry."""
+def generate_case(name, out_dir, path=None) -> dict:
+    """Build and run one case and write it to ``path`` (default: its place in
+    ``out_dir``; a temporary file renamed over it, so a crash never leaves half a
+    fixture behind); returns its manifest entry."""
     spec = cat.catalogue()[name]
     config, params, inputs, targets, mask, meta = cat.build(spec)
     model = bind(config)
@@ -69,22 +69,30 @@ def generate_case(name, out_dir) -> dict:
     cat.check_promises(spec, runs)
     entries = case_entries(name, model, meta, params, inputs, targets, mask, runs)
     _check_finite(name, {k: v for k, v in entries.items() if k != "case.json"})
-    path = pathlib.Path(out_dir) / f"{name}.npz"
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    final = pathlib.Path(out_dir) / f"{name}.npz"
+    path = pathlib.Path(path) if path is not None else final
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
     try:
         write_npz(tmp, entries)
-        os.replace(tmp, path)        # a crash never leaves half a fixture behind
+        os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+    return {"file": final.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
             "model": model.name, "spec_version": model.spec_version,
             "tools": tool_versions()}
 
 
-def _timed_generate(name, out_dir):
+TMP_PREFIX = ".tmp-"   # files being written; any left by a killed worker are removed
+
+
+def generate_task(name, out_dir):
+    """Worker: one case written beside its place (``.new-NAME.npz``), for the parent to
+    rename over it and enter in the manifest together; yields (name, entry, seconds)."""
     start = time.perf_counter()
-    return name, generate_case(name, out_dir), time.perf_counter() - start
+    staged = pathlib.Path(out_dir) / f"{TMP_PREFIX}new-{name}.npz"
+    entry = generate_case(name, out_dir, staged)
+    yield name, entry, time.perf_counter() - start
 
 
 def _cost(case):
@@ -92,21 +100,24 @@ def _cost(case):
     return case.cost
 
 
-def _pool(jobs):
-    # spawn: workers start clean (no forked BLAS or JAX state), on every OS alike.
-    from .devices import apply_worker_environment   # one framework thread per worker
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=apply_worker_environment)
+def _remove_leftovers(out_dir):
+    for path in pathlib.Path(out_dir).glob(f"{TMP_PREFIX}*"):
+        path.unlink(missing_ok=True)
 
 
 def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
     """Write the cases matching ``pattern`` and update the manifest; returns name -> entry.
 
     With ``pattern="*"`` the folder becomes exactly the catalogue: files and manifest
-    entries of cases no longer catalogued are removed.
+    entries of cases no longer catalogued are removed.  ``jobs`` > 1: in worker
+    processes (``pool.py``).  On a failure or an interrupt the manifest lists exactly
+    the files there: each case's file and its manifest entry change together.
     """
+    from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
+
+    from .pool import Died, Part, Pool, Raised
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)
     specs = cat.catalogue()
     names = sorted((n for n in specs if matches(n, pattern)), key=lambda n: -_cost(specs[n]))
     if not names:
@@ -118,23 +129,43 @@ def generate(out_dir, pattern="*", jobs=1, log=print) -> dict:
         manifest = read_manifest(out_dir)["cases"]
     except FixtureError:
         manifest = {}            # missing or broken: rebuilt from what is generated now
-    done = {}
+    done, renaming = {}, {}
 
     def record(name, entry, seconds):
+        # The manifest is written from ``done``; an interrupt between the rename and the
+        # entry is settled by the file's hash (below).
+        renaming[name] = entry
+        os.replace(out_dir / f"{TMP_PREFIX}new-{name}.npz", out_dir / f"{name}.npz")
         done[name] = entry
         log(f"wrote {name}.npz  {entry['bytes'] / 1024:7.1f} KiB  {seconds:6.1f} s")
 
     try:
-        if jobs <= 1:
-            for name in names:
-                record(*_timed_generate(name, out_dir))
-        else:
-            with _pool(jobs) as pool:
-                futures = [pool.submit(_timed_generate, n, str(out_dir)) for n in names]
-                for fut in as_completed(futures):
-                    record(*fut.result())
+        with sigterm_interrupts():
+            if jobs <= 1:
+                for name in names:
+                    for value in generate_task(name, out_dir):
+                        record(*value)
+            else:
+                with Pool(min(jobs, len(names))) as pool:
+                    for name in names:
+                        pool.submit(name, lambda name=name: (generate_task, (name, str(out_dir))))
+                    for event in pool.events():
+                        if isinstance(event, Part):
+                            record(*event.value)
+                        elif isinstance(event, (Raised, Died)):
+                            raise ValueError(f"case {event.key}: "
+                                             f"{getattr(event, 'error', None) or event.reason}")
+    except KeyboardInterrupt:
+        stop_at_next_signal()
+        log(f"interrupted: {len(done)} of {len(names)} case(s) written; the manifest lists "
+            f"them and the files not rewritten keep their old entries")
+        raise
     finally:
-        # Files already rewritten keep a matching manifest entry even if a later case fails.
+        for name, entry in renaming.items():   # renamed, interrupted before recorded
+            path = out_dir / f"{name}.npz"
+            if name not in done and path.exists() and sha256_of(path) == entry["sha256"]:
+                done[name] = entry
+        _remove_leftovers(out_dir)
         manifest.update(done)
         complete = len(done) == len(names)
         if pattern == "*" and complete:
@@ -168,7 +199,8 @@ def compare_runs(expected: dict, got: dict, dtype, rtol=None) -> list:
         if a.shape != b.shape:
             problems.append(f"{key}: shape {b.shape} re-run, {a.shape} stored")
             continue
-        diff = np.abs(b.astype(np.float64) - a.astype(np.float64))
+        with np.errstate(invalid="ignore"):   # Inf - Inf: a mode's overflow, met below
+            diff = np.abs(b.astype(np.float64) - a.astype(np.float64))
         diff[np.isnan(diff)] = np.inf
         if dtype in LOW_PRECISION:
             same = (a == b) | (np.isnan(a) & np.isnan(b))
@@ -195,13 +227,14 @@ def verify_case(path, exact=False) -> list:
                                   0.0 if exact else None)]
 
 
-def _timed_verify(path, exact):
+def verify_task(path, exact):
+    """Worker: yields (path, problems, seconds) for one stored case."""
     start = time.perf_counter()
     try:
         problems = verify_case(path, exact)
     except FixtureError as exc:
         problems = [str(exc)]
-    return str(path), problems, time.perf_counter() - start
+    yield str(path), problems, time.perf_counter() - start
 
 
 def verify(paths, jobs=1, exact=False, log=print) -> int:
@@ -219,12 +252,18 @@ def verify(paths, jobs=1, exact=False, log=print) -> int:
         else:
             log(f"ok    {name}  ({seconds:.1f} s)")
 
+    from .pool import Died, Part, Pool, Raised
     if jobs <= 1:
         for path in paths:
-            report(*_timed_verify(path, exact))
-    else:
-        with _pool(jobs) as pool:
-            futures = [pool.submit(_timed_verify, str(p), exact) for p in paths]
-            for fut in as_completed(futures):
-                report(*fut.result())
+            for value in verify_task(path, exact):
+                report(*value)
+        return failures
+    with Pool(min(jobs, len(paths))) as pool:
+        for path in paths:
+            pool.submit(str(path), lambda path=path: (verify_task, (str(path), exact)))
+        for event in pool.events():
+            if isinstance(event, Part):
+                report(*event.value)
+            elif isinstance(event, (Raised, Died)):
+                report(event.key, [getattr(event, "error", None) or event.reason], 0.0)
     return failures

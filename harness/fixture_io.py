@@ -34,14 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffmem.models import Model, family_for
+from diffmem.reference.precision import LOW_PRECISION, PRECISIONS
 
 # The low-precision runs are the baselines of the tf32 / bfloat16 / float16 bounds
 # (docs/precision.md); their values are float32 arrays (numpy has no bfloat16).
-LOW_PRECISION = ("tf32", "bfloat16", "float16")
 FORMAT = "diffmem-fixture/1"
 MANIFEST_FORMAT = "diffmem-manifest/1"
 MANIFEST = "manifest.json"
-DTYPES = ("float64", "float32") + LOW_PRECISION   # the reference runs a case may store
+DTYPES = PRECISIONS   # the reference runs a case may store
 
 
 def family_dtypes(model: Model) -> tuple:
@@ -117,8 +117,11 @@ def default_fixture_dir() -> pathlib.Path:
 
 def _directory(directory):
     directory = default_fixture_dir() if directory is None else pathlib.Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise FixtureError(f"--fixtures {directory}: is a file; expected the fixture folder "
+                           f"(the one holding manifest.json)")
     if not directory.is_dir():
-        raise FixtureError(f"fixture folder {directory}: does not exist; "
+        raise FixtureError(f"--fixtures {directory}: does not exist; "
                            f"{regenerate_hint(directory=directory)}")
     return directory
 
@@ -233,7 +236,8 @@ def expected_shapes(model: Model, B, T) -> dict:
         out[f"{dtype}/grad_inputs"] = (store, (B, T, X))
         out.update({f"{dtype}/grads/{k}": (store, s) for k, s in pshapes.items()})
         out.update({f"{dtype}/trace/{e.name}":
-                    (store, (B, T) + tuple(trace_shapes[e.name]))
+                    (store, (B, T if e.steps is None else len(e.steps(T)))
+                     + tuple(trace_shapes[e.name]))
                     for e in model.trace_entries})
     return out
 

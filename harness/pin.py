@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "7cb2394534eecd8054f37238e20da4af3969a855fb7d5ee2dfefdf0c9c627d9c"
+PINNED_MANIFEST_SHA256 = "a1511e5c9929a5a7767534cc5ac318f67b064ab91a0343b5a260e51d3168fb93"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

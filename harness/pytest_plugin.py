@@ -43,7 +43,8 @@ def pytest_addoption(parser):
                     metavar="PATTERN=RTOL", help="per-tensor relative bound, e.g. "
                                                  "'grads/*=1e-4' (repeatable)")
     group.addoption("--diffmem-heldout", type=int, default=None, metavar="N",
-                    help="held-out random cases drawn for this session (default 4; 0: none)")
+                    help="held-out random cases drawn for this session per family "
+                         "(default 4 per family; 0: none)")
     group.addoption("--diffmem-seed", type=int, default=None, metavar="S",
                     help="seed of the held-out cases (default: new each session, printed)")
     group.addoption("--diffmem-timeout", type=float, default=None, metavar="SECONDS",
@@ -133,5 +134,10 @@ def pytest_configure(config):
 def pytest_report_header(config):
     s = settings(config)
     if s["backends"] and s["heldout"]:
-        return (f"diffmem: {s['heldout']} held-out case(s), --diffmem-seed {s['seed']} "
-                f"replays them")
+        from diffmem.models import families
+        family = s.get("family")
+        chosen = [f.strip() for v in ([family] if isinstance(family, str) else family or [])
+                  for f in v.split(",") if f.strip()] or list(families())
+        return (f"diffmem: {s['heldout']} held-out case(s) per family ({', '.join(chosen)}: "
+                f"{s['heldout'] * len(chosen)} in all), --diffmem-seed {s['seed']} replays "
+                f"them")

@@ -238,7 +238,7 @@ def _diffmem_version():
 
 def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
                 manifest_sha256=None, seed=None, strict=False, seconds=None,
-                allow_unsupported=False) -> dict:
+                allow_unsupported=False, complete=True) -> dict:
     from .pin import PINNED_MANIFEST_SHA256
     tolerance = tolerance or Tolerance()
     tol = {d: dict(zip(("k", "rtol", "atol"), tolerance.constants(d)))
@@ -253,6 +253,8 @@ def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
         else None,
         "heldout_seed": seed,
         "seconds": seconds,
+        # False: the check was interrupted; runs it never did are errors "not run: ..."
+        "complete": complete,
         "tolerance": tol,
         "summary": summarise(results, strict, allow_unsupported),
         "results": [result_dict(r) for r in results],
@@ -260,10 +262,12 @@ def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
 
 
 def write_report(path, results, tolerance=None, *, fixtures=None, **extra):
+    """Write the JSON report (whole or not at all: a full disk leaves an older report as
+    it was); its folder must exist (``check_output_path``, before the check)."""
+    from diffmem.usage import write_file_atomically
     path = pathlib.Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report_dict(results, tolerance, fixtures=fixtures, **extra),
-                               indent=1,
-                               allow_nan=False) + "\n", encoding="utf-8")
+    text = json.dumps(report_dict(results, tolerance, fixtures=fixtures, **extra), indent=1,
+                      allow_nan=False) + "\n"
+    write_file_atomically(path, lambda tmp: pathlib.Path(tmp).write_text(text, "utf-8"),
+                          "--report")
     return path

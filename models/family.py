@@ -61,9 +61,11 @@ LOSS = Stage(10**6 + 2, "loss")               # trace and logits matched, the lo
 GRADIENT_ONLY = Stage(10**6 + 3, "gradient-only")   # the forward pass matched
 
 
-TraceEntry = namedtuple("TraceEntry", "name stage heads")
-TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, and what the axis after T
-indexes ("write", "read", "stack", ...) or None."""
+TraceEntry = namedtuple("TraceEntry", "name stage heads steps", defaults=(None,))
+TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, what the axis after T
+indexes ("write", "read", "stack", ...) or None, and ``steps``: None (the array holds
+every step, [B, T, ...]) or a function ``steps(T) -> [s_0, s_1, ...]`` of the steps it
+holds (a strided entry: [B, len(steps), ...], index j is step s_j)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,25 @@ class Family(ABC):
     def variants(self) -> dict:
         """``{name: class}``: correct rewrites of the batched form, which must pass."""
         return {}
+
+    # ------------------------------------------------------------ op-level families
+    # Optional comparison hooks (docs/harness.md, "Op-level families"); the defaults
+    # change nothing.
+    def input_blocks(self, cfg):
+        """``[(name, start, width)]`` of the packed inputs, whose gradients the harness
+        compares block by block (``grad_inputs/<name>``), each against its own scale;
+        None: ``grad_inputs`` is compared whole."""
+        return None
+
+    def display_names(self, cfg) -> dict:
+        """``{tensor: meaning}`` spelled out in messages, e.g. ``{"grads/dht": "final
+        state ht"}``."""
+        return {}
+
+    def describe_step(self, cfg, t):
+        """Where step ``t`` sits (e.g. "chunk 2"), added to the first-divergence line;
+        None: nothing added."""
+        return None
 
     def __repr__(self):
         return f"<family {self.name} ({self.spec_version})>"

@@ -5,7 +5,13 @@ calibration draws.  A family sets ``Family.tasks``, ``Family.training`` and
 
 from __future__ import annotations
 
+import pathlib
 from abc import ABC, abstractmethod
+
+# diffmem's own pretrained models (the repository's pretrained/ folder, installed as
+# diffmem/pretrained beside diffmem/models): the bundled families' hooks list their files
+# there, a family from another package lists its own.
+BUNDLED_PRETRAINED = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 
 
 class TaskSet:
@@ -45,15 +51,32 @@ class TrainingHook(ABC):
     """What ``diffmem train`` / ``diffmem test`` need to train and show a family's model.
 
     Class attributes: ``TASKS`` (the task names it trains, unique across families),
-    ``SIZE_FLAGS`` (setting key -> the flag that sets it), ``DEFAULTS`` (a new run's
-    sizes, and any generic run setting it replaces, e.g. "backend"), ``METRICS``
-    ((key, label, format) of its metrics, the first the headline).
+    ``SIZE_FLAGS`` (setting key -> the flag that sets it; ``add_arguments`` adds the
+    flags only this family has, ``diffmem train`` itself the shared ``--units`` and
+    ``--controller``), ``INT_SIZES`` (integer size key -> its least value, checked before
+    any work), ``DEFAULTS`` (a new run's sizes, and any generic run setting it replaces,
+    e.g. "backend"), ``METRICS`` ((key, label, format) of its metrics, the first the
+    headline).
     """
 
     TASKS: tuple = ()
     SIZE_FLAGS: dict = {}
+    INT_SIZES: dict = {}
     DEFAULTS: dict = {}
     METRICS: tuple = ()
+
+    def add_arguments(self, parser) -> None:
+        """Add the family's own size flags to ``diffmem train``'s argparse parser (in an
+        argument group of its own); the setting key is each flag's ``dest``."""
+
+    def pretrained(self) -> dict:
+        """name -> path of the family's pretrained model files (``pretrained:NAME``)."""
+        return {}
+
+    def test_ranges(self, task, lo, hi) -> list:
+        """[(lo, hi)] ``diffmem pretrained table`` tests a model trained on lo..hi on: the
+        training range, then beyond it up to twice its longest."""
+        return [(lo, hi), (hi + 1, 2 * hi)]
 
     @abstractmethod
     def default_range(self, task) -> tuple:
@@ -84,13 +107,15 @@ class TrainingHook(ABC):
         """The ``METRICS`` keys -> their values on a batch."""
 
     @abstractmethod
-    def text_view(self, cfg, run) -> str:
+    def text_view(self, cfg, run, view) -> str:
         """One sequence's run ({"inputs", "targets", "mask", "logits", "trace"}, no B)
-        as text."""
+        as text; ``view`` holds the generic grid helpers (``diffmem.training.view``:
+        ``grid``, ``number_block``, ``rows_block``, ``windowed``, ``BLANK``)."""
 
     @abstractmethod
-    def picture(self, cfg, run, path, title=""):
-        """The same as a picture written to ``path``."""
+    def picture(self, cfg, run, path, title="", plot=None):
+        """The same as a picture written to ``path``; ``plot`` holds the generic plot
+        helpers (``diffmem.training.plot``)."""
 
 
 class CalibrationHook(ABC):

@@ -107,7 +107,11 @@ def matmul(a, b):
     mode, results = _MODE.get() or (None, None)
     if mode is None:
         return a @ b
-    out = round_to(a, mode) @ round_to(b, mode)
+    # A format's overflow (float16 ends at 65504) is part of what a mode emulates: Inf
+    # operands give Inf or NaN products, kept as they are and reported by the harness
+    # as "not checked in the mode", not warned about here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = round_to(a, mode) @ round_to(b, mode)
     return out if mode == "tf32" or results == "float32" else round_to(out, mode)
 
 

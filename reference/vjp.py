@@ -7,7 +7,7 @@ a named operation into one node.  Its *value* is still computed by the plain
 its gradient comes from ``vjp``, written beside the operation with its derivation.
 
 ``op.composed`` is that plain body.  Calling it under autograd differentiates the
-composition the old way, which is what tests/reference/test_ref_primitives.py compares
+composition the old way, which is what tests/models/ntm/test_ref_primitives.py compares
 every hand-written VJP against (and against finite differences).
 """
 

@@ -6,8 +6,11 @@ they run on every argument before any work are in ``cli_checks``.
 
 import argparse
 
+from diffmem.models import families
+
 from .cli_test import list_command, table_command, test_command
-from .cli_train import DEFAULT_SAVE_EVERY, DEFAULT_STEPS, TASK_CHOICES, train_command
+from .cli_train import DEFAULT_SAVE_EVERY, DEFAULT_STEPS, train_command
+from .data import task_names
 
 ENGINE_CHOICES = ("torch", "jax", "reference")
 
@@ -30,7 +33,7 @@ def _add_train(subparsers):
                     "stopped.  Ctrl-C or SIGTERM saves the state after the last finished "
                     "step.")
     g = p.add_argument_group("task")
-    g.add_argument("--task", choices=TASK_CHOICES, metavar="TASK",
+    g.add_argument("--task", choices=task_names(), metavar="TASK",
                    help="the task, which picks the model family (required unless --resume): "
                         "NTM copy, repeat_copy, associative_recall, dynamic_ngrams, "
                         "priority_sort; stack/queue/deque sequence_copy, sequence_reversal, "
@@ -59,28 +62,10 @@ def _add_train(subparsers):
     g.add_argument("--controller", choices=("feedforward", "lstm"),
                    help="controller kind of the NTM and the stack/queue/deque (default: NTM "
                         "feedforward, stack/queue/deque lstm)")
-    g = p.add_argument_group("NTM model")
-    g.add_argument("--N", type=int, help="memory rows (default 16)")
-    g.add_argument("--M", type=int, help="memory row width (default 8)")
-    g.add_argument("--read-heads", type=int, help="read heads (default 1)")
-    g.add_argument("--write-heads", type=int, help="write heads (default 1)")
-    g = p.add_argument_group("neural stack / queue / deque model")
-    # Checked by the family (one line naming the flag), not by argparse's choices.
-    g.add_argument("--structure", metavar="{stack,queue,deque}",
-                   help="the memory (the config's model; default stack)")
-    # Another name for --structure (the config calls it model), kept working but not
-    # shown: `diffmem test --model` is a model file.
-    g.add_argument("--model", dest="structure",
-                   help=argparse.SUPPRESS)
-    g.add_argument("--value-size", type=int,
-                   help="width m of the values pushed (default 32)")
-    g = p.add_argument_group("Stack-RNN model")
-    g.add_argument("--stacks", type=int, help="number of stacks K (default 10)")
-    g.add_argument("--depth", type=int, help="rows per stack D (default 100)")
-    g.add_argument("--top-k", type=int, help="top rows of each stack read by the hidden "
-                   "layer (default 2)")
-    g.add_argument("--actions", metavar="push,pop[,noop]",
-                   help="the stack actions: push,pop or push,pop,noop (default push,pop)")
+    # Each family's own size flags, in an argument group of its own.
+    for fam in families().values():
+        if fam.training is not None:
+            fam.training.add_arguments(p)
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("rmsprop", "adam"),
                    help="rmsprop: Graves 2013 with momentum 0.9, decay 0.95, the NTM paper's "
@@ -149,11 +134,13 @@ def _add_test(subparsers):
                     "Stack-RNN's stacks.")
     t.add_argument("--model", required=True, metavar="MODEL",
                    help="a model file, or pretrained:TASK (see `diffmem pretrained list`)")
-    t.add_argument("--lo", type=int, required=True,
+    t.add_argument("--lo", type=int, default=None,
                    help="smallest value of the task's knob (sequence length; number of "
                         "items for associative_recall and priority_sort; n for the "
-                        "Stack-RNN's tasks)")
-    t.add_argument("--hi", type=int, required=True, help="largest value of the task's knob")
+                        "Stack-RNN's tasks; default: the model's training range)")
+    t.add_argument("--hi", type=int, default=None,
+                   help="largest value of the task's knob (default: the model's training "
+                        "range)")
     _add_batch_size(t, 32, "sequences for the metrics")
     t.add_argument("--seed", type=int, default=1234, help="seed of the test data (default 1234)")
     t.add_argument("--backend", choices=ENGINE_CHOICES, default="reference",

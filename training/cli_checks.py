@@ -5,7 +5,7 @@ import math
 import os
 import tempfile
 
-from diffmem.usage import UsageError
+from diffmem.usage import UsageError, check_output_path
 
 
 def check_int(flag, value, lo=1, what=None):
@@ -25,15 +25,13 @@ def check_number(flag, value, positive=True):
 
 
 def check_output(flag, path, suffixes=None):
-    """An output file we will be able to write, checked before any work."""
+    """An output file we will be able to write, checked before any work: its folder
+    exists and takes files, and the path is new or a regular file."""
     if suffixes and not path.lower().endswith(suffixes):
         raise UsageError(f"{flag} {path}: expected a file name ending in "
                          f"{', '.join(suffixes)}")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a folder; expected a file name")
+    check_output_path(path, flag)   # a folder, a device node: never replaced
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
     try:
         fd, probe = tempfile.mkstemp(prefix=".diffmem-probe-", dir=folder)
         os.close(fd)
@@ -44,7 +42,7 @@ def check_output(flag, path, suffixes=None):
 
 
 def load_model_arg(flag, spec):
-    """A model from a command-line value: a file, or pretrained:TASK."""
+    """A model from a command-line value: a file, or pretrained:NAME."""
     from diffmem import pretrained
     from .modelfile import ModelFileError, load_model
     try:
@@ -56,7 +54,7 @@ def load_model_arg(flag, spec):
     except ModelFileError as exc:
         hint = ""
         stem = os.path.splitext(os.path.basename(spec))[0]
-        if exc.problem == "no such file" and stem in pretrained.TASKS and os.sep not in spec:
+        if exc.problem == "no such file" and stem in pretrained.models() and os.sep not in spec:
             hint = f" (the pretrained model is pretrained:{stem})"
         raise UsageError(f"{flag} {spec}: {exc.problem}{hint}") from None
 

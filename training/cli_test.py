@@ -4,6 +4,7 @@ import os
 
 from diffmem.usage import UsageError
 
+from . import plot, view
 from .cli_checks import check_engine, check_int, check_output, check_task_range, \
     load_model_arg
 
@@ -37,12 +38,8 @@ def report(model, result, lo, hi):
 def test_command(args):
     from .data import hook
     from .evaluate import evaluate
-    check_int("--lo", args.lo)
-    check_int("--hi", args.hi)
     check_int("--batch-size", args.batch_size)
     check_int("--seed", args.seed, lo=0)
-    if args.hi < args.lo:
-        raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
     if args.plot:
         check_output("--plot", args.plot, PLOT_SUFFIXES)
         try:
@@ -52,6 +49,16 @@ def test_command(args):
                              "(pip install 'diffmem[plot]')") from None
     check_engine("--backend", args.backend)
     model = load_model_arg("--model", args.model)
+    trained = model.header.get("training", {})
+    for flag in ("lo", "hi"):   # default: the range the model was trained on
+        if getattr(args, flag) is None:
+            if trained.get(flag) is None:
+                raise UsageError(f"--{flag}: {args.model} records no training range; give "
+                                 f"--lo and --hi")
+            setattr(args, flag, int(trained[flag]))
+        check_int(f"--{flag}", getattr(args, flag))
+    if args.hi < args.lo:
+        raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
     task = model.task["name"]
     try:
         family = hook(task)
@@ -65,11 +72,15 @@ def test_command(args):
     ex = result["example"]
     if not args.no_view:
         print("\nfirst sequence:\n")
-        print(family.text_view(model.config, ex))
+        print(family.text_view(model.config, ex, view))
     if args.plot:
-        family.picture(model.config, ex, args.plot,
-                       title=f"{os.path.basename(args.model)}: {task}, "
-                             f"{knob_word(task)} {args.lo}..{args.hi}")
+        try:
+            family.picture(model.config, ex, args.plot,
+                           title=f"{os.path.basename(args.model)}: {task}, "
+                                 f"{knob_word(task)} {args.lo}..{args.hi}", plot=plot)
+        except OSError as exc:   # a full disk: the metrics above are printed already
+            raise UsageError(f"--plot {args.plot}: could not write it "
+                             f"({exc.strerror or exc})") from None
         print(f"wrote {args.plot}")
     return 0
 
@@ -79,16 +90,22 @@ def list_command(args):
     from .modelfile import ModelFileError, load_model
     from .table import describe
     print(f"{'name':32s} {'model':48s} {'steps':>6s}  trained on")
-    for task in pretrained.TASKS:
-        name = f"{pretrained.PREFIX}{task}"
+    for short, (_, path) in pretrained.models().items():   # family by family
+        name = f"{pretrained.PREFIX}{short}"
         try:
-            model = load_model(pretrained.path(task))
+            model = load_model(path)
+            task = model.task["name"]
+            word = knob_word(task)
         except ModelFileError as exc:
             print(f"{name:32s} (unusable: {exc.problem})")
             continue
+        except ValueError:
+            print(f"{name:32s} (unusable: its task {model.task['name']!r} is not one diffmem "
+                  f"trains)")
+            continue
         tr = model.header["training"]
         print(f"{name:32s} {describe(model):48s} {model.header['steps']:6d}  "
-              f"{knob_word(task)} {tr['lo']}..{tr['hi']}")
+              f"{word} {tr['lo']}..{tr['hi']}")
     print(f"\nfiles in {pretrained.folder()}; use the name wherever a model file goes, "
           f"e.g. diffmem test --model pretrained:copy --lo 20 --hi 20")
     return 0

@@ -13,35 +13,43 @@ from diffmem.usage import UsageError
 
 from .cli_checks import check_engine, check_int, check_number, check_output, \
     check_task_range, load_model_arg
-
-def _task_choices():
-    from .data import task_names
-    return task_names()
+from .modelfile import ModelSaveError
 
 
-TASK_CHOICES = _task_choices()
+from .data import size_flags, task_names
+
 # Defaults of a new run besides the family's (its sizes, and any of these it replaces in
 # its hook's DEFAULTS); a resumed run takes what it does not get from its model file.
 TRAIN_DEFAULTS = {"optimizer": "rmsprop", "clip": 10.0, "backend": "torch",
                   "batch_size": 16, "seed": 0}
 DEFAULT_STEPS = 1000
 DEFAULT_SAVE_EVERY = 100
-# Every family's size settings and their flags (the argparse ``dest`` is the setting key).
-SIZE_FLAGS = {"N": "--N", "M": "--M", "controller": "--controller", "units": "--units",
-              "read_heads": "--read-heads", "write_heads": "--write-heads",
-              "structure": "--structure", "value_size": "--value-size",
-              "stacks": "--stacks", "depth": "--depth", "top_k": "--top-k",
-              "actions": "--actions"}
-# Integer sizes and their least value.
-INT_SIZES = {"N": 1, "M": 1, "units": 1, "read_heads": 1, "write_heads": 1, "value_size": 1,
-             "stacks": 1, "depth": 2, "top_k": 1}
-# The flag that sets each training setting, for messages.
-FLAGS = {"task": "--task", **SIZE_FLAGS,
-         "lo": "--lo", "hi": "--hi", "curriculum": "--curriculum", "optimizer": "--optimizer",
-         "lr": "--lr", "lr_halve_every": "--lr-halve-every", "clip": "--clip",
-         "backend": "--backend", "dtype": "--dtype", "batch_size": "--batch-size",
-         "seed": "--seed", "steps": "--steps", "sequences": "--sequences",
-         "save_every": "--save-every", "log_every": "--log-every"}
+# The flag that sets each run setting, for messages (the sizes' come from the families'
+# hooks: ``data.size_flags``).
+RUN_FLAGS = {"lo": "--lo", "hi": "--hi", "curriculum": "--curriculum",
+             "optimizer": "--optimizer", "lr": "--lr", "lr_halve_every": "--lr-halve-every",
+             "clip": "--clip", "backend": "--backend", "dtype": "--dtype",
+             "batch_size": "--batch-size", "seed": "--seed", "steps": "--steps",
+             "sequences": "--sequences", "save_every": "--save-every",
+             "log_every": "--log-every"}
+
+
+def flag(key):
+    """The flag that sets a training setting."""
+    return {"task": "--task", **size_flags(), **RUN_FLAGS}[key]
+
+
+def int_sizes() -> dict:
+    """Integer sizes and their least value: the shared ``--units`` and each family's."""
+    least = {"units": 1}
+    for hook in _hooks():
+        least.update(hook.INT_SIZES)
+    return {k: least[k] for k in size_flags() if k in least}
+
+
+def _hooks():
+    from diffmem.models import families
+    return [fam.training for fam in families().values() if fam.training is not None]
 
 
 def _given(args):
@@ -54,7 +62,7 @@ def _given(args):
     if args.width is not None:
         options["width"] = args.width
     return {"task": args.task, "options": options,
-            **{key: getattr(args, key) for key in SIZE_FLAGS},
+            **{key: getattr(args, key) for key in size_flags()},
             "lo": args.lo, "hi": args.hi, "curriculum": args.curriculum,
             "optimizer": args.optimizer, "lr": args.lr, "lr_halve_every": args.lr_halve_every,
             "clip": args.clip, "backend": args.backend, "dtype": args.dtype,
@@ -66,14 +74,14 @@ def _given(args):
 
 def _check_flags(given):
     """Ranges of the flags that were given, before anything is loaded."""
-    for key, least in INT_SIZES.items():
-        check_int(FLAGS[key], given[key], lo=least)
+    for key, least in int_sizes().items():
+        check_int(flag(key), given[key], lo=least)
     for key in ("batch_size", "lo", "hi", "steps", "sequences", "lr_halve_every"):
-        check_int(FLAGS[key], given[key])
+        check_int(flag(key), given[key])
     for key in ("save_every", "log_every", "seed"):
-        check_int(FLAGS[key], given[key], lo=0)
+        check_int(flag(key), given[key], lo=0)
     for key in ("lr", "curriculum"):
-        check_number(FLAGS[key], given[key])
+        check_number(flag(key), given[key])
     check_number("--clip", given["clip"], positive=False)
     if given["steps"] is not None and given["sequences"] is not None:
         raise UsageError("--steps and --sequences: give one budget, not both")
@@ -86,7 +94,7 @@ def _check_family(task, given, how):
     from .data import family_of
     fam = family_of(task)
     own = fam.training.SIZE_FLAGS
-    foreign = [FLAGS[k] for k in SIZE_FLAGS if given.get(k) is not None and k not in own]
+    foreign = [flag(k) for k in size_flags() if given.get(k) is not None and k not in own]
     if foreign:
         raise UsageError(f"{', '.join(foreign)}: not a size of the {fam.name} family ({how}); "
                          f"its size flags are {', '.join(own.values())}")
@@ -97,7 +105,7 @@ def _flag_of(key):
     if key.startswith("options."):
         name = key[len("options."):]
         return "--width" if name == "width" else f"--option {name}"
-    return FLAGS[key]
+    return flag(key)
 
 
 def _resume_settings(args, given, model):
@@ -121,12 +129,12 @@ def _resume_settings(args, given, model):
         effect = {"optimizer": "the optimizer state starts afresh",
                   "seed": "the data generator restarts from the new seed",
                   "batch_size": "later steps use the new batch size"}[key]
-        print(f"warning: {FLAGS[key]} {value} replaces the saved {old}; {effect}; the run "
+        print(f"warning: {flag(key)} {value} replaces the saved {old}; {effect}; the run "
               f"is no longer the one its first command describes", file=sys.stderr)
     for key in ("lo", "hi", "lr", "lr_halve_every", "clip", "curriculum", "backend", "dtype"):
         if given[key] is not None and given[key] != saved.get(key):
             old = "default" if saved.get(key) is None else f"saved {saved.get(key)}"
-            print(f"note: {FLAGS[key]} {given[key]} replaces the {old}", file=sys.stderr)
+            print(f"note: {flag(key)} {given[key]} replaces the {old}", file=sys.stderr)
     settings = dict(given)
     # A budget given anew replaces the saved one; 0 switches the other off.
     if given["steps"] is not None:
@@ -186,7 +194,7 @@ def train_command(args):
             _check_family(task, given, f"the --resume model's task is {task}")
         except ValueError:
             raise UsageError(f"--resume {args.resume}: its task {task!r} is not one "
-                             f"diffmem trains (tasks: {', '.join(TASK_CHOICES)})") from None
+                             f"diffmem trains (tasks: {', '.join(task_names())})") from None
         settings, override = _resume_settings(args, given, model)
         message = _already_done(model, settings)
         if message:
@@ -203,13 +211,13 @@ def train_command(args):
                              f"choose another --save-to, or add --overwrite")
     else:
         if args.task is None:
-            raise UsageError("--task: expected one of " + ", ".join(TASK_CHOICES) +
+            raise UsageError("--task: expected one of " + ", ".join(task_names()) +
                              " (or --resume MODEL)")
         if args.override_saved:
             raise UsageError("--override-saved: only with --resume")
         family = _check_family(args.task, given, f"task {args.task}")
         settings = {k: v for k, v in given.items()
-                    if k not in SIZE_FLAGS or k in family.SIZE_FLAGS}
+                    if k not in size_flags() or k in family.SIZE_FLAGS}
         lo, hi = family.default_range(args.task)
         defaults = dict(TRAIN_DEFAULTS, lo=lo, hi=hi, **family.DEFAULTS)
         for key, value in defaults.items():
@@ -253,6 +261,9 @@ def train_command(args):
         trainer.run(progress=not args.no_progress)
     except FloatingPointError as exc:   # a diverged run, not a bug: its state was saved
         print(f"diffmem train: {exc}", file=sys.stderr)
+        return 1
+    except ModelSaveError as exc:   # a full disk: what was saved before is kept
+        print(f"diffmem train: --save-to {exc}", file=sys.stderr)
         return 1
     return 0
 

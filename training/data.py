@@ -32,6 +32,17 @@ def task_names():
     return tuple(_registry())
 
 
+def size_flags() -> dict:
+    """Every family's size settings and their flags (the argparse ``dest`` is the key),
+    family by family; a run keeps only its own family's."""
+    from diffmem.models import families
+    out = {}
+    for fam in families().values():
+        if fam.training is not None:
+            out.update({k: v for k, v in fam.training.SIZE_FLAGS.items() if k not in out})
+    return out
+
+
 def family_of(task):
     """The ``Family`` that trains ``task``; ValueError naming the known tasks."""
     known = _registry()

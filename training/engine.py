@@ -4,11 +4,13 @@ An engine has ``loss_and_grads(params, inputs, targets, mask) -> (loss [B], logi
 [B, T, Y], grads)`` taking and returning numpy arrays; ``grads`` is the gradient of the
 *mean* per-sequence loss over the batch (so the step size does not grow with the batch).
 
-The math is the family's batched form (``models/<family>/batched.py``) driven by each framework's own
-autodiff (torch.autograd over a Python loop in time; ``jax.value_and_grad`` over
-``lax.scan`` under ``jit``), or the frozen reference itself for tiny runs.  Only the
-parameters cross to numpy and back each step: the optimizer is one numpy
-implementation shared by every engine (``optim.py``).
+The math is the family's batched form (``models/<family>/batched.py``) run by the same
+drivers the harness checks (``diffmem.backends.torch.forward``: torch.autograd over a
+Python loop in time; ``diffmem.backends.jax.forward``: ``jax.value_and_grad`` over
+``lax.scan`` under ``jit``, in the driver's precision context, so float64 never flips
+JAX's process-wide x64 switch), or the frozen reference itself for tiny runs.  Only the
+parameters cross to numpy and back each step: the optimizer is one numpy implementation
+shared by every engine (``optim.py``).
 """
 
 import numpy as np
@@ -29,23 +31,18 @@ class TorchEngine:
 
     def __init__(self, cfg, dtype="float32", device="cpu"):
         import torch
-        from diffmem.backends.torch.ops import TorchOps
-        self.torch = torch
+        from diffmem.backends.torch import forward, make_model
+        self.torch, self.forward = torch, forward
         self.dtype = getattr(torch, dtype)
         self.device = torch.device(device)
-        self.model = bind(cfg).batched(TorchOps(device))
+        self.model = make_model(cfg, device, dtype=dtype)
 
     def loss_and_grads(self, params, inputs, targets, mask):
         torch = self.torch
         tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
         p = {k: tensor(v).requires_grad_(True) for k, v in params.items()}
         x, z, m = tensor(inputs), tensor(targets), tensor(mask)
-        state = self.model.initial_state(p, x.shape[0], x.shape[1])
-        logits = []
-        for t in range(x.shape[1]):
-            state, record = self.model.step(p, state, x[:, t])
-            logits.append(record["logits"])
-        logits = torch.stack(logits, dim=1)
+        logits, _ = self.forward(self.model, p, x)
         loss = self.model.loss(logits, z, m)
         loss.mean().backward()
         grads = {k: v.grad.detach().cpu().numpy().astype(np.float64) for k, v in p.items()}
@@ -59,22 +56,13 @@ class JaxEngine:
     def __init__(self, cfg, dtype="float32", device="cpu"):
         import jax
         import jax.numpy as jnp
-        from diffmem.backends.jax.ops import JaxOps
-        if dtype == "float64":
-            jax.config.update("jax_enable_x64", True)
-        self.jnp, self.dtype = jnp, dtype
-        self.model = bind(cfg).batched(JaxOps())
+        from diffmem.backends.jax import forward, make_model, precision
+        self.jnp, self.dtype, self.precision = jnp, dtype, precision
+        self.model = make_model(cfg, dtype=dtype)
         # JAX places arrays on its default device (a GPU when jax[cuda] is installed).
 
         def losses(p, x, z, m):
-            state = self.model.initial_state(p, x.shape[0], x.shape[1])
-
-            def body(state, x_t):
-                state, record = self.model.step(p, state, x_t)
-                return state, record["logits"]
-
-            _, logits = jax.lax.scan(body, state, jnp.swapaxes(x, 0, 1))
-            logits = jnp.swapaxes(logits, 0, 1)
+            logits, _ = forward(self.model, p, x)
             loss = self.model.loss(logits, z, m)
             return loss.mean(), (loss, logits)
 
@@ -85,12 +73,14 @@ class JaxEngine:
         B, T = np.shape(mask)
         pad = _bucket(T) - T
         widths = lambda a: ((0, 0), (0, pad)) + ((0, 0),) * (np.ndim(a) - 2)
-        x, z, m = (jnp.asarray(np.pad(np.asarray(a), widths(a)), dtype=self.dtype)
-                   for a in (inputs, targets, mask))
-        p = {k: jnp.asarray(v, dtype=self.dtype) for k, v in params.items()}
-        (_, (loss, logits)), grads = self._step(p, x, z, m)
-        return np.asarray(loss, np.float64), np.asarray(logits, np.float64)[:, :T], \
-            {k: np.asarray(v, np.float64) for k, v in grads.items()}
+        # float64 inside the driver's context only (x64 on for this call, restored after).
+        with self.precision(self.dtype):
+            x, z, m = (jnp.asarray(np.pad(np.asarray(a), widths(a)), dtype=self.dtype)
+                       for a in (inputs, targets, mask))
+            p = {k: jnp.asarray(v, dtype=self.dtype) for k, v in params.items()}
+            (_, (loss, logits)), grads = self._step(p, x, z, m)
+            return np.asarray(loss, np.float64), np.asarray(logits, np.float64)[:, :T], \
+                {k: np.asarray(v, np.float64) for k, v in grads.items()}
 
 
 class ReferenceEngine:

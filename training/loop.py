@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
-from diffmem.models import bind, families
+from diffmem.models import bind
 
 from . import data
+from . import view as grids
 from .engine import make_engine
 from .modelfile import load_model, save_model
 from .optim import make_optimizer
@@ -46,11 +47,7 @@ def frozen_on_resume(task):
 
 def size_keys():
     """Every family's size settings (a run keeps only its own family's)."""
-    keys = []
-    for fam in families().values():
-        if fam.training is not None:
-            keys += [k for k in fam.training.SIZE_FLAGS if k not in keys]
-    return tuple(keys)
+    return tuple(data.size_flags())
 
 
 def resume_conflicts(saved, settings):
@@ -90,15 +87,21 @@ def deferred_interrupts():
 
     Committing a step is several assignments (parameters, optimizer state, counters, the
     data generator's state); a signal between two of them would save a state that is half
-    before the step and half after it, and resuming from it would not be exact.
+    before the step and half after it, and resuming from it would not be exact.  A second
+    signal while held ends the process at once.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from diffmem.interrupts import exit_now
     pending = []
     signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
-                for sig in signals}
+
+    def hold(signum, frame):
+        if pending:
+            exit_now()
+        pending.append(signum)
+    previous = {sig: signal.signal(sig, hold) for sig in signals}
     try:
         yield
     finally:
@@ -285,7 +288,7 @@ class Trainer:
         """Text view of the first sequence of a batch, through the reference."""
         run = example_run(self.cfg, self.params, inputs[0], targets[0], mask[0],
                           self.settings["task"], self.settings["options"])
-        return self.hook.text_view(self.cfg, run)
+        return self.hook.text_view(self.cfg, run, grids)
 
     # ------------------------------------------------------------ the loop
     def done(self):
@@ -308,7 +311,10 @@ class Trainer:
         try:
             while not self.done():
                 self.advance_curriculum()
-                batch = self.step()
+                # A step may compile (JAX): torn down half-way, its threads crash the
+                # interpreter's exit; an interrupt waits for the step's end.
+                with deferred_interrupts():
+                    batch = self.step()
                 bar.update(batch[0].shape[0] if by_sequences else 1)
                 bar.set_postfix(loss=f"{self.metrics['loss']:.3f}",
                                 bits=f"{self.metrics['bits']:.3f}",
@@ -350,7 +356,8 @@ class Trainer:
 
     def _save_after_error(self, exc):
         """Keep the work done before an error: the state after the last completed step."""
-        if self.steps == 0:
+        from .modelfile import ModelSaveError
+        if self.steps == 0 or isinstance(exc, ModelSaveError):   # saving is what failed
             return
         try:
             path = self.save()

@@ -1,11 +1,11 @@
-"""Model files: a trained NTM's parameters plus a JSON header, in one ``.npz``.
+"""Model files: a trained model's parameters plus a JSON header, in one ``.npz``.
 
 Layout (loaded with ``allow_pickle=False``: reading a file never runs code):
 - ``header``: a 0-d unicode array holding JSON: ``format`` ("diffmem-model/1"),
-  ``spec_version`` (NTM.md's, e.g. "ntm/1"), ``config`` (NTMConfig.to_dict()),
+  ``spec_version`` (its family's, e.g. "ntm/1"), ``config`` (the config's ``to_dict()``),
   ``task`` ({"name", "options"}), ``training`` (the arguments, incl. the exact
   ``command`` line), ``steps``, ``sequences``, ``metrics`` (latest), ``history``.
-- ``param/<name>``: each parameter under its NTM.md name, float64.
+- ``param/<name>``: each parameter under its spec's name, float64.
 - ``optim/<slot>/<name>`` and ``optim/t``: the optimizer state, so ``--resume`` continues
   exactly where training stopped.
 
@@ -36,7 +36,11 @@ class ModelFileError(ValueError):
         self.path, self.problem = path, problem
 
 
-class Model:
+class ModelSaveError(ValueError):
+    """A model file could not be written (a full disk, a device in the way): one line."""
+
+
+class ModelFile:
     """What a model file holds: ``header`` (dict), ``config``, ``params``, ``optim``."""
 
     def __init__(self, header, params, optim=None):
@@ -60,19 +64,26 @@ def save_model(path, header, params, optim=None):
     arrays = {"header": np.asarray(json.dumps(header, sort_keys=True))}
     arrays.update({f"param/{k}": np.asarray(v, dtype=np.float64) for k, v in params.items()})
     arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise ModelSaveError(f"{path}: is not a regular file; a model is never written over "
+                             f"a folder or a device")
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary file only
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except OSError as exc:   # a full disk: the file there before is untouched
+        raise ModelSaveError(f"{path}: could not write the model file "
+                             f"({exc.strerror or exc}); the file there before is unchanged") \
+            from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return path
 
 
@@ -124,4 +135,4 @@ def load_model(path):
     except ValueError as exc:
         raise bad(str(exc)) from None
     optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
-    return Model(header, {k: v.astype(np.float64) for k, v in params.items()}, optim)
+    return ModelFile(header, {k: v.astype(np.float64) for k, v in params.items()}, optim)

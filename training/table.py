@@ -12,15 +12,13 @@ sequences; priority sort reported as it is.
 import os
 import sys
 
-from diffmem.pretrained import TASKS as TASK_ORDER
-
 from .evaluate import evaluate
 from .modelfile import load_model
 
 
 def pretrained_folder():
-    from diffmem.pretrained import path
-    return os.path.dirname(path("copy"))
+    from diffmem.pretrained import folder
+    return folder()
 
 
 def test_ranges(task, lo, hi):
@@ -66,7 +64,8 @@ def pretrained_table(folder=None, batch=64, seed=2024):
     lines = ["| task | model | trained (steps, sequences) | training lengths | test lengths "
              "| bits/seq | bit errors/seq | Bayes-optimal bits/seq | model/optimal | goal |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for task in TASK_ORDER:
+    from diffmem.models import family_named
+    for task in family_named("ntm").training.TASKS:
         path = os.path.join(folder, f"{task}.npz")
         if not os.path.exists(path):
             lines.append(f"| {task} | (no model file) | | | | | | | | |")
@@ -85,7 +84,34 @@ def pretrained_table(folder=None, batch=64, seed=2024):
     lines.append(f"{batch} fresh sequences per row (seed {seed}), run by the reference in "
                  f"float64; lengths are each task's knob (copy, repeat copy, n-grams: "
                  f"sequence length; associative recall, priority sort: number of items).")
+    from diffmem.models import families
+    for fam in families().values():
+        if fam.name != "ntm" and fam.training is not None and fam.training.pretrained():
+            lines += [""] + family_table(fam.training, folder, batch, seed)
     return "\n".join(lines)
+
+
+def family_table(hook, folder, batch, seed):
+    """The rows of another family's pretrained models (``TrainingHook.pretrained``; in
+    ``folder`` as ``<name>.npz`` when one is given): its metrics on its training range and
+    beyond it (``TrainingHook.test_ranges``)."""
+    labels = [label for _, label, _ in hook.METRICS]
+    lines = ["| model | task | sizes | trained (steps, sequences) | training range | test range "
+             "| bits/seq | " + " | ".join(labels) + " |", "|---" * (7 + len(labels)) + "|"]
+    for name, path in hook.pretrained().items():
+        path = os.path.join(folder, f"{name}.npz") if folder else os.fspath(path)
+        if not os.path.exists(path):
+            lines.append(f"| {name} | (no model file) |" + " |" * (5 + len(labels)))
+            continue
+        model = load_model(path)
+        tr, task = model.header["training"], model.task["name"]
+        for lo, hi in hook.test_ranges(task, tr["lo"], tr["hi"]):
+            r = evaluate(model, lo, hi, batch=batch, seed=seed)
+            scores = " | ".join(f"{r[key]:{form}}" for key, _, form in hook.METRICS)
+            lines.append(f"| {name} | {task} | {describe(model)} | {model.header['steps']}, "
+                         f"{model.header['sequences']} | {tr['lo']}..{tr['hi']} | {lo}..{hi} "
+                         f"| {r['bits']:.3f} | {scores} |")
+    return lines
 
 
 def main(argv=None):

@@ -1,12 +1,9 @@
-"""The text view of one sequence: what went in, what came out, and the memory access.
+"""The generic pieces of a text view of one sequence, which each family's training hook
+draws its own view with (``TrainingHook.text_view`` gets this module).
 
 Blocks, each a titled grid with time flowing left to right (one column per step) and
-one row per channel or memory location, values rounded to one decimal:
-inputs, targets, outputs (sigmoid of the logits), then per write head its weights over
-the N locations, its adds and erases over the M memory columns, then per read head its
-weights and the vector it read.  All of it comes from one sequence's NTM.md trace.
-
-A long sequence is cut into windows of at most ``STEPS_PER_WINDOW`` steps, each window
+one row per channel, memory location or stack row, values rounded to one decimal.  A
+long sequence is cut into windows of at most ``STEPS_PER_WINDOW`` steps, each window
 showing every block for those steps, so no line is longer than about 110 characters
 and the blocks of one window stay aligned step for step.
 """
@@ -34,52 +31,7 @@ def grid(title, label, values, first_step=0):
     return lines
 
 
-def sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))
-
-
-def blocks_of(cfg, inputs, targets, logits, trace, mask=None):
-    """[(title, row label, values [rows, T])] of one sequence, in display order."""
-    outputs = sigmoid(logits)
-    if mask is not None:  # outputs are only meaningful where an answer is expected
-        outputs = outputs * (np.asarray(mask)[:, None] > 0)
-    blocks = [("inputs (channel x time)", "x", np.asarray(inputs).T),
-              ("targets", "y", np.asarray(targets).T),
-              ("outputs (sigmoid of logits, masked steps only)", "y", outputs.T)]
-    for h in range(cfg.Wh):
-        blocks += [(f"write head {h}: weights (location x time)", "loc",
-                    trace["write.weight"][:, h].T),
-                   (f"write head {h}: adds (memory column x time)", "col",
-                    trace["write.add"][:, h].T),
-                   (f"write head {h}: erases (memory column x time)", "col",
-                    trace["write.erase"][:, h].T)]
-    for h in range(cfg.R):
-        blocks += [(f"read head {h}: weights (location x time)", "loc",
-                    trace["read.weight"][:, h].T),
-                   (f"read head {h}: vector read (memory column x time)", "col",
-                    trace["reads"][:, h].T)]
-    return blocks
-
-
-def text_view(cfg, inputs, targets, logits, trace, mask=None, steps_per_window=STEPS_PER_WINDOW):
-    """The view of one sequence (unbatched arrays: inputs [T, X], trace name -> [T, ...])."""
-    blocks = blocks_of(cfg, inputs, targets, logits, trace, mask)
-    T = np.asarray(inputs).shape[0]
-    if T <= steps_per_window:
-        return "\n\n".join("\n".join(grid(*b)) for b in blocks)
-    windows = []
-    for start in range(0, T, steps_per_window):
-        stop = min(start + steps_per_window, T)
-        shown = [grid(title, label, values[:, start:stop], start)
-                 for title, label, values in blocks]
-        windows.append(f"== steps {start}..{stop - 1} of {T} ==\n\n" +
-                       "\n\n".join("\n".join(b) for b in shown))
-    return "\n\n".join(windows)
-
-
-# ---------------------------------------------------------------- shared by every family
-# The other families' views (``models/<family>/training.py``) are built from these: rows of
-# cells (strings), one column per step, cut into the same windows as the NTM's view.
+# Rows of cells (strings), one column per step, cut into the same windows.
 
 BLANK = "."   # a cell with nothing to show (a stack row not pushed yet, an unmasked step)
 

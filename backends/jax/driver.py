@@ -88,8 +88,12 @@ def sequence_loss(model, params, inputs, targets, mask):
 def _program(model, want_trace, want_grads):
     """(params, inputs, targets, mask) -> (loss, logits, trace, grads, grad_inputs)."""
     def total(params, inputs, targets, mask):
-        logits, trace = forward(model, params, inputs, want_trace)
-        loss = model.loss(logits, targets, mask)
+        whole = getattr(model, "run_sequence", None)   # a whole-sequence form (no step)
+        if whole is None:
+            logits, trace = forward(model, params, inputs, want_trace)
+            loss = model.loss(logits, targets, mask)
+        else:
+            logits, loss, trace = whole(params, inputs, targets, mask, want_trace)
         return jnp.sum(loss), (loss, logits, trace)
 
     def program(params, inputs, targets, mask):

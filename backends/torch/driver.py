@@ -73,6 +73,18 @@ def forward(model, params, inputs, want_trace=False):
     return torch.stack(logits, dim=1), trace
 
 
+def run_model(model, params, inputs, targets, mask, want_trace=False):
+    """(logits, loss [B], trace or None): the time loop of ``forward``, or the batched
+    form's own ``run_sequence`` where it has one (a whole-sequence form such as the
+    chunked delta rule, which has no per-step ``step``)."""
+    whole = getattr(model, "run_sequence", None)
+    if whole is None:
+        logits, trace = forward(model, params, inputs, want_trace)
+        return logits, model.loss(logits, targets, mask), trace
+    logits, loss, trace = whole(params, inputs, targets, mask, want_trace)
+    return logits, loss, (None if trace is None else {k: v.detach() for k, v in trace.items()})
+
+
 def sequence_loss(model, params, inputs, targets, mask):
     """Per-sequence loss [B] (NTM.md "Loss"), differentiable in params and inputs."""
     logits, _ = forward(model, params, inputs)
@@ -113,8 +125,7 @@ class TorchBackend:
         x.requires_grad_(want_grads)
         # TF32 off (on for mode tf32 on CUDA) for this run only; restored after.
         with matmul_precision(self.dtype, self.device.type), torch.set_grad_enabled(want_grads):
-            logits, trace = forward(net, p, x, want_trace)
-            loss = net.loss(logits, y, m)
+            logits, loss, trace = run_model(net, p, x, y, m, want_trace)
             grads = grad_inputs = None
             if want_grads:
                 names = list(p)

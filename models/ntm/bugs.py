@@ -10,8 +10,9 @@ the bug needs a value from elsewhere in the step), with:
 - ``NEEDS``: fixture tags that expose it (Wh >= 2, LSTM, ragged masks, zero rows...):
   the bug hunt tries those cases first.
 
-Every bug is usable as a backend: ``diffmem check --backend
-diffmem.models.ntm.bugs:<name>`` (the bundled PyTorch driver with the bug's model).
+The bugs are plain classes; the harness wraps one as a backend (the bundled PyTorch
+driver with the bug's model) when it is named ``diffmem check --backend
+diffmem.models.ntm.bugs:<snake_name>`` (``backends.protocol.resolve_factory``).
 ``python -m diffmem.harness.bug_hunt`` runs them all and prints the kill rate.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.models.ntm.reference.addressing import DELTA, EPS, shift_index
@@ -435,8 +435,3 @@ class NoGradThroughLstmState(Bug):
 # ---------------------------------------------------------------- the catalogue
 
 BUGS = {cls.__name__: cls for cls in Bug.__subclasses__()}
-
-
-# diffmem.models.ntm.bugs:<snake_name> is a backend factory, e.g. bugs:shift_wrong_sign.
-FACTORIES = factories_for(BUGS.values())
-globals().update(FACTORIES)

@@ -41,9 +41,12 @@ def _data(rng, draw, cfg):
 class NTMCalibration(CalibrationHook):
     """Random NTM configurations and cases (module docstring)."""
 
+    # ``--small``: the same draws, clipped to these, so a seed's configurations correspond.
+    SMALL_LIMITS = {"N": 8, "M": 6, "H": 8, "T": 12}
+
     def random_config(self, rng, small=False) -> dict:
-        """A configuration, its data source and its [B, T] (``small``: N <= 8, M <= 6,
-        H <= 8, T <= 12; the same draws, clipped, so a seed's configurations correspond)."""
+        """A configuration, its data source and its [B, T] (``small``: clipped to
+        ``SMALL_LIMITS``)."""
         task = str(rng.choice(TASKS))
         if task == "random":
             options = {"input_size": int(rng.integers(1, 7)), "output_size": int(rng.integers(1, 5))}
@@ -60,10 +63,11 @@ class NTMCalibration(CalibrationHook):
                       controller=str(rng.choice(["feedforward", "lstm"])), model="ntm")
         steps = int(rng.choice([int(rng.integers(1, 9)), int(rng.integers(9, 61))]))
         if small:
-            config.update(memory_rows=min(config["memory_rows"], 8),
-                          memory_width=min(config["memory_width"], 6),
-                          controller_size=min(config["controller_size"], 8))
-            steps = min(steps, 12)
+            limits = self.SMALL_LIMITS
+            config.update(memory_rows=min(config["memory_rows"], limits["N"]),
+                          memory_width=min(config["memory_width"], limits["M"]),
+                          controller_size=min(config["controller_size"], limits["H"]))
+            steps = min(steps, limits["T"])
         return {"config": config, "task": task, "options": options,
                 "batch": int(rng.integers(1, 3)), "steps": steps}
 

@@ -18,12 +18,15 @@ so cases of one config are padded (zero mask, zero input) to one T and use one B
 from __future__ import annotations
 
 import functools
+import json
 import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from diffmem.models.family import FixtureCase
+from diffmem.models.hooks import BUNDLED_PRETRAINED
+from diffmem.reference.validate import validate_params
 
 from . import reference as ntm
 from . import tasks
@@ -233,8 +236,22 @@ PRETRAINED_CASES = (
 
 
 def pretrained_dir() -> pathlib.Path:
-    from diffmem import pretrained
-    return pathlib.Path(pretrained.__file__).resolve().parent
+    return BUNDLED_PRETRAINED
+
+
+def trained_model(path):
+    """(config, params) of a model file (diffmem-model/1: a JSON ``header`` entry and
+    ``param/<name>`` arrays), read here: the model file's own module is training's, above
+    models/."""
+    with np.load(path, allow_pickle=False) as z:
+        header = json.loads(str(z["header"]))
+        arrays = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
+    if header.get("spec_version") != ntm.SPEC_VERSION:
+        raise ValueError(f"model file {path}: made for spec {header.get('spec_version')!r}, "
+                         f"not {ntm.SPEC_VERSION!r}")
+    cfg = ntm.NTMConfig.from_dict(header["config"])
+    params = validate_params(arrays, ntm.param_shapes(cfg))
+    return cfg, {k: np.array(v, dtype=np.float64) for k, v in params.items()}
 
 
 def _fixture_case(spec: CaseSpec) -> FixtureCase:
@@ -324,9 +341,7 @@ def summary(cfg) -> str:
 def build(spec: CaseSpec):
     """(config, params, inputs, targets, mask, meta) of one case, from its spec alone."""
     if spec.pretrained is not None:
-        from diffmem.training.modelfile import load_model
-        model = load_model(pretrained_dir() / f"{spec.pretrained}.npz")
-        cfg, params = model.config, {k: np.array(v) for k, v in model.params.items()}
+        cfg, params = trained_model(pretrained_dir() / f"{spec.pretrained}.npz")
         source = f"pretrained/{spec.pretrained}.npz"
     else:
         cfg = ntm.NTMConfig.from_dict(spec.config)

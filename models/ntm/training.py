@@ -4,13 +4,13 @@ training hook, ``FAMILY.training``: ``TRAINING``).
 Sizes: memory rows N, row width M, controller kind and units, read and write heads (the
 flags ``--N --M --controller --units --read-heads --write-heads``).  Metric: bit errors
 per sequence (NTM paper, figure 3 onward).  Views: the memory access of one sequence as
-text and as a picture (``diffmem.training.view`` and ``diffmem.training.plot``, which
-were written for the NTM and are imported only when a view is drawn).
+text and as a picture (``views.py``).  Pretrained: one model per task, bundled with
+diffmem (``pretrained/<task>.npz``).
 """
 
-from diffmem.models.hooks import TrainingHook
+from diffmem.models.hooks import BUNDLED_PRETRAINED, TrainingHook
 
-from . import tasks
+from . import tasks, views
 
 
 CONTROLLERS = ("feedforward", "lstm")
@@ -24,12 +24,23 @@ class NTMTraining(TrainingHook):
     # Setting key -> the flag that sets it (messages name the flag, never the key).
     SIZE_FLAGS = {"N": "--N", "M": "--M", "controller": "--controller", "units": "--units",
                   "read_heads": "--read-heads", "write_heads": "--write-heads"}
+    INT_SIZES = {"N": 1, "M": 1, "read_heads": 1, "write_heads": 1}
     # Defaults of a new run: the sizes, and the run settings where the NTM's differ from the
     # generic ones (none).
     DEFAULTS = {"N": 16, "M": 8, "controller": "feedforward", "units": 100, "read_heads": 1,
                 "write_heads": 1}
     # (key, label, format) of the metrics, the first the headline; ``metrics`` returns these keys.
     METRICS = (("errors", "bit errors/seq", ".3f"),)
+
+    def add_arguments(self, parser):
+        g = parser.add_argument_group("NTM model")
+        g.add_argument("--N", type=int, help="memory rows (default 16)")
+        g.add_argument("--M", type=int, help="memory row width (default 8)")
+        g.add_argument("--read-heads", type=int, help="read heads (default 1)")
+        g.add_argument("--write-heads", type=int, help="write heads (default 1)")
+
+    def pretrained(self):
+        return {task: BUNDLED_PRETRAINED / f"{task}.npz" for task in self.TASKS}
 
     def default_range(self, task):
         """(lo, hi) of the task's knob for a new run."""
@@ -67,15 +78,12 @@ class NTMTraining(TrainingHook):
         from diffmem.reference.loss import bit_errors
         return {"errors": float(np.mean(bit_errors(logits, targets, mask)))}
 
-    def text_view(self, cfg, run):
+    def text_view(self, cfg, run, view):
         """``run``: {"inputs" [T, X], "targets", "mask", "logits", "trace"} of one sequence."""
-        from diffmem.training.view import text_view as ntm_view
-        return ntm_view(cfg, run["inputs"], run["targets"], run["logits"], run["trace"],
-                        run["mask"])
+        return views.text_view(cfg, run, view)
 
-    def picture(self, cfg, run, path, title=""):
-        from diffmem.training.plot import plot_sequence
-        return plot_sequence(path, cfg, run, title=title)
+    def picture(self, cfg, run, path, title="", plot=None):
+        return views.picture(cfg, run, path, title, plot)
 
 
 TRAINING = NTMTraining()

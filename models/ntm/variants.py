@@ -11,7 +11,6 @@ bundled backends (``--backend diffmem.models.ntm.variants:<name>``).
 from __future__ import annotations
 
 from diffmem.models.ntm.batched import BatchedNTM
-from diffmem.backends.torch import factories_for
 from diffmem.models.ntm.reference.addressing import EPS
 
 
@@ -96,8 +95,3 @@ class Float64Products(Variant):
 
 
 VARIANTS = {cls.__name__: cls for cls in Variant.__subclasses__()}
-
-
-# diffmem.models.ntm.variants:<snake_name> is a backend factory, e.g. variants:sharpen_as_power.
-FACTORIES = factories_for(VARIANTS.values())
-globals().update(FACTORIES)

@@ -61,7 +61,7 @@ class StackFamily(Family):
         return cases.heldout(seed, index)
 
     def bugs(self):
-        from .bugs import bugs   # imports torch (each bug is usable as a torch backend)
+        from .bugs import bugs
         return bugs()
 
 

@@ -9,11 +9,13 @@ mistake lives in a pair, e.g. max and min), with:
   a helper used at several stages), "loss", or "gradient-only" (forward values
   identical, only gradients differ);
 - ``NEEDS``: case tags that expose it ("ties", "queue", "deque", "ragged", ...).
+
+The harness wraps a bug as a backend (the bundled PyTorch driver running it):
+``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
 """
 
 from __future__ import annotations
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 
 from .batched import BatchedStack
@@ -218,9 +220,3 @@ BUGS = (TiesSplitHalf, InitReadIgnored, ReadNotFedBack, PushPopSwapped, ValueWit
 def bugs() -> dict:
     """name -> bug class, in catalogue order."""
     return {cls.__name__: cls for cls in BUGS}
-
-
-# diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
-# driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
-FACTORIES = factories_for(BUGS)
-globals().update(FACTORIES)

@@ -20,9 +20,11 @@ are ``t5`` (pushed on the top end at step 5) and ``b5`` (on the bottom end).  A 
 cells before its push are blank (``.``).
 """
 
+import argparse
+
 import numpy as np
 
-from diffmem.models.hooks import TrainingHook
+from diffmem.models.hooks import BUNDLED_PRETRAINED, TrainingHook
 
 from . import tasks
 from .config import CONTROLLERS, MODELS
@@ -37,20 +39,19 @@ def symbol_names(cfg):
     return [str(i) for i in range(A)] + ["<s>", "|||"], [str(i) for i in range(A)] + ["</s>"]
 
 
-def symbol_rows(cfg, run):
+def symbol_rows(cfg, run, blank):
     """{"in", "target", "out", "wrong"}: one string per step; target, out and wrong only
-    on masked steps (blank elsewhere)."""
-    from diffmem.training.view import BLANK
+    on masked steps (``blank`` elsewhere)."""
     names_in, names_out = symbol_names(cfg)
     inputs, targets = np.asarray(run["inputs"]), np.asarray(run["targets"])
     logits, mask = np.asarray(run["logits"]), np.asarray(run["mask"]) > 0
     said = logits.argmax(axis=-1)
     want = targets.argmax(axis=-1)
     return {
-        "in": [names_in[i] if x.any() else BLANK for i, x in zip(inputs.argmax(-1), inputs)],
-        "target": [names_out[w] if m else BLANK for w, m in zip(want, mask)],
-        "out": [names_out[s] if m else BLANK for s, m in zip(said, mask)],
-        "wrong": ["x" if m and s != w else BLANK for s, w, m in zip(said, want, mask)],
+        "in": [names_in[i] if x.any() else blank for i, x in zip(inputs.argmax(-1), inputs)],
+        "target": [names_out[w] if m else blank for w, m in zip(want, mask)],
+        "out": [names_out[s] if m else blank for s, m in zip(said, mask)],
+        "wrong": ["x" if m and s != w else blank for s, w, m in zip(said, want, mask)],
     }
 
 
@@ -123,12 +124,29 @@ class StackTraining(TrainingHook):
     TASKS = tuple(tasks.TASKS)
     SIZE_FLAGS = {"structure": "--structure", "controller": "--controller", "units": "--units",
                   "value_size": "--value-size"}
+    INT_SIZES = {"value_size": 1}
     # The paper's controller is an LSTM; widths kept small enough to train on a CPU.  Runs
     # train on the JAX engine (compiled once per batch shape) by default: a step at the
     # paper's lengths (T up to 130) is several times faster there than in torch on a CPU.
     DEFAULTS = {"structure": "stack", "controller": "lstm", "units": 64, "value_size": 32,
                 "backend": "jax", "optimizer": "adam"}
     METRICS = (("coarse", "coarse accuracy", ".3f"), ("fine", "fine accuracy", ".3f"))
+
+    def add_arguments(self, parser):
+        g = parser.add_argument_group("neural stack / queue / deque model")
+        # Checked by the family (one line naming the flag), not by argparse's choices.
+        g.add_argument("--structure", metavar="{stack,queue,deque}",
+                       help="the memory (the config's model; default stack)")
+        # Another name for --structure (the config calls it model), kept working but not
+        # shown: `diffmem test --model` is a model file.
+        g.add_argument("--model", dest="structure",
+                       help=argparse.SUPPRESS)
+        g.add_argument("--value-size", type=int,
+                       help="width m of the values pushed (default 32)")
+
+    def pretrained(self):
+        return {name: BUNDLED_PRETRAINED / f"{name}.npz"
+                for name in ("queue_copy", "stack_reversal")}
 
     def default_range(self, task):
         """The paper's training source lengths, 8..64 (section 4.3)."""
@@ -163,12 +181,12 @@ class StackTraining(TrainingHook):
         return {"coarse": tasks.coarse(logits, targets, mask),
                 "fine": tasks.fine(logits, targets, mask)}
 
-    def text_view(self, cfg, run):
+    def text_view(self, cfg, run, view):
         """``run``: {"inputs" [T, X], "targets" [T, Y], "mask" [T], "logits" [T, Y], "trace"
         (name -> [T, ...])} of one sequence -> the view as text (module docstring)."""
-        from diffmem.training.view import number_block, rows_block, windowed
+        number_block, rows_block, windowed = view.number_block, view.rows_block, view.windowed
         trace = run["trace"]
-        symbols = symbol_rows(cfg, run)
+        symbols = symbol_rows(cfg, run, view.BLANK)
         labels, values, pushed = strength_rows(cfg, trace["strength"])
         actions = action_rows(cfg, trace)
         T = values.shape[1]
@@ -189,7 +207,7 @@ class StackTraining(TrainingHook):
             ]
         return windowed(T, render)
 
-    def picture(self, cfg, run, path, title=""):
+    def picture(self, cfg, run, path, title="", plot=None):
         """``figure`` written to ``path`` (.png, .pdf, .svg)."""
         import matplotlib.pyplot as plt
         fig = figure(cfg, run, title)

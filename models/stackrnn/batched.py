@@ -54,7 +54,8 @@ class BatchedStackRNN:
 
     # ------------------------------------------------------------ 2. actions
     def clip(self, z):
-        """[-50, 50], gradient 1 on the closed interval (reference.clip)."""
+        """[-50, 50], gradient 1 on the closed interval
+        (``diffmem.models.stackrnn.reference.clip``)."""
         xp = self.xp
         return xp.where(z > CLIP, CLIP, xp.where(z < -CLIP, -CLIP, z))
 

@@ -4,17 +4,17 @@ Each bug is a subclass of ``BatchedStackRNN`` overriding one method (or one clas
 constant), with ``STAGES``: the ``Stage`` values of layout.py where the harness must
 localise it (the first diverging trace entry, earliest step first, then stage order),
 ``LOSS``, or ``GRADIENT_ONLY`` (forward identical, gradients differ); and ``NEEDS``: case tags
-(cases.py) that expose it.
+(cases.py) that expose it.  The harness wraps a bug as a backend (the bundled PyTorch
+driver running it): ``--backend diffmem.models.stackrnn.bugs:<snake_name>``.
 
-Not in the catalogue, on purpose: bugs in the push value's clip at +-50 (left out, or
-straight-through).  Beyond the clip sigmoid is within 2e-22 of 0 or 1 and its slope below
-2e-22, so no tolerance can tell such a kernel apart; the clip is kept for fidelity to
-the original code, not because it changes numbers.
+The push value's clip at +-50 is caught only where the push value is sigmoid's negative
+tail alone: beyond +50 sigmoid rounds to 1 with or without it, and next to other stacks'
+values near 0.5 a difference of 1e-22 is below any tolerance.  The fixture
+``stackrnn-random-clip-pinned`` (one stack, bias.push = -60) is that case.
 """
 
 from __future__ import annotations
 
-from diffmem.backends.torch import factories_for
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 
 from .batched import BatchedStackRNN
@@ -98,6 +98,7 @@ class ActionSoftmaxWithoutMax(Bug):
     """The action softmax as exp(s) / sum exp(s), without subtracting the max: inf / inf
     = NaN once the scores pass exp's range (saturated actions)."""
     STAGES, NEEDS = (ACTIONS,), ("saturated",)
+    OPS = Bug.OPS | {"exp"}
 
     def action(self, params, h):
         scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
@@ -125,6 +126,23 @@ class TanhPushValue(Bug):
 
     def push_value(self, params, h):
         return self.xp.tanh(self.clip(self.matmul(h, params["D"].mT) + params["bias.push"]))
+
+
+class ClipMissing(Bug):
+    """No clip on the push pre-activation: sigmoid(D h + bias.push) where the original
+    code clips it to [-50, 50] first."""
+    STAGES, NEEDS = (ACTIONS,), ("clip-pinned",)
+
+    def clip(self, z):
+        return z
+
+
+class ClipBeforeBias(Bug):
+    """The clip applied to D h alone, bias.push added after it."""
+    STAGES, NEEDS = (ACTIONS,), ("clip-pinned",)
+
+    def push_value(self, params, h):
+        return self.xp.sigmoid(self.clip(self.matmul(h, params["D"].mT)) + params["bias.push"])
 
 
 # ---------------------------------------------------------------- 3. stack
@@ -199,16 +217,11 @@ class PushValueGradientStopped(Bug):
 
 BUGS = (EmptyZero, NoRecurrence, TanhHidden, ReadsBottomRows, StaleStackRead,
         ActionSoftmaxOverStacks, ActionSoftmaxWithoutMax, ActionsFromPreviousHidden,
-        TanhPushValue, StackShiftReversed, PopPullsZero, PopKeepsBottom, NoopIgnored,
-        LossMaskIgnored, StackGradientStopped, PushValueGradientStopped)
+        TanhPushValue, ClipMissing, ClipBeforeBias, StackShiftReversed, PopPullsZero,
+        PopKeepsBottom, NoopIgnored, LossMaskIgnored, StackGradientStopped,
+        PushValueGradientStopped)
 
 
 def bugs() -> dict:
     """name -> bug class, in stage order."""
     return {cls.__name__: cls for cls in BUGS}
-
-
-# diffmem.models.<family>.bugs:<snake_name> is a backend factory (the bundled torch
-# driver running the bug), e.g. ``diffmem check --backend diffmem.models.stack.bugs:pop_after_push``.
-FACTORIES = factories_for(BUGS)
-globals().update(FACTORIES)

@@ -10,7 +10,9 @@ one-hot sequences.  Each case's ``check`` verifies its promise on the float64 ru
 
 Tags (the bug catalogue's NEEDS): "push-pop" | "noop" (action set), "k1" | "k2",
 "multistack" (K >= 2), "shallow" (values fall off the bottom, EMPTY pulled in over real
-values), "clipped" (push pre-activation beyond +-50), "sharp", "ragged", "mask-weights",
+values), "clipped" (push pre-activation beyond +-50), "clip-pinned" (one stack whose push
+pre-activation is below -50 at every step and |D h| inside 50: the clip's placement and
+existence change the push value by ~100 %), "sharp", "ragged", "mask-weights",
 "soft-targets", "counting" | "random".
 """
 
@@ -83,6 +85,19 @@ def promise_clipped(params, run):
         raise ValueError("promises some push pre-activations inside the clip; none are")
 
 
+def promise_clip_pinned(params, run):
+    """One stack; every push pre-activation below -CLIP while every |D h| stays inside
+    it: the push value is sigmoid(-CLIP) = 1.9e-22 at every step, the whole push_value
+    trace, so a kernel without the clip, or clipping D h before adding bias.push, gives
+    sigmoid(D h + bias.push) < 1e-23 there: wrong by ~100 % of that tensor's scale."""
+    dh = np.einsum("sh,bth->bts", params["D"], run["trace"]["hidden"])
+    pre = dh + params["bias.push"]
+    if params["D"].shape[0] != 1 or not (pre < -CLIP).all() or not (np.abs(dh) < CLIP).all():
+        raise ValueError(f"promises one stack, every push pre-activation below -{CLIP:g} "
+                         f"(largest {pre.max():.1f}) and |D h| inside it (largest "
+                         f"{np.abs(dh).max():.1f})")
+
+
 def promise_shallow(cfg, run):
     """A push moves a real (non-EMPTY) value off the bottom row, and a pop pulls EMPTY in
     under a real value: at some step, a_push > 0.5 (resp. a_pop > 0.5) while
@@ -125,16 +140,19 @@ def _cfg(V, H, K, D, k, noop):
                           actions=("push", "pop", "noop") if noop else ("push", "pop"))
 
 
-def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), scale=()):
+def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), scale=(),
+          offset=()):
     """data: (kind, seed, options) with kind "counting" or "random"; scale: (param name,
     factor) edits after init_params (e.g. A x 8 and U x 4: actions that follow the input,
-    so a stack both fills up and empties)."""
+    so a stack both fills up and empties); offset: (param name, value) added after."""
     kind, data_seed, options = data
 
     def build():
         params = init_params(cfg, param_seed, regime)
         for pname, factor in scale:
             params[pname] = params[pname] * factor
+        for pname, value in offset:
+            params[pname] = params[pname] + value
         rng = np.random.default_rng(data_seed)
         if kind == "counting":
             inputs, targets, mask, lengths = counting(rng, **options)
@@ -143,7 +161,8 @@ def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), s
         meta = {"description": description, "summary": summary(cfg), "tags": list(tags),
                 "regime": regime, "seeds": {"params": param_seed, "data": data_seed},
                 "params_source": f"init_params(seed={param_seed}, regime={regime!r})",
-                "param_edits": [["scale", pname, factor] for pname, factor in scale],
+                "param_edits": [["scale", pname, factor] for pname, factor in scale]
+                + [["add", pname, value] for pname, value in offset],
                 "data": {"task": kind, "options": dict(options), "lengths": lengths}}
         return cfg, params, inputs, targets, mask, meta
 
@@ -154,6 +173,8 @@ def _case(name, description, cfg, regime, param_seed, data, tags, promises=(), s
             try:
                 if promise == "clipped":
                     promise_clipped(params, run)
+                elif promise == "clip-pinned":
+                    promise_clip_pinned(params, run)
                 elif promise == "shallow":
                     promise_shallow(cfg, run)
                 elif promise == "noop":
@@ -219,6 +240,12 @@ def cases() -> tuple:
               _cfg(4, 9, 3, 5, 2, True), "clipped", 7, _rand(7, 3, 14, (14, 9, 12)),
               ("random", "noop", "k2", "multistack", "clipped", "ragged"),
               ("clipped", "ragged")),
+        _case("stackrnn-random-clip-pinned", "one stack, bias.push = -60: every push "
+              "pre-activation below -50 and every |D h| inside 50, so the push value is "
+              "the clip's sigmoid(-50) at each step (a missing clip, or one on D h alone, "
+              "is off by ~100 % of it)", _cfg(3, 6, 1, 4, 2, True), "init", 10,
+              _rand(10, 2, 10), ("random", "noop", "k2", "clip-pinned"), ("clip-pinned",),
+              (("bias.push", 0.0),), offset=(("bias.push", -60.0),)),
         _case("stackrnn-random-weighted-soft", "mask weights in [0.5, 2], soft targets, "
               "ragged; one stack, D=8", _cfg(5, 10, 1, 8, 2, True), "init", 8,
               _rand(8, 2, 16, (16, 10), soft=True, mask_weights=True),

@@ -18,7 +18,7 @@ something other than EMPTY (at least the k rows read, at most ``ROWS_SHOWN``).
 
 import numpy as np
 
-from diffmem.models.hooks import TrainingHook
+from diffmem.models.hooks import BUNDLED_PRETRAINED, TrainingHook
 
 from . import tasks
 from .config import ACTION_SETS
@@ -30,11 +30,10 @@ EMPTY = -1.0
 
 # ---------------------------------------------------------------- views
 
-def symbol_rows(cfg, run):
+def symbol_rows(cfg, run, blank):
     """{"in", "target", "out", "wrong"}: one string per step.  Symbols are the task's
     letters when ``run`` names its task, else channel numbers; ``*`` after a target marks
     a deterministic step, ``x`` a wrong prediction there."""
-    from diffmem.training.view import BLANK
     inputs, targets = np.asarray(run["inputs"]), np.asarray(run["targets"])
     logits = np.asarray(run["logits"])
     task, options = run.get("task"), run.get("options") or {}
@@ -45,11 +44,11 @@ def symbol_rows(cfg, run):
         if task in tasks.TASKS else np.asarray(run["mask"]) > 0
     said, want = logits.argmax(-1), targets.argmax(-1)
     return {
-        "in": [names[i] if x.any() else BLANK for i, x in zip(inputs.argmax(-1), inputs)],
-        "target": [names[w] + ("*" if d else "") if u else BLANK
+        "in": [names[i] if x.any() else blank for i, x in zip(inputs.argmax(-1), inputs)],
+        "target": [names[w] + ("*" if d else "") if u else blank
                    for w, d, u in zip(want, det, used)],
-        "out": [names[s] if u else BLANK for s, u in zip(said, used)],
-        "wrong": ["x" if d and s != w else BLANK for s, w, d in zip(said, want, det)],
+        "out": [names[s] if u else blank for s, u in zip(said, used)],
+        "wrong": ["x" if d and s != w else blank for s, w, d in zip(said, want, det)],
     }
 
 
@@ -102,11 +101,24 @@ class StackRNNTraining(TrainingHook):
     TASKS = tuple(tasks.TASKS)
     SIZE_FLAGS = {"units": "--units", "stacks": "--stacks", "depth": "--depth",
                   "top_k": "--top-k", "actions": "--actions"}
+    INT_SIZES = {"stacks": 1, "depth": 2, "top_k": 1}
     # The paper's model (section 5.1 and table 2: 40 hidden units, 10 stacks, top 2 rows read,
     # push and pop), deep enough to count to the test range's n = 60 with one push per symbol.
     DEFAULTS = {"units": 40, "stacks": 10, "depth": 100, "top_k": 2, "actions": "push,pop",
                 "backend": "jax", "optimizer": "adam"}
     METRICS = (("correct", "sequences right", ".3f"),)
+
+    def add_arguments(self, parser):
+        g = parser.add_argument_group("Stack-RNN model")
+        g.add_argument("--stacks", type=int, help="number of stacks K (default 10)")
+        g.add_argument("--depth", type=int, help="rows per stack D (default 100)")
+        g.add_argument("--top-k", type=int, help="top rows of each stack read by the hidden "
+                       "layer (default 2)")
+        g.add_argument("--actions", metavar="push,pop[,noop]",
+                       help="the stack actions: push,pop or push,pop,noop (default push,pop)")
+
+    def pretrained(self):
+        return {"stackrnn_anbn": BUNDLED_PRETRAINED / "stackrnn_anbn.npz"}
 
     def default_range(self, task):
         """n from the task's smallest to the paper's training bound, n < 20 (table 2)."""
@@ -114,6 +126,10 @@ class StackRNNTraining(TrainingHook):
 
     def knob_word(self, task):
         return "n"
+
+    def test_ranges(self, task, lo, hi):
+        """The training range, then beyond it up to the paper's test bound, n = 60."""
+        return [(lo, hi), (hi + 1, max(tasks.TEST_MAX_N, hi + 1))]
 
     def check_sizes(self, sizes):
         if sizes["actions"] not in ACTION_CHOICES:
@@ -148,12 +164,12 @@ class StackRNNTraining(TrainingHook):
         det = tasks.deterministic(task, inputs, targets, **options)
         return {"correct": float(np.mean(tasks.sequence_correct(logits, targets, det)))}
 
-    def text_view(self, cfg, run):
+    def text_view(self, cfg, run, view):
         """``run``: {"inputs" [T, V], "targets", "mask", "logits", "trace" (name -> [T, ...]),
         optionally "task" and "options"} of one sequence -> the view as text."""
-        from diffmem.training.view import number_block, rows_block, windowed
+        number_block, rows_block, windowed = view.number_block, view.rows_block, view.windowed
         trace = run["trace"]
-        symbols = symbol_rows(cfg, run)
+        symbols = symbol_rows(cfg, run, view.BLANK)
         stack = np.asarray(trace["stack"], dtype=np.float64)          # [T, K, D]
         action = np.asarray(trace["action"], dtype=np.float64)        # [T, K, A]
         value = np.asarray(trace["push_value"], dtype=np.float64)     # [T, K]
@@ -174,7 +190,7 @@ class StackRNNTraining(TrainingHook):
             return blocks
         return windowed(T, render)
 
-    def picture(self, cfg, run, path, title=""):
+    def picture(self, cfg, run, path, title="", plot=None):
         """``figure`` written to ``path`` (.png, .pdf, .svg)."""
         import matplotlib.pyplot as plt
         fig = figure(cfg, run, title)

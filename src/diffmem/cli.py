@@ -20,18 +20,32 @@ COMMAND_MODULES = (
 EXIT_BROKEN_PIPE = 141
 
 
+def family_names():
+    from diffmem.models import families
+    return list(families())
+
+
 def version_line():
     from diffmem.models import families
     specs = ", ".join(f.spec_version for f in families().values())
     return f"diffmem {__version__} (specs {specs}, Python {sys.version.split()[0]})"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the command and the flag (exit 2),
+    not a usage block; sub-command parsers are of this class too."""
+
+    def error(self, message):
+        raise UsageError(message, self.prog)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="diffmem",
-        description="Check differentiable-memory kernels against the frozen NTM reference; "
-                    "train and test NTMs on the paper's tasks.  `diffmem COMMAND --help` "
-                    "describes each command.")
+        description=f"Check differentiable-memory kernels against the frozen references "
+                    f"of every model family ({', '.join(family_names())}); train and test "
+                    f"the models on their papers' tasks.  `diffmem COMMAND --help` "
+                    f"describes each command.")
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -60,12 +74,14 @@ def _silence_stdout():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv   # the exact command line, recorded by `diffmem train` in model files
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"{command_name(args)}: {exc}", file=sys.stderr)
+        prog = exc.args[1] if len(exc.args) > 1 else command_name(args)
+        print(f"{prog}: {exc.args[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

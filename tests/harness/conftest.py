@@ -120,42 +120,40 @@ BAD_BACKENDS = textwrap.dedent('''
     def hangs(device="cpu", dtype="float64"):
         return Hangs()
 
-    class OneConfig(Wrapped):
-        """Supports the configuration of one bundled fixture and nothing else."""
-        def supports(self, config):
-            from diffmem.harness.fixture_io import case_path, load_case
-            mine = load_case(case_path("ntm-random-ff-n1-init", None)).config
-            return config == mine or "only the configuration of ntm-random-ff-n1-init"
-    def one_config(device="cpu", dtype="float64"):
-        return OneConfig(no_trace, dtype)
-
-    class InPlace(Wrapped):
-        """Right results, but it scales the caller's inputs in place."""
-        def run(self, config, params, inputs, *args, **kwargs):
-            result = self.inner.run(config, params, inputs, *args, **kwargs)
-            inputs *= 0.5
-            return result
-    def in_place(device="cpu", dtype="float64"):
-        return InPlace(no_trace, dtype)
-
-    class Flaky(Wrapped):
-        """One call in three is off (a race in a reduction, say)."""
-        calls = 0
+    class Crashes:
+        """Dies inside run() as a broken kernel does: ``how`` is segv, exit or abort."""
+        def __init__(self, how):
+            self.how, self.name = how, f"crashes-{how}"
         def run(self, *args, **kwargs):
-            result = self.inner.run(*args, **kwargs)
-            self.calls += 1
-            if self.calls % 3 == 0:
-                result.logits = result.logits * (1 + 1e-3)
-            return result
-    def flaky(device="cpu", dtype="float64"):
-        return Flaky(no_trace, dtype)
+            import ctypes, os, sys
+            if self.how == "segv":
+                ctypes.string_at(0)       # reads address 0: SIGSEGV
+            elif self.how == "exit":
+                sys.exit(3)
+            os.abort()
+    def segv(device="cpu", dtype="float64"):
+        return Crashes("segv")
+    def exits(device="cpu", dtype="float64"):
+        return Crashes("exit")
+    def aborts(device="cpu", dtype="float64"):
+        return Crashes("abort")
 
-    def upcast(device="cpu", dtype="float32"):
-        """Asked for float32, it computes in float64 (and returns float64 arrays)."""
-        return Wrapped(no_trace, "float64")
-
-    def loss_of_one(r): r.loss = r.loss[:1].copy()
-    loss_shape = make(loss_of_one)
+    SLOW_SEEN = []
+    class SlowAfterFirst(Wrapped):
+        """The reference on the first case it meets; on any other, touches the file named
+        by DIFFMEM_TEST_MARK and sleeps (something to interrupt)."""
+        def run(self, config, *args, **kwargs):
+            import os, time
+            first = SLOW_SEEN
+            key = repr(config)
+            if not first:
+                first.append(key)
+            if key != first[0]:
+                open(os.environ["DIFFMEM_TEST_MARK"], "w").close()
+                time.sleep(3600)
+            return self.inner.run(config, *args, **kwargs)
+    def slow_after_first(device="cpu", dtype="float64"):
+        return SlowAfterFirst(no_trace, dtype)
 
     class LstmOnly(Wrapped):
         def supports(self, config):

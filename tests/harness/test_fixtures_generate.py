@@ -152,10 +152,10 @@ def test_a_failing_case_keeps_the_manifest_true_for_files_already_written(tmp_pa
     from diffmem.harness import catalogue as cat, fixture_gen
     real = fixture_gen.generate_case
 
-    def flaky(name, out_dir):
+    def flaky(name, out_dir, *path):
         if name == SMALL[1]:
             raise ValueError("boom")
-        return real(name, out_dir)
+        return real(name, out_dir, *path)
 
     monkeypatch.setattr(fixture_gen, "generate_case", flaky)
     monkeypatch.setattr(fixture_gen, "_cost", lambda spec: spec.name == SMALL[0])  # SMALL[0] first

@@ -14,7 +14,7 @@ from diffmem.models.ntm.reference.layout import STAGES
 from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.backends.protocol import load_backend
 from diffmem.harness.bug_hunt import all_bugs, hunt_one
-from diffmem.models.ntm.bugs import BUGS, FACTORIES
+from diffmem.models.ntm.bugs import BUGS
 from diffmem.harness.fixture_io import list_cases
 
 
@@ -56,4 +56,10 @@ def test_catalogue_is_large_documented_and_one_method_each():
 def test_bug_is_a_backend_by_import_path():
     backend = load_backend("diffmem.models.ntm.bugs:shift_wrong_sign", "cpu", "float64")
     assert backend.name == "torch-cpu-float64[ShiftWrongSign]"
-    assert set(FACTORIES) >= {"shift_wrong_sign", "mask_ignored", "no_grad_through_memory"}
+    # The catalogue holds plain classes; the loader wraps any of them by its snake name.
+    for name, cls in (("mask_ignored", "MaskIgnored"),
+                      ("no_grad_through_memory", "NoGradThroughMemory")):
+        wrapped = load_backend(f"diffmem.models.ntm.bugs:{name}", "cpu", "float32")
+        assert wrapped.model_cls is BUGS[cls] and wrapped.name == f"torch-cpu-float32[{cls}]"
+    with pytest.raises(ValueError, match="has no attribute 'no_such_bug'"):
+        load_backend("diffmem.models.ntm.bugs:no_such_bug", "cpu", "float64")

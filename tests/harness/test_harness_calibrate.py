@@ -36,7 +36,7 @@ def test_calibrate_smoke(tmp_path, capsys):
 
 def test_dtype_lists_and_small_configs():
     import pytest
-    from diffmem.harness.check_commands import parse_dtypes
+    from diffmem.harness.options import parse_dtypes
     assert parse_dtypes("both") == ("float32", "float64")
     assert parse_dtypes("bfloat16, tf32") == ("bfloat16", "tf32")   # the order given
     assert parse_dtypes(["float64", "both"]) == ("float64", "float32")

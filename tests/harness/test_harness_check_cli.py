@@ -16,7 +16,7 @@ def test_bundled_fixtures_include_the_small_case():
 
 
 def test_reference_backend_passes_and_writes_a_report(run_check, tmp_path):
-    report = tmp_path / "out" / "report.json"
+    report = tmp_path / "report.json"
     code, out, _ = run_check("--backend", "reference", "--report", str(report))
     assert code == 0
     lines = out.splitlines()

@@ -11,7 +11,7 @@ import pytest
 
 from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.ntm.reference.layout import STAGES
-from diffmem.models.ntm.bugs import FACTORIES
+from diffmem.backends.protocol import load_backend
 from diffmem.harness.compare import FAIL, compare_case, run_case
 from diffmem.harness.fixture_io import case_path, load_case
 from diffmem.harness.testing import tiny_case
@@ -96,7 +96,7 @@ def test_a_cause_within_tolerance_is_named_by_the_suspect_line():
     # softplus that linearises above 20: beta off by ~2e-9, within its own bound; the
     # first divergence surfaces downstream (or only in gradients), the suspect names beta.
     case = load_case(case_path("ntm-copy-lstm-sharp"))
-    backend = FACTORIES["softplus_threshold"]("cpu", "float64")
+    backend = load_backend("diffmem.models.ntm.bugs:softplus_threshold", "cpu", "float64")
     res = run_case(backend, case, "float64", paths=False)
     assert res.status == FAIL and res.divergence["stage"] not in (STAGES[3], STAGES[9])
     assert res.suspect["stage"] in (STAGES[3], STAGES[9])

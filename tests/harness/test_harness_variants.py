@@ -10,7 +10,8 @@ import pytest
 
 from diffmem.harness.compare import PASS, run_case
 from diffmem.harness.fixture_io import case_path, load_case
-from diffmem.models.ntm.variants import FACTORIES, VARIANTS
+from diffmem.backends.protocol import load_backend, snake_case
+from diffmem.models.ntm.variants import VARIANTS
 
 CASES = ("ntm-copy-lstm-zero-memory-sharp", "ntm-copy-ff-zero-keys-sharp",
          "ntm-copy-ff-multihead-sharp", "ntm-copy-lstm-n2-sharp", "ntm-copy-ff-n1-sharp",
@@ -22,11 +23,16 @@ def cases():
     return [load_case(case_path(n)) for n in CASES]
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
+def variant(name, dtype):
+    """The bundled torch driver running a variant, as ``--backend`` names it."""
+    return load_backend(f"diffmem.models.ntm.variants:{name}", "cpu", dtype)
+
+
+@pytest.mark.parametrize("name", sorted(snake_case(n) for n in VARIANTS))
 def test_correct_variant_passes_in_both_dtypes(name, cases):
     from diffmem.harness.compare import cover_runs
     for case in cases:
-        runs = [run_case(FACTORIES[name]("cpu", d), case, d, paths=False)
+        runs = [run_case(variant(name, d), case, d, paths=False)
                 for d in ("float64", "float32")]
         cover_runs(runs)
         for r in runs:
@@ -40,7 +46,7 @@ def test_sharpening_as_the_spec_writes_it_is_no_false_alarm(cases):
     # a gradient of scale 7.8e-24 beside gradients of 8,950: within float64 rounding of
     # the whole gradient, which is what the bound measures it against.
     case = cases[0]
-    r = run_case(FACTORIES["sharpen_as_power"]("cpu", "float64"), case, "float64", paths=False)
+    r = run_case(variant("sharpen_as_power", "float64"), case, "float64", paths=False)
     t = next(t for t in r.tensors if t.tensor == "grads/init.read_logits")
     assert t.scale < 1e-20 and t.status == "pass" and t.ratio < 1
 

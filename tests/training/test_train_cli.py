@@ -143,11 +143,35 @@ def test_pretrained_table_rows(tiny_model, tmp_path, capsys):
 
 def test_pretrained_models_record_their_commands():
     from diffmem import pretrained
-    for task in pretrained.TASKS:
-        if not os.path.exists(pretrained.path(task)):
-            pytest.skip(f"no pretrained {task} model yet")
-        model = pretrained.load(task)
-        assert model.task["name"] == task
+    for name, (_, path) in pretrained.models().items():
+        if not os.path.exists(path):
+            pytest.skip(f"no pretrained {name} model yet")
+        model = load_model(path)
+        task = model.task["name"]
+        assert task == name or name.endswith(task.split("_")[-1]), (name, task)
         commands = model.header["training"]["commands"]  # the first run, then any resumes
         assert commands[0].startswith(f"diffmem train --task {task} ")
         assert model.header["training"]["command"] == commands[-1]
+
+
+def test_pretrained_table_has_the_other_families_rows(tmp_path, capsys):
+    """Each family's hook lists its pretrained models; the table tests the stack families'
+    on their training range and beyond it, with their own metrics."""
+    from diffmem.models.stack.config import StackConfig
+    from diffmem.models.stack.params import init_params
+    cfg = StackConfig(input_size=4, output_size=3, controller_size=3, value_size=2,
+                      controller="lstm", loss="softmax", model="queue")
+    save_model(tmp_path / "queue_copy.npz",
+               {"config": cfg.to_dict(), "task": {"name": "sequence_copy",
+                                                  "options": {"alphabet": 2}},
+                "training": {"lo": 1, "hi": 2, "command": "by hand"}, "steps": 0,
+                "sequences": 0, "metrics": {}}, init_params(cfg, 0))
+    assert main(["pretrained", "table", "--folder", str(tmp_path), "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| model | task | sizes | trained (steps, sequences) | training range | test range " \
+           "| bits/seq | coarse accuracy | fine accuracy |" in out
+    rows = [line for line in out.splitlines() if line.startswith("| queue_copy |")]
+    assert [r.split("|")[6].strip() for r in rows] == ["1..2", "3..4"]
+    assert "| stack_reversal | (no model file) |" in out and "| stackrnn_anbn | (no model " \
+        "file) |" in out
+    assert "| copy | (no model file) |" in out

@@ -12,6 +12,8 @@ import pytest
 from diffmem import __version__, pretrained
 from diffmem.cli import build_parser, main
 from diffmem.harness.fixture_io import FixtureError, case_names
+from diffmem.models import family_named
+from diffmem.training.modelfile import load_model
 
 OWN_COMMANDS = ("train", "test", "pretrained", "pretrained-table", "fixtures")
 
@@ -101,12 +103,20 @@ def have_pretrained(task):
     return os.path.exists(pretrained.path(task))
 
 
-def test_pretrained_list_shows_names(capsys):
+def test_pretrained_list_shows_every_familys_models(capsys):
     assert main(["pretrained", "list"]) == 0
     out = capsys.readouterr().out
-    for task in pretrained.TASKS:
-        if have_pretrained(task):
-            assert re.search(rf"^pretrained:{task}\s", out, re.M), out
+    listed = pretrained.models()
+    # The NTM's five by task, then the stack families' (each family's hook lists its own).
+    assert list(listed)[:5] == list(family_named("ntm").training.TASKS)
+    assert {"queue_copy", "stack_reversal", "stackrnn_anbn"} <= set(listed)
+    rows = re.findall(r"^pretrained:(\S+)\s", out, re.M)
+    assert rows == list(listed), out   # one row each, "(unusable: ...)" if it is missing
+    for name in ("queue_copy", "stackrnn_anbn"):
+        if have_pretrained(name):
+            line = next(x for x in out.splitlines() if x.startswith(f"pretrained:{name} "))
+            model = load_model(pretrained.path(name))
+            assert f"{model.header['training']['lo']}..{model.header['training']['hi']}" in line
 
 
 @pytest.mark.skipif(not have_pretrained("copy"), reason="no pretrained copy model")
@@ -138,7 +148,7 @@ def test_train_all_writes_only_into_the_folder_given(tmp_path):
     assert len(calls) == 6
     written = [re.search(r"--(?:save-to|resume) (\S+)", c).group(1) for c in calls]
     assert all(os.path.dirname(w) == str(out) for w in written), written
-    assert {os.path.basename(w) for w in written} == {f"{t}.npz" for t in pretrained.TASKS}
+    assert {os.path.basename(w) for w in written} == {f"{t}.npz" for t in family_named("ntm").training.TASKS}
     assert "/work/" not in open(script).read()
 
 

@@ -16,6 +16,7 @@ from diffmem.models.stackrnn import tasks as srnn_tasks
 from diffmem.models.stack import training as stack_training
 from diffmem.models.stackrnn import training as stackrnn_training
 from diffmem.training import data
+from diffmem.training import view as grids
 from diffmem.training.loop import Trainer
 from diffmem.training.modelfile import load_model, save_model
 
@@ -212,7 +213,7 @@ def stack_run():
 
 def test_stack_text_view_shows_the_strengths_put_in():
     cfg, run = stack_run()
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     symbols = titled(view, "symbols")
     assert symbols == {"in": ["<s>", "2", "|||", "2"], "target": [".", ".", "2", "</s>"],
                        "out": [".", ".", "2", "0"], "wrong": [".", ".", ".", "x"]}
@@ -238,7 +239,7 @@ def test_deque_text_view_labels_both_ends():
             enumerate([(a, e) for a in ("push", "pop") for e in ("top", "bottom")])}
     run = {"inputs": inputs, "targets": targets, "mask": mask, "logits": np.zeros((T, 4)),
            "trace": {"strength": strength, **ends}}
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     rows = titled(view, "deque: strengths")
     assert list(rows)[:4] == ["t4", "t3", "t2", "t1"] and list(rows)[-1] == "b4"
     assert rows["t1"][:2] == ["0.8", "0.7"] and rows["b1"][:2] == ["0.3", "0.2"]
@@ -253,7 +254,7 @@ def test_long_stack_view_shows_only_rows_pushed_so_far():
     run = {"inputs": np.eye(5)[np.zeros(T, int)], "targets": np.zeros((T, 4)),
            "mask": np.zeros(T), "logits": np.zeros((T, 4)),
            "trace": {"strength": strength, "push": np.zeros(T), "pop": np.zeros(T)}}
-    view = STACK.text_view(cfg, run)
+    view = STACK.text_view(cfg, run, grids)
     first, second = view.split("== steps 20..24 of 25 ==")
     labels = lambda text: re.findall(r"^\s*(r\d+) \|", text, re.M)   # noqa: E731
     assert labels(first) == [f"r{i}" for i in range(20, 0, -1)]
@@ -280,7 +281,7 @@ def srnn_run():
 
 def test_stackrnn_text_view_shows_the_top_rows_and_actions():
     cfg, run = srnn_run()
-    view = SRNN.text_view(cfg, run)
+    view = SRNN.text_view(cfg, run, grids)
     symbols = titled(view, "symbols")
     assert symbols["in"] == ["a", "a", "b", "b"]
     assert symbols["target"] == ["a", "b", "b*", "a*"]

@@ -237,8 +237,9 @@ def _command(args):
     if args.only:
         cases = [c for c in CASES if any(s in c.name for s in args.only)]
         if not cases:
-            raise SystemExit(f"gradcheck: no case matches {args.only}; cases are "
-                             f"{[c.name for c in CASES]}")
+            from diffmem.usage import UsageError
+            raise UsageError(f"--only {' '.join(args.only)}: no configuration's name "
+                             f"contains it; they are {', '.join(c.name for c in CASES)}")
     passed, _ = run_gradcheck(cases, args.bound)
     return 0 if passed else 1
 
@@ -248,9 +249,10 @@ def add_commands(subparsers):
         "gradcheck",
         help="check the reference's gradients against finite differences (self-check)",
         description="Compare the reference's autograd gradients with 4-point central "
-                    "finite differences in float64, for every parameter tensor and the "
-                    "inputs, over feedforward and LSTM controllers, 1 and 2 heads of each "
-                    "kind, shifts (-2..2), N = 1 and 2, and the sharp regime.  Prints the "
+                    f"finite differences in float64, for every parameter tensor and the "
+                    f"inputs, over {len(CASES)} configurations: feedforward and LSTM "
+                    f"controllers, 1 and 2 heads of each kind, shifts (-2..2), N = 1 and 2, "
+                    f"and the sharp regime.  Prints the "
                     "worst relative error per tensor; exits 1 if any exceeds the bound.")
     p.add_argument("--bound", type=float, default=BOUND,
                    help=f"worst relative error allowed (default {BOUND:g})")

@@ -10,14 +10,16 @@ from diffmem.models.family import GRADIENT_ONLY, LOSS
 from diffmem.models.stackrnn import FAMILY
 
 CASES = {c.name: c for c in FAMILY.cases()}
-# Between them: both action sets, k = 1 and 2, K = 2 and 3, shallow stacks, ragged.
+# Between them: both action sets, k = 1 and 2, K = 2 and 3, shallow stacks, ragged,
+# saturated actions (an action weight exactly 0).
 PROBE = ("stackrnn-anbn-noop-sharp", "stackrnn-random-shallow-pushpop",
-         "stackrnn-random-shallow-noop-k1")
+         "stackrnn-random-shallow-noop-k1", "stackrnn-anbn-noop-saturated")
 TOL = 1e-8
 
 
 def _differs(a, b):
-    return np.abs(a - b) > TOL * max(1.0, float(np.abs(b).max()))
+    # Written as "not within" so that a NaN where the reference is finite differs.
+    return ~(np.abs(a - b) <= TOL * max(1.0, float(np.abs(b).max())))
 
 
 def first_divergence(cfg, got, want):

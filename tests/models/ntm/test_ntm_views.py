@@ -11,7 +11,8 @@ from diffmem.cli import main
 from diffmem.models.ntm.reference import NTMConfig, init_params, run_sequence
 from diffmem.models.ntm.tasks import make_batch, task_sizes
 from diffmem.training.modelfile import save_model
-from diffmem.training.view import text_view
+from diffmem.models.ntm import views
+from diffmem.training import plot, view as grids
 
 
 def sequence(task, options, knob, N=5, M=3, seed=2):
@@ -29,7 +30,7 @@ def sequence(task, options, knob, N=5, M=3, seed=2):
 
 def test_text_view_at_t100_has_short_lines_and_every_step():
     cfg, _, ex = sequence("dynamic_ngrams", {"order": 3}, 100)
-    view = text_view(cfg, ex["inputs"], ex["targets"], ex["logits"], ex["trace"], ex["mask"])
+    view = views.text_view(cfg, ex, grids)
     assert max(len(line) for line in view.splitlines()) <= 120
     # Every step's input appears once, in order, across the windows.
     rows = [line.split("|")[1].split() for line in view.splitlines()
@@ -42,7 +43,7 @@ def test_text_view_at_t100_has_short_lines_and_every_step():
 
 def test_text_view_has_erases_and_read_vectors():
     cfg, _, ex = sequence("copy", {"width": 2}, 2)
-    view = text_view(cfg, ex["inputs"], ex["targets"], ex["logits"], ex["trace"], ex["mask"])
+    view = views.text_view(cfg, ex, grids)
     assert "write head 0: erases" in view
     block = view.split("read head 0: vector read (memory column x time)\n")[1]
     first_row = block.splitlines()[1].split("|")[1].split()
@@ -54,11 +55,10 @@ def test_text_view_has_erases_and_read_vectors():
                         ("copy", {"width": 2}, 2, 3, 2)], ids=["T100-one-channel", "small"])
 def figure(request):
     pytest.importorskip("matplotlib")
-    from diffmem.training.plot import bit_error_cells, make_figure
     task, options, knob, N, M = request.param
     cfg, _, ex = sequence(task, options, knob, N=N, M=M)
-    fig = make_figure(cfg, ex, title="t")
-    yield fig, ex, bit_error_cells(ex)
+    fig = views.make_figure(cfg, ex, "t", plot)
+    yield fig, ex, views.bit_error_cells(ex)
     import matplotlib.pyplot as plt
     plt.close(fig)
 
