@@ -98,6 +98,7 @@ class ActionSoftmaxWithoutMax(Bug):
     """The action softmax as exp(s) / sum exp(s), without subtracting the max: inf / inf
     = NaN once the scores pass exp's range (saturated actions)."""
     STAGES, NEEDS = (ACTIONS,), ("saturated",)
+    OPS = Bug.OPS | {"exp"}
 
     def action(self, params, h):
         scores = self.matmul(params["A"], h[:, None, :, None])[..., 0] + params["bias.action"]
