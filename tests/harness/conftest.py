@@ -155,6 +155,43 @@ BAD_BACKENDS = textwrap.dedent('''
     def slow_after_first(device="cpu", dtype="float64"):
         return SlowAfterFirst(no_trace, dtype)
 
+    class OneConfig(Wrapped):
+        """Supports the configuration of one bundled fixture and nothing else."""
+        def supports(self, config):
+            from diffmem.harness.fixture_io import case_path, load_case
+            mine = load_case(case_path("ntm-random-ff-n1-init", None)).config
+            return config == mine or "only the configuration of ntm-random-ff-n1-init"
+    def one_config(device="cpu", dtype="float64"):
+        return OneConfig(no_trace, dtype)
+
+    class InPlace(Wrapped):
+        """Right results, but it scales the caller's inputs in place."""
+        def run(self, config, params, inputs, *args, **kwargs):
+            result = self.inner.run(config, params, inputs, *args, **kwargs)
+            inputs *= 0.5
+            return result
+    def in_place(device="cpu", dtype="float64"):
+        return InPlace(no_trace, dtype)
+
+    class Flaky(Wrapped):
+        """One call in three is off (a race in a reduction, say)."""
+        calls = 0
+        def run(self, *args, **kwargs):
+            result = self.inner.run(*args, **kwargs)
+            self.calls += 1
+            if self.calls % 3 == 0:
+                result.logits = result.logits * (1 + 1e-3)
+            return result
+    def flaky(device="cpu", dtype="float64"):
+        return Flaky(no_trace, dtype)
+
+    def upcast(device="cpu", dtype="float32"):
+        """Asked for float32, it computes in float64 (and returns float64 arrays)."""
+        return Wrapped(no_trace, "float64")
+
+    def loss_of_one(r): r.loss = r.loss[:1].copy()
+    loss_shape = make(loss_of_one)
+
     class LstmOnly(Wrapped):
         def supports(self, config):
             return True if config.controller == "lstm" else "LSTM controllers only"
