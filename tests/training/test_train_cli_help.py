@@ -39,7 +39,10 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert re.match(rf"diffmem {re.escape(__version__)} \(specs ntm/1", capsys.readouterr().out)
+    from diffmem.models import families
+    specs = ", ".join(sorted(f.spec_version for f in families().values()))
+    assert re.match(rf"diffmem {re.escape(__version__)} \(specs {re.escape(specs)},",
+                    capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("name, parser", all_parsers(), ids=lambda v: v if isinstance(v, str) else "")
