@@ -22,14 +22,18 @@ def exit_now(signum=None, frame=None):
 
 @contextlib.contextmanager
 def sigterm_interrupts():
-    """Within: SIGTERM acts as Ctrl-C does (KeyboardInterrupt)."""
+    """Within: Ctrl-C and SIGTERM raise KeyboardInterrupt."""
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt
     old = signal.signal(signal.SIGTERM, raise_interrupt)
+    # Ctrl-C too, explicitly: a job started in the background by a non-interactive shell
+    # inherits SIGINT as ignored, and its partial results would never be written.
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def stop_at_next_signal():
