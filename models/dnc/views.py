@@ -140,10 +140,10 @@ def make_figure(cfg, run, title, plot):
             ax.scatter(steps, channels, marker="x", color="red", s=28, linewidths=1.2)
     ax.set_xlabel("time step", fontsize=8)
     ax = fig.add_subplot(grid[-1, 0])
-    im = ax.imshow(link, interpolation="nearest", cmap="viridis", vmin=0, vmax=1)
-    ax.set_title(f"link matrix L after step {T - 1} (i written after j)", fontsize=9,
-                 loc="left")
-    ax.set_ylabel("row i", fontsize=7)
+    im = ax.imshow(link, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0,
+                   vmax=1)
+    ax.set_title(f"link L after step {T - 1}", fontsize=9, loc="left")
+    ax.set_ylabel("row i (written after j)", fontsize=7)
     ax.set_xlabel("row j", fontsize=8)
     plot.ticks(ax, cfg.N, cfg.N)
     plot.colorbar(fig, im, ax, 0, 1)
@@ -151,7 +151,7 @@ def make_figure(cfg, run, title, plot):
     lim = float(np.max(np.abs(memory))) or 1.0
     im = ax.imshow(memory, aspect="auto", interpolation="nearest", cmap="RdBu_r",
                    vmin=-lim, vmax=lim)
-    ax.set_title(f"memory after step {T - 1} (row x column)", fontsize=9, loc="left")
+    ax.set_title(f"memory after step {T - 1}", fontsize=9, loc="left")
     ax.set_xlabel("column", fontsize=8)
     plot.ticks(ax, cfg.N, cfg.W)
     plot.colorbar(fig, im, ax, -lim, lim)

@@ -149,7 +149,7 @@ def test_picture_of_a_hand_made_run():
         np.testing.assert_array_equal(images["usage u"], run["trace"]["usage"].T)
         np.testing.assert_array_equal(images["allocation weighting a"],
                                       run["trace"]["allocation"].T)
-        link = next(v for t, v in images.items() if t.startswith("link matrix L after step 7"))
+        link = images["link L after step 7"]
         np.testing.assert_array_equal(link, run["trace"]["link"][-1])
         assert "rows written (ww > 0.5) per sequence: [1, 2]" in fig._suptitle.get_text()
     finally:
