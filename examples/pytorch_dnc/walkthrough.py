@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from examples.pytorch_ntm.walkthrough import _cell, _first_line, failing_lines, step_section
+from examples.pytorch_ntm.walkthrough import step_section
 
 from .adapter import PyTorchDNC, unsupported_reason
 from .patches import PATCHES
@@ -48,6 +48,18 @@ def run_step(patches, cases, dtype, trace="wrapped", linears="one"):
 
 def passed(results):
     return sum(r.status == "pass" for r in results)
+
+
+def first_line(results):
+    """The first failing case's first-divergence line (or its error), '' if all pass."""
+    failed = [r for r in results if r.status != "pass"]
+    return "" if not failed else \
+        failed[0].first_divergence or (failed[0].error or "").splitlines()[0]
+
+
+def cell(line, limit=None):
+    line = line.replace("|", "/") or "-"
+    return line if limit is None or len(line) <= limit else line[:limit] + " ..."
 
 
 def non_finite_gradients(patches, cases):
@@ -76,11 +88,11 @@ def walkthrough(pattern="dnc-*", partial=True, log=sys.stderr):
         start = time.perf_counter()
         results = run_step(PATCHES[:k], cases, "float64")
         row = {"k": k, "passed": passed(results), "total": len(results),
-               "line": _first_line(results)}
+               "line": first_line(results)}
         sections += step_section(k, PATCHES[:k], results, "float64")
         if partial:
             hooks = run_step(PATCHES[:k], cases, "float64", "hooks")
-            row["hooks_passed"], row["hooks_line"] = passed(hooks), _first_line(hooks)
+            row["hooks_passed"], row["hooks_line"] = passed(hooks), first_line(hooks)
             sections += ["With the partial trace (`DIFFMEM_PYDNC_TRACE=hooks`): "
                          f"{row['hooks_passed']} of {len(hooks)} pass; first failing case:", "",
                          "```", row["hooks_line"] or "-", "```", ""]
@@ -97,7 +109,7 @@ def walkthrough(pattern="dnc-*", partial=True, log=sys.stderr):
     necessity = {}
     for p in PATCHES:   # each patch necessary: without it, something fails
         res = run_step(tuple(q for q in PATCHES if q is not p), cases, "float64")
-        necessity[p.name] = (passed(res), len(res), _first_line(res))
+        necessity[p.name] = (passed(res), len(res), first_line(res))
         print(f"without {p.name}: {necessity[p.name][0]}/{len(res)} pass", file=log)
     independent = run_step(PATCHES, cases, "float64", linears="independent")
     print(f"independent linears: {passed(independent)}/{len(independent)} pass", file=log)
@@ -150,9 +162,9 @@ def render(study):
     for row in summary:
         k = row["k"]
         out.append(f"| {k} | {f'1-{k} (+ {PATCHES[k - 1].name})' if k else 'none'} | "
-                   f"{row['passed']}/{row['total']} | {_cell(row['line'])} | "
+                   f"{row['passed']}/{row['total']} | {cell(row['line'])} | "
                    f"{row.get('hooks_passed', '-')}/{row['total']}: "
-                   f"{_cell(row.get('hooks_line', ''), 160)} |")
+                   f"{cell(row.get('hooks_line', ''), 160)} |")
     out.append(f"| final | all {len(PATCHES)} | float32: {passed(results32)}/"
                f"{len(results32)} | | |")
     necessity, independent = study["necessity"], study["independent"]
@@ -160,8 +172,8 @@ def render(study):
             "*Without it*: float64 cases passing with every other patch applied (the patch "
             "is necessary when that is below the total).", "",
             "| # | patch | difference from dnc/1 | without it |", "|---|---|---|---|"]
-    out += [f"| {i + 1} | `{p.name}` | {_cell(p.difference)} | {necessity[p.name][0]}/"
-            f"{necessity[p.name][1]}: {_cell(necessity[p.name][2], 120)} |"
+    out += [f"| {i + 1} | `{p.name}` | {cell(p.difference)} | {necessity[p.name][0]}/"
+            f"{necessity[p.name][1]}: {cell(necessity[p.name][2], 120)} |"
             for i, p in enumerate(PATCHES)]
     out += ["", "What needed no patch, because pytorch-dnc's own API expresses it: the "
             "initial memory and reads (`init.memory`, `init.read`) and a zero controller "

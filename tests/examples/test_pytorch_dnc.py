@@ -48,7 +48,7 @@ def test_all_patches_pass(case, dtype, linears):
 
 def test_as_published_it_fails_at_the_first_step(case):
     r = run_case(make_backend("cpu", "float64", patches="none"), case, "float64", paths=False)
-    assert r.status == "fail" and r.divergence["step"] == 0
+    assert r.status == "fail" and r.divergence.step == 0
 
 
 @pytest.mark.parametrize("name,step,stage,entry", [
@@ -70,7 +70,7 @@ def test_each_difference_is_found_where_it_is(case, name, step, stage, entry):
                  paths=False)
     assert r.status == "fail"
     d = r.divergence
-    assert (d["step"], d["stage"], d["name"]) == (step, stage, entry), r.first_divergence
+    assert (d.step, d.stage.number, d.name) == (step, stage, entry), r.first_divergence
 
 
 def test_partial_trace_has_what_hooks_expose(case):
