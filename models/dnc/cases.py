@@ -261,7 +261,7 @@ def _dup(cfg, trace):
     for b in range(trace["usage"].shape[0]):
         u = trace["usage"][b, 1].astype(np.float64)
         if u[p] != u[q]:
-            return f"batch row {b}: u_1[{p}] = {u[p]!r} != u_1[{q}] = {u[q]!r}"
+            return f"batch row {b}: u_1[{p}] = {float(u[p])!r} != u_1[{q}] = {float(u[q])!r}"
         order = trace["allocation.order"][b, 1].astype(np.int64)
         j = min(int(np.nonzero(order == p)[0][0]), int(np.nonzero(order == q)[0][0]))
         live = exclusive_products(u[order])[j] * (1.0 - u[p])
@@ -304,7 +304,7 @@ def _sharp(cfg, trace):
         values = trace[name]
         allowed = np.isin(values, np.asarray(exact, dtype=values.dtype))
         if not allowed.all():
-            return f"{name} = {values[~allowed][0]!r} is not a switch's value"
+            return f"{name} = {float(values[~allowed][0])!r} is not a switch's value"
     gates = np.concatenate([trace[n].ravel() for n in ("free_gate", "allocation_gate",
                                                        "write_gate")])
     if not ((gates == 0.0).any() and (gates == 1.0).any()):
@@ -382,8 +382,8 @@ def _lasting_tie(u_prev, u):
         for q in range(p + 1, len(u)):
             if (u[p] == u[q] and u[p] not in (0.0, 1.0)
                     and u_prev[p] == u_prev[q] and u_prev[p] not in (0.0, 1.0)):
-                return (f"rows {p} and {q} stay tied at usage {u[p]!r} (and {u_prev[p]!r} "
-                        f"the step before)")
+                return (f"rows {p} and {q} stay tied at usage {float(u[p])!r} (and "
+                        f"{float(u_prev[p])!r} the step before)")
     return None
 
 
