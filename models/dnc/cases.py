@@ -6,7 +6,7 @@ data task and seed), so ``diffmem fixtures generate`` rebuilds byte-identical fi
 Small on purpose (DNC.md's default sizes, B = 2, T = 16; T = 100 only for the long
 case): the ``link`` and ``memory`` traces are [B, T, N, N] and [B, T, N, W].
 
-**Promises** (``TIES``, DNC.md "Exact ties"), checked bitwise on the reference's float64
+**Promises** (``PROMISES``, DNC.md "Exact ties"), checked bitwise on the reference's float64
 *and* float32 runs when a fixture is generated (``FixtureCase.check``):
 
 - ``step0`` (tie 1, every case): u_0 = 0 in every row and a_0 = e_0;
