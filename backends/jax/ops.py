@@ -5,6 +5,8 @@ Each entry is one array operation under the name ``BatchedNTM`` uses; everything
 so that a step traces cleanly under ``jit``, ``lax.scan`` and ``grad``.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -114,6 +116,51 @@ class JaxOps:
 
     maximum = staticmethod(jnp.maximum)
     minimum = staticmethod(jnp.minimum)
+
+    # For the DNC (models/dnc): the free list, a stable ascending sort whose permutation
+    # is a constant (integer indices: no gradient), a gather along an axis (its gradient
+    # a scatter-add), and running products.  ``cumprod`` is differentiated through its
+    # scan of multiplications (no division: finite and exact at a factor of exactly 0);
+    # ``cumprod_dividing`` is the gradient TF's and Theano's cumprod had,
+    # reverse-cumsum(g * out) / x, NaN at a factor of 0 (a DNC bug uses it).
+    @staticmethod
+    def argsort(x, axis=-1):
+        """Indices that sort ``x`` ascending along ``axis``; equal values keep increasing
+        index order (stable=True)."""
+        return jnp.argsort(x, axis=axis, stable=True)
+
+    @staticmethod
+    def take_along_axis(x, idx, axis=-1):
+        """out[..., j, ...] = x[..., idx[..., j, ...], ...] along ``axis``."""
+        return jnp.take_along_axis(x, idx, axis=axis)
+
+    @staticmethod
+    def cumprod(x, axis):
+        return jnp.cumprod(x, axis=axis)
+
+    @staticmethod
+    def cumprod_dividing(x, axis):
+        return _cumprod_dividing(x, axis)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _cumprod_dividing(x, axis):
+    """cumprod with the dividing gradient (see ``JaxOps.cumprod_dividing``)."""
+    return jnp.cumprod(x, axis=axis)
+
+
+def _cumprod_dividing_fwd(x, axis):
+    out = jnp.cumprod(x, axis=axis)
+    return out, (x, out)
+
+
+def _cumprod_dividing_bwd(axis, residuals, g):
+    x, out = residuals
+    suffix = jnp.flip(jnp.cumsum(jnp.flip(g * out, axis), axis=axis), axis)
+    return (suffix / x,)
+
+
+_cumprod_dividing.defvjp(_cumprod_dividing_fwd, _cumprod_dividing_bwd)
 
 
 class FusedJaxOps(JaxOps):

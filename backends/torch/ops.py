@@ -144,6 +144,48 @@ class TorchOps:
     maximum = staticmethod(torch.maximum)
     minimum = staticmethod(torch.minimum)
 
+    # For the DNC (models/dnc): the free list, a stable ascending sort whose permutation
+    # is a constant (integer indices: no gradient), a gather along an axis (its gradient
+    # a scatter-add), and running products.  ``cumprod``'s backward is torch's own, which
+    # handles a factor of exactly 0 without dividing by it (the gradient stays finite and
+    # exact there); ``cumprod_dividing`` is the gradient TF's and Theano's cumprod had,
+    # reverse-cumsum(g * out) / x, NaN at a factor of 0 (a DNC bug uses it).
+    @staticmethod
+    def argsort(x, axis=-1):
+        """Indices that sort ``x`` ascending along ``axis``; equal values keep increasing
+        index order (torch.sort(stable=True); never topk, whose tie order is unspecified)."""
+        return torch.sort(x, dim=axis, stable=True).indices
+
+    @staticmethod
+    def take_along_axis(x, idx, axis=-1):
+        """out[..., j, ...] = x[..., idx[..., j, ...], ...] along ``axis``."""
+        return torch.gather(x, axis, idx)
+
+    @staticmethod
+    def cumprod(x, axis):
+        return torch.cumprod(x, dim=axis)
+
+    @staticmethod
+    def cumprod_dividing(x, axis):
+        return _CumprodDividing.apply(x, axis)
+
+
+class _CumprodDividing(torch.autograd.Function):
+    """cumprod with the dividing gradient (see ``TorchOps.cumprod_dividing``)."""
+    @staticmethod
+    def forward(ctx, x, axis):
+        out = torch.cumprod(x, dim=axis)
+        ctx.save_for_backward(x, out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        axis = ctx.axis
+        suffix = torch.flip(torch.cumsum(torch.flip(g * out, (axis,)), dim=axis), (axis,))
+        return suffix / x, None
+
 
 # The optional fused stages (BatchedNTM uses them when present; see backends/fused.py),
 # assigned after the class because their math calls the table's own static entries.
