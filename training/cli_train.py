@@ -104,13 +104,10 @@ def _check_family(task, given, how):
 
 def _check_family_name(task, family):
     """--family names a family that trains the task (one line naming them otherwise)."""
-    from .data import family_of
-    if family is None:
-        return
-    try:
-        family_of(task, family)
-    except ValueError as exc:
-        raise UsageError(f"--family {family}: {str(exc).partition(': ')[2]}") from None
+    from .data import families_of
+    if family is not None and family not in families_of(task):
+        raise UsageError(f"--family {family}: expected one of "
+                         f"{', '.join(families_of(task))} (the families that train {task})")
 
 
 def _family_name(task, family):

@@ -55,26 +55,32 @@ def test_copy_without_family_is_still_the_ntm(tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--task", "copy", "--family", "stack"], "--family stack: copy is trained by ntm, dnc"),
-    (["--task", "serial_copy", "--family", "ntm"], "--family ntm: serial_copy is trained by dnc"),
+    (["--task", "copy", "--family", "stack"],
+     "--family stack: expected one of ntm, dnc (the families that train copy)"),
+    (["--task", "serial_copy", "--family", "ntm"], "--family ntm: expected one of dnc "),
     (["--task", "copy", "--family", "dnc", "--write-heads", "2"],
      "--write-heads: not a size of the dnc family"),
     (["--task", "copy", "--family", "dnc", "--controller", "gru"], "--controller"),
 ])
 def test_refusals_name_the_flag(argv, message, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["train", *argv, "--steps", "1", "--save-to", str(tmp_path / "x.npz")])
-    assert exc.value.code == 2
+    assert exit_code(["train", *argv, "--steps", "1", "--save-to",
+                      str(tmp_path / "x.npz")]) == 2
     assert message in capsys.readouterr().err
+
+
+def exit_code(argv):
+    """``main``'s status, or argparse's (it exits for a value outside its choices)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
 
 
 def test_resume_refuses_another_family(tmp_path, capsys):
     save = str(tmp_path / "d.npz")
     assert main(["train", "--task", "serial_copy", *TINY, "--steps", "1",
                  "--save-to", save]) == 0
-    with pytest.raises(SystemExit) as exc:
-        main(["train", "--resume", save, "--family", "ntm", "--steps", "2"])
-    assert exc.value.code == 2
+    assert exit_code(["train", "--resume", save, "--family", "ntm", "--steps", "2"]) == 2
     assert "the --resume model is a dnc model" in capsys.readouterr().err
 
 
