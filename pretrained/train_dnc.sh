@@ -17,7 +17,7 @@ COMMON="--backend jax --optimizer adam --lr 1e-3 --batch-size 16 --save-every 25
 # Copy through the DNC (the NTM's copy task: --family dnc), lengths 1..10, tested at 20.
 # N = 48 rows: the model writes a fresh row at every step, recall included, so a length-20
 # sequence (42 steps) must not run out of free rows (with N = 24 it did, and failed there).
-$DIFFMEM train --task copy --family dnc --width 4 --N 48 --M 8 --units 64 --lo 1 --hi 10 --seed 1 --steps STEPS_COPY $COMMON --save-to "$OUT/dnc_copy.npz"
+$DIFFMEM train --task copy --family dnc --width 4 --N 48 --M 8 --units 64 --lo 1 --hi 10 --seed 1 --steps 3000 $COMMON --save-to "$OUT/dnc_copy.npz"
 
 # Associative recall (items of 3 vectors), 2..6 items, tested on 7..8; N = 48 for the same
 # reason (8 items are 40 steps).

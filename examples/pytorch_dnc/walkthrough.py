@@ -51,10 +51,11 @@ def passed(results):
 
 
 def first_line(results):
-    """The first failing case's first-divergence line (or its error), '' if all pass."""
+    """The first line of the first failing case's first divergence (or of its error), ''
+    if all pass."""
     failed = [r for r in results if r.status != "pass"]
     return "" if not failed else \
-        failed[0].first_divergence or (failed[0].error or "").splitlines()[0]
+        (failed[0].first_divergence or failed[0].error or "").splitlines()[0]
 
 
 def cell(line, limit=None):
