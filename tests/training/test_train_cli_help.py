@@ -173,7 +173,7 @@ def test_readme_is_a_front_door():
     assert len(text.splitlines()) <= 300
     assert "<!-- sections -->" not in text
     for title in ("## GPU", "## Precision modes", "## Writing a kernel (Triton walkthrough)",
-                  "## Case study: pytorch-ntm", "## Commands"):
+                  "## Case studies: pytorch-ntm, pytorch-dnc", "## Commands"):
         assert title in text, title
     for doc in ("reference", "harness", "backends", "training", "results"):
         assert f"(docs/{doc}.md" in text, doc
