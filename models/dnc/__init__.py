@@ -17,6 +17,7 @@ import pathlib
 from diffmem.models.family import Family
 
 from . import cases, layout, params, reference
+from .batched import BatchedDNC
 from .config import MODELS, SPEC_VERSION, DNCConfig
 
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "DNC.md"),)
@@ -29,6 +30,7 @@ class DNCFamily(Family):
     spec = SPEC
     config_class = DNCConfig
     regimes = params.REGIMES
+    batched = BatchedDNC
     # The reference runs float64 and float32 (each sorting its own usages); the emulated
     # low-precision modes are not implemented for dnc/1 (yet).
     dtypes = reference.DTYPES

@@ -39,9 +39,9 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem.models.controller import controller, output
+from diffmem.models.ntm.reference.addressing import DELTA   # NTM.md's cosine: 1e-16
 
-# NTM.md's cosine: norm(v) = sqrt(sum v^2 + DELTA).
-DELTA = 1e-16
+from .layout import split_interface
 
 
 class BatchedDNC:
@@ -122,28 +122,19 @@ class BatchedDNC:
         return self.xp.softmax(z, axis=-1)
 
     def activate(self, xi):
-        """The interface vector sliced in DNC.md's order and activated: trace name ->
-        [B, ...] (write fields with a head axis of size 1)."""
+        """The interface vector sliced in DNC.md's order (``layout.split_interface``) and
+        activated: trace name -> [B, ...] (write fields with a head axis of size 1)."""
         xp = self.xp
-        R, W = self.cfg.read_heads, self.cfg.memory_width
-        B = xi.shape[0]
-        sizes = (("read.key", R * W), ("read.strength", R), ("write.key", W),
-                 ("write.strength", 1), ("write.erase", W), ("write.vector", W),
-                 ("free_gate", R), ("allocation_gate", 1), ("write_gate", 1),
-                 ("read.mode", 3 * R))
-        raw, start = {}, 0
-        for name, size in sizes:
-            raw[name] = xi[:, start:start + size]
-            start += size
+        raw = split_interface(xi, self.cfg)
         return {
-            "read.key": raw["read.key"].reshape((B, R, W)),
+            "read.key": raw["read.key"],
             "read.strength": self.strength(raw["read.strength"]),
-            "read.mode": self.read_modes(raw["read.mode"].reshape((B, R, 3))),
+            "read.mode": self.read_modes(raw["read.mode"]),
             "free_gate": xp.sigmoid(raw["free_gate"]),
-            "write.key": raw["write.key"].reshape((B, 1, W)),
+            "write.key": raw["write.key"],
             "write.strength": self.strength(raw["write.strength"]),
-            "write.erase": xp.sigmoid(raw["write.erase"]).reshape((B, 1, W)),
-            "write.vector": raw["write.vector"].reshape((B, 1, W)),
+            "write.erase": xp.sigmoid(raw["write.erase"]),
+            "write.vector": raw["write.vector"],
             "allocation_gate": xp.sigmoid(raw["allocation_gate"]),
             "write_gate": xp.sigmoid(raw["write_gate"]),
         }
