@@ -161,6 +161,11 @@ class BatchedDNC:
         one = xp.zeros_like_shape(sorted_usage, (sorted_usage.shape[0], 1)) + 1.0
         return xp.concat([one, xp.cumprod(sorted_usage[:, :-1], axis=-1)], axis=-1)
 
+    def sorted_usage(self, usage, order):
+        """u[phi_j], j = 0 .. N-1: gathered with the free list itself, so that each sorted
+        term's gradient reaches the row the free list put there."""
+        return self.xp.take_along_axis(usage, order, axis=-1)
+
     def unsort(self, sorted_values, order):
         """v[phi_j] = sorted_values[j]: gathered with the inverse permutation."""
         xp = self.xp
@@ -169,7 +174,7 @@ class BatchedDNC:
     def allocation(self, usage):
         """(phi_t, a_t): a[phi_j] = (1 - u[phi_j]) PROD_{i<j} u[phi_i], phi a constant."""
         order = self.free_list(usage)
-        s = self.xp.take_along_axis(usage, order, axis=-1)
+        s = self.sorted_usage(usage, order)
         return order, self.unsort((1.0 - s) * self.exclusive_product(s), order)
 
     def order_as_values(self, order, like):
