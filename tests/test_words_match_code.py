@@ -200,12 +200,12 @@ def test_the_fixture_count_in_the_results():
     entries = read_manifest(default_fixture_dir())["cases"]
     per = Counter(family_for(e["model"]).name for e in entries.values())
     line = (f"golden fixtures: {len(entries)} cases (NTM {per['ntm']}, stack/queue/deque "
-            f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']})")
+            f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']}, DNC {per['dnc']})")
     assert line in doc("docs/results.md"), line
     short = (f"catalogue of {len(entries)} small cases (NTM {per['ntm']}, stacks {per['stack']}, "
-             f"Stack-RNN {per['stackrnn']}, delta {per['delta']})")
+             f"Stack-RNN {per['stackrnn']}, delta {per['delta']}, DNC {per['dnc']})")
     assert short in doc("README.md"), short
     words = " ".join(doc("docs/harness.md").split())
     long = (f"catalogue of {len(entries)} small cases (NTM {per['ntm']}, stack / queue / deque "
-            f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']}")
+            f"{per['stack']}, Stack-RNN {per['stackrnn']}, delta {per['delta']}, DNC {per['dnc']}")
     assert long in words, long

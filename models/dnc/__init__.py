@@ -4,9 +4,10 @@ cosine and losses.
 
 Read in this order: ``config`` (sizes), ``layout`` (parameter names, the interface's
 layout, trace names and stages), ``reference`` (the frozen numpy/autograd oracle),
-``params`` (seeded regimes), ``cases`` (fixture cases, their exact-tie promises, the
-admission rule against near-ties, held-out draws), ``tasks`` (the NTM's tasks and the
-paper's serial copy).  The folder's README says what dnc/1 chose where the spec is
+``params`` (seeded regimes), ``batched`` (the batched form over an ops table), ``bugs``
+(the kernel-bug catalogue), ``cases`` (fixture cases, their exact-tie promises, the
+admission rule against near-ties, held-out draws), ``gradcheck`` (``diffmem gradcheck``'s
+cases), ``tasks`` (the NTM's tasks and the paper's serial copy).  The folder's README says what dnc/1 chose where the spec is
 silent.
 """
 
@@ -58,6 +59,10 @@ class DNCFamily(Family):
 
     def heldout(self, seed, index):
         return cases.heldout(seed, index)
+
+    def gradcheck_cases(self):
+        from .gradcheck import CASES
+        return CASES
 
     def bugs(self):
         from .bugs import bugs

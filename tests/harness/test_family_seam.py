@@ -12,8 +12,8 @@ from diffmem.models.family import Family
 
 
 def test_an_unknown_model_is_one_clear_error():
-    with pytest.raises(ValueError, match=r"config.model: expected one of .*'ntm'.*got 'dnc'"):
-        models.bind({"model": "dnc"})
+    with pytest.raises(ValueError, match=r"config.model: expected one of .*'ntm'.*got 'lsm'"):
+        models.bind({"model": "lsm"})
 
 
 def test_a_family_must_define_every_method():
