@@ -1,22 +1,29 @@
 """The batched form (BatchedDNC) through the torch and JAX drivers against the reference:
-every fixture case and a held-out draw in float64 to ~1e-10 (the long case torch only:
-its JAX compile costs more than it adds), two cases in float32 within the product's
-calibrated bound; and the ops-table entries it adds, by hand: the stable sort at ties, the
-gather, the cumulative product's gradient at a factor of exactly 0, the dividing one's
-NaN, and the allocation's Jacobian at the hand-worked tie of DNC.md "Gradients"."""
+every fixture case and a held-out draw in float64 to ~1e-10 (JAX on four of them), two
+cases in float32 within the product's calibrated bound; and the ops-table entries it
+adds, by hand: the stable sort at ties, the gather, the cumulative product's gradient at
+a factor of exactly 0, the dividing one's NaN, and the allocation's Jacobian at the
+hand-worked tie of DNC.md "Gradients"."""
 
 import numpy as np
 import pytest
 
+from diffmem.harness.fixture_io import list_cases
 from diffmem.harness.tolerance import K_FLOAT32, RTOL_FLOAT32
 from diffmem.models.dnc import FAMILY
 from diffmem.models.dnc.batched import BatchedDNC
 from diffmem.models.dnc.config import DNCConfig
 
-CASES = {c.name: c for c in FAMILY.cases() + (FAMILY.heldout(0, 0),)}
-LONG = "dnc-random-lstm-long"
-RUNS = [(name, lib) for name in CASES for lib in ("torch", "jax")
-        if not (name == LONG and lib == "jax")]
+# The bundled fixtures hold the reference's float64 and float32 runs (no reference run
+# here but the held-out draw's, a small one).
+FIXTURES = {c.name: c for c in list_cases(pattern="dnc-*")}
+HELDOUT = FAMILY.heldout(0, 0)
+NAMES = sorted(FIXTURES) + [HELDOUT.name]
+# JAX compiles a program per config (~10 s each on CI's cores): four cases between them
+# hold both controllers, the zero state, the dup tie, freeing (one-hot reads, u = 0 by
+# psi = 0) and N = 1 (an empty exclusive product).  The torch driver runs every case.
+JAX_CASES = ("dnc-copy-lstm-init", "dnc-random-ff-dup", "dnc-copy-ff-free", "dnc-random-ff-n1")
+RUNS = [(name, "torch") for name in NAMES] + [(name, "jax") for name in JAX_CASES]
 
 
 def _flat(run):
@@ -26,24 +33,25 @@ def _flat(run):
     return out
 
 
-@pytest.fixture(scope="module")
-def reference_runs():
-    runs = {}
+def _case(name, dtype="float64"):
+    """(cfg, params, inputs, targets, mask, the reference's run in ``dtype``)."""
+    if name in FIXTURES:
+        c = FIXTURES[name]
+        return c.config, c.params, c.inputs, c.targets, c.mask, c.expected[dtype]
+    cfg, params, x, y, m, _ = HELDOUT.build()
+    return cfg, params, x, y, m, FAMILY.run_reference(cfg, params, x, y, m, dtype=dtype,
+                                                      want_trace=True, want_grads=True)
 
-    def get(name, dtype="float64"):
-        if (name, dtype) not in runs:
-            cfg, params, x, y, m, _ = CASES[name].build()
-            runs[name, dtype] = FAMILY.run_reference(cfg, params, x, y, m, dtype=dtype,
-                                                     want_trace=True, want_grads=True)
-        return runs[name, dtype]
-    return get
+
+def test_the_fixtures_are_the_catalogue():
+    assert sorted(FIXTURES) == sorted(c.name for c in FAMILY.cases())
 
 
 @pytest.mark.parametrize("name,lib", RUNS)
-def test_float64_equals_reference(name, lib, drivers, reference_runs):
-    cfg, params, x, y, m, _ = CASES[name].build()
+def test_float64_equals_reference(name, lib, drivers):
+    cfg, params, x, y, m, run = _case(name)
     got = _flat(drivers[lib](BatchedDNC, cfg, params, x, y, m))
-    want = _flat(reference_runs(name))
+    want = _flat(run)
     assert set(got) == set(want)
     for key, w in want.items():
         assert got[key].shape == w.shape, key
@@ -55,10 +63,10 @@ def test_float64_equals_reference(name, lib, drivers, reference_runs):
 
 @pytest.mark.parametrize("name,lib", [("dnc-copy-ff-init", "torch"),
                                       ("dnc-random-ff-dup", "jax")])
-def test_float32_within_the_calibrated_bound(name, lib, drivers, reference_runs):
-    cfg, params, x, y, m, _ = CASES[name].build()
+def test_float32_within_the_calibrated_bound(name, lib, drivers):
+    cfg, params, x, y, m, run = _case(name)
     got = _flat(drivers[lib](BatchedDNC, cfg, params, x, y, m, dtype="float32"))
-    want, want32 = _flat(reference_runs(name)), _flat(reference_runs(name, "float32"))
+    want, want32 = _flat(run), _flat(_case(name, "float32")[-1])
     assert np.array_equal(got["trace.allocation.order"], want["trace.allocation.order"])
     for key, w in want.items():
         assert got[key].dtype == np.float32

@@ -1,21 +1,22 @@
 """Every catalogued DNC bug differs from the reference, and first where it says: the
 earliest diverging step, then the first diverging trace entry in stage order, is at its
 declared stage; a gradient-only bug leaves the forward pass alone and changes gradients.
-Two cheap cases between them expose all: the zero state (ties 1 and 2: an N-way tie at
-t = 0, an (N-1)-way one at t = 1, cosines 0 before the first write) and random initial
-memory (every value soft).  The torch driver only; the harness's own hunt over the
+One cheap case exposes all: the zero state (ties 1 and 2: an N-way tie at t = 0, an
+(N-1)-way one at t = 1, cosines 0 before the first write).  The torch driver only; the harness's own hunt over the
 bundled fixtures is tests/harness/test_harness_bugs.py."""
 
 import numpy as np
 import pytest
 
+from diffmem.harness.fixture_io import list_cases
 from diffmem.models.dnc import FAMILY
 from diffmem.models.dnc.batched import BatchedDNC
 from diffmem.models.dnc.layout import STAGES
 from diffmem.models.family import GRADIENT_ONLY
 
-CASES = {c.name: c for c in FAMILY.cases()}
-PROBE = ("dnc-copy-ff-init", "dnc-random-ff-state")
+PROBE = ("dnc-copy-ff-init",)
+# The bundled fixtures: the cases and the reference's float64 runs.
+CASES = {c.name: c for c in list_cases(pattern=",".join(PROBE))}
 TOL = 1e-8
 
 
@@ -35,14 +36,10 @@ def first_divergence(cfg, got, want):
     return None
 
 
-@pytest.fixture(scope="module")
-def reference_runs():
-    out = {}
-    for name in PROBE:
-        cfg, params, x, y, m, _ = CASES[name].build()
-        out[name] = FAMILY.run_reference(cfg, params, x, y, m, dtype="float64",
-                                         want_trace=True, want_grads=True)
-    return out
+def _run(cls, name, drivers):
+    c = CASES[name]
+    got = drivers["torch"](cls, c.config, c.params, c.inputs, c.targets, c.mask)
+    return c.config, got, c.expected["float64"]
 
 
 def test_the_catalogue_names_dnc_md_s_bugs_and_deepmind_s_five_departures():
@@ -67,13 +64,11 @@ def test_bug_overrides_one_method(bug):
 
 
 @pytest.mark.parametrize("bug", list(FAMILY.bugs()))
-def test_bug_is_caught_at_its_stage(bug, drivers, reference_runs):
+def test_bug_is_caught_at_its_stage(bug, drivers):
     cls = FAMILY.bugs()[bug]
     caught = []
     for name in PROBE:
-        cfg, params, x, y, m, _ = CASES[name].build()
-        got = drivers["torch"](cls, cfg, params, x, y, m)
-        want = reference_runs[name]
+        cfg, got, want = _run(cls, name, drivers)
         where = first_divergence(cfg, got, want)
         logits_differ = _differs(got["logits"], want["logits"]).any()
         grads_differ = any(_differs(got["grads"][k], want["grads"][k]).any()
@@ -89,22 +84,19 @@ def test_bug_is_caught_at_its_stage(bug, drivers, reference_runs):
             assert not (logits_differ or grads_differ), name
     assert caught, f"{bug}: no probe case tells it from the reference"
     for tag in cls.NEEDS:   # a case with each needed tag exposes it
-        assert any(tag in CASES[n].tags for n in caught), (bug, tag, caught)
+        assert any(tag in CASES[n].meta["tags"] for n in caught), (bug, tag, caught)
 
 
-def test_a_tie_order_bug_is_named_at_step_0_by_the_free_list(drivers, reference_runs):
+def test_a_tie_order_bug_is_named_at_step_0_by_the_free_list(drivers):
     """DNC.md: "stage 5 allocation.order at t=0" before any value differs."""
-    cfg, params, x, y, m, _ = CASES["dnc-copy-ff-init"].build()
-    got = drivers["torch"](FAMILY.bugs()["UnstableTieOrder"], cfg, params, x, y, m)
-    t, stage, name = first_divergence(cfg, got, reference_runs["dnc-copy-ff-init"])
+    cfg, got, want = _run(FAMILY.bugs()["UnstableTieOrder"], "dnc-copy-ff-init", drivers)
+    t, stage, name = first_divergence(cfg, got, want)
     assert (t, stage.number, name) == (0, 5, "allocation.order")
     assert got["trace"]["allocation.order"][0, 0].tolist() == list(range(cfg.N))[::-1]
 
 
-def test_the_dividing_cumprod_gives_nan_gradients_only(drivers, reference_runs):
-    cfg, params, x, y, m, _ = CASES["dnc-copy-ff-init"].build()
-    got = drivers["torch"](FAMILY.bugs()["CumprodGradByDivision"], cfg, params, x, y, m)
-    want = reference_runs["dnc-copy-ff-init"]
+def test_the_dividing_cumprod_gives_nan_gradients_only(drivers):
+    cfg, got, want = _run(FAMILY.bugs()["CumprodGradByDivision"], "dnc-copy-ff-init", drivers)
     assert not _differs(got["logits"], want["logits"]).any()
     assert all(np.isfinite(v).all() for v in want["grads"].values())
     assert any(np.isnan(v).any() for v in got["grads"].values())
