@@ -19,9 +19,11 @@ Numerical choices (DNC.md "Allocation", "Gradients"):
   over W, retention, usage, the directional weightings' sums over N) is an elementwise
   product and a sum over the last axis, the same operations for every row, so rows with
   equal inputs stay bitwise equal and the tie rule can hold.  Not a matrix product, which
-  may tile rows differently.  A low-precision mode's table supplies ``matmul`` (its
-  rounding of the spec's products: linear layers, cosine numerators, reads, the write's
-  outer product, L w); then those go through it.
+  may tile rows differently.  The linear layers and the reads are matrix products
+  (``matmul``: an ops table's own where it has one).  dnc/1 has no emulated
+  low-precision modes yet (models/dnc/README.md); when it does, the spec's rounded
+  products (cosine numerators, the write's outer product, L w) need that table's rounding
+  here too.
 - The free list is ``xp.argsort`` (stable, ascending, ties to the lower index) of the
   usage itself: integer indices, so the permutation carries no gradient.  The allocation
   is differentiated as the polynomial of the sorted usages.
@@ -31,7 +33,7 @@ Numerical choices (DNC.md "Allocation", "Gradients"):
 - The link's diagonal is multiplied by a constant 0 (an off-diagonal mask): no gradient
   flows through the formula there.
 
-Table entries used: see ``OPS``; optionally ``matmul`` (a precision mode's products).
+Table entries used: see ``OPS``; optionally ``matmul``.
 """
 
 from __future__ import annotations
@@ -65,16 +67,9 @@ class BatchedDNC:
         mm = getattr(self.xp, "matmul", None)
         return a @ b if mm is None else mm(a, b)
 
-    def _mode_matmul(self):
-        return getattr(self.xp, "matmul", None)
-
     def row_dot(self, a, b):
         """[..., h, K] . [..., N, K] -> [..., h, N]: SUM_k a[h, k] b[i, k] for every row i,
-        the same elementwise products and sum for every row (a precision mode: its
-        rounded matrix product)."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(a, b.mT)
+        the same elementwise products and sum for every row."""
         return self.xp.sum(a[..., :, None, :] * b[..., None, :, :], axis=-1)
 
     # ------------------------------------------------------------ state
@@ -206,17 +201,10 @@ class BatchedDNC:
         return gw * (ga * allocation[:, None, :] + (1.0 - ga) * content)
 
     # ------------------------------------------------------------ 8. memory
-    def outer(self, a, b):
-        """[B, N], [B, W] -> [B, N, W] (a precision mode: its rounded matrix product)."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(a[..., :, None], b[..., None, :])
-        return a[..., :, None] * b[..., None, :]
-
     def write_memory(self, memory, write_weight, erase, vector):
-        """M_t = M_{t-1} (1 - ww e^T) + ww v^T."""
-        ww = write_weight[:, 0]
-        return memory * (1.0 - ww[..., :, None] * erase) + self.outer(ww, vector[:, 0])
+        """M_t = M_{t-1} (1 - ww e^T) + ww v^T, outer products elementwise."""
+        ww = write_weight[:, 0, :, None]                   # [B, N, 1]
+        return memory * (1.0 - ww * erase) + ww * vector
 
     # ------------------------------------------------------------ 9. link
     def link(self, link_prev, write_weight, precedence_prev):
@@ -235,10 +223,8 @@ class BatchedDNC:
 
     # ------------------------------------------------------------ 11. directions
     def directions(self, link, read_weight_prev):
-        """(forward L wr, backward L^T wr) per read head, [B, R, N] each."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(read_weight_prev, link.mT), mm(read_weight_prev, link)
+        """(forward L wr, backward L^T wr) per read head, [B, R, N] each: sums of
+        elementwise products, the same for every row."""
         xp, L = self.xp, link[:, None]                     # [B, 1, N, N]
         forward = xp.sum(L * read_weight_prev[:, :, None, :], axis=-1)
         backward = xp.sum(L * read_weight_prev[:, :, :, None], axis=-2)
