@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "8022a59c16a7111b2b146a32d7fc367411c7f8d27223bc39b736e751c9a1a9d8"
+PINNED_MANIFEST_SHA256 = "2d9ce59f17080fbdcd59c8e92245fec6d14fc9fd244da9287a72249e08c098a0"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

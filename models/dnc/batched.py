@@ -19,9 +19,11 @@ Numerical choices (DNC.md "Allocation", "Gradients"):
   over W, retention, usage, the directional weightings' sums over N) is an elementwise
   product and a sum over the last axis, the same operations for every row, so rows with
   equal inputs stay bitwise equal and the tie rule can hold.  Not a matrix product, which
-  may tile rows differently.  A low-precision mode's table supplies ``matmul`` (its
-  rounding of the spec's products: linear layers, cosine numerators, reads, the write's
-  outer product, L w); then those go through it.
+  may tile rows differently.  The linear layers and the reads are matrix products
+  (``matmul``: an ops table's own where it has one).  dnc/1 has no emulated
+  low-precision modes yet (models/dnc/README.md); when it does, the spec's rounded
+  products (cosine numerators, the write's outer product, L w) need that table's rounding
+  here too.
 - The free list is ``xp.argsort`` (stable, ascending, ties to the lower index) of the
   usage itself: integer indices, so the permutation carries no gradient.  The allocation
   is differentiated as the polynomial of the sorted usages.
@@ -31,7 +33,7 @@ Numerical choices (DNC.md "Allocation", "Gradients"):
 - The link's diagonal is multiplied by a constant 0 (an off-diagonal mask): no gradient
   flows through the formula there.
 
-Table entries used: see ``OPS``; optionally ``matmul`` (a precision mode's products).
+Table entries used: see ``OPS``; optionally ``matmul``.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem.models.controller import controller, output
+from diffmem.models.ntm.reference.addressing import DELTA   # NTM.md's cosine: 1e-16
 
-# NTM.md's cosine: norm(v) = sqrt(sum v^2 + DELTA).
-DELTA = 1e-16
+from .layout import split_interface
 
 
 class BatchedDNC:
@@ -65,16 +67,9 @@ class BatchedDNC:
         mm = getattr(self.xp, "matmul", None)
         return a @ b if mm is None else mm(a, b)
 
-    def _mode_matmul(self):
-        return getattr(self.xp, "matmul", None)
-
     def row_dot(self, a, b):
         """[..., h, K] . [..., N, K] -> [..., h, N]: SUM_k a[h, k] b[i, k] for every row i,
-        the same elementwise products and sum for every row (a precision mode: its
-        rounded matrix product)."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(a, b.mT)
+        the same elementwise products and sum for every row."""
         return self.xp.sum(a[..., :, None, :] * b[..., None, :, :], axis=-1)
 
     # ------------------------------------------------------------ state
@@ -122,28 +117,19 @@ class BatchedDNC:
         return self.xp.softmax(z, axis=-1)
 
     def activate(self, xi):
-        """The interface vector sliced in DNC.md's order and activated: trace name ->
-        [B, ...] (write fields with a head axis of size 1)."""
+        """The interface vector sliced in DNC.md's order (``layout.split_interface``) and
+        activated: trace name -> [B, ...] (write fields with a head axis of size 1)."""
         xp = self.xp
-        R, W = self.cfg.read_heads, self.cfg.memory_width
-        B = xi.shape[0]
-        sizes = (("read.key", R * W), ("read.strength", R), ("write.key", W),
-                 ("write.strength", 1), ("write.erase", W), ("write.vector", W),
-                 ("free_gate", R), ("allocation_gate", 1), ("write_gate", 1),
-                 ("read.mode", 3 * R))
-        raw, start = {}, 0
-        for name, size in sizes:
-            raw[name] = xi[:, start:start + size]
-            start += size
+        raw = split_interface(xi, self.cfg)
         return {
-            "read.key": raw["read.key"].reshape((B, R, W)),
+            "read.key": raw["read.key"],
             "read.strength": self.strength(raw["read.strength"]),
-            "read.mode": self.read_modes(raw["read.mode"].reshape((B, R, 3))),
+            "read.mode": self.read_modes(raw["read.mode"]),
             "free_gate": xp.sigmoid(raw["free_gate"]),
-            "write.key": raw["write.key"].reshape((B, 1, W)),
+            "write.key": raw["write.key"],
             "write.strength": self.strength(raw["write.strength"]),
-            "write.erase": xp.sigmoid(raw["write.erase"]).reshape((B, 1, W)),
-            "write.vector": raw["write.vector"].reshape((B, 1, W)),
+            "write.erase": xp.sigmoid(raw["write.erase"]),
+            "write.vector": raw["write.vector"],
             "allocation_gate": xp.sigmoid(raw["allocation_gate"]),
             "write_gate": xp.sigmoid(raw["write_gate"]),
         }
@@ -170,6 +156,11 @@ class BatchedDNC:
         one = xp.zeros_like_shape(sorted_usage, (sorted_usage.shape[0], 1)) + 1.0
         return xp.concat([one, xp.cumprod(sorted_usage[:, :-1], axis=-1)], axis=-1)
 
+    def sorted_usage(self, usage, order):
+        """u[phi_j], j = 0 .. N-1: gathered with the free list itself, so that each sorted
+        term's gradient reaches the row the free list put there."""
+        return self.xp.take_along_axis(usage, order, axis=-1)
+
     def unsort(self, sorted_values, order):
         """v[phi_j] = sorted_values[j]: gathered with the inverse permutation."""
         xp = self.xp
@@ -178,7 +169,7 @@ class BatchedDNC:
     def allocation(self, usage):
         """(phi_t, a_t): a[phi_j] = (1 - u[phi_j]) PROD_{i<j} u[phi_i], phi a constant."""
         order = self.free_list(usage)
-        s = self.xp.take_along_axis(usage, order, axis=-1)
+        s = self.sorted_usage(usage, order)
         return order, self.unsort((1.0 - s) * self.exclusive_product(s), order)
 
     def order_as_values(self, order, like):
@@ -210,17 +201,10 @@ class BatchedDNC:
         return gw * (ga * allocation[:, None, :] + (1.0 - ga) * content)
 
     # ------------------------------------------------------------ 8. memory
-    def outer(self, a, b):
-        """[B, N], [B, W] -> [B, N, W] (a precision mode: its rounded matrix product)."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(a[..., :, None], b[..., None, :])
-        return a[..., :, None] * b[..., None, :]
-
     def write_memory(self, memory, write_weight, erase, vector):
-        """M_t = M_{t-1} (1 - ww e^T) + ww v^T."""
-        ww = write_weight[:, 0]
-        return memory * (1.0 - ww[..., :, None] * erase) + self.outer(ww, vector[:, 0])
+        """M_t = M_{t-1} (1 - ww e^T) + ww v^T, outer products elementwise."""
+        ww = write_weight[:, 0, :, None]                   # [B, N, 1]
+        return memory * (1.0 - ww * erase) + ww * vector
 
     # ------------------------------------------------------------ 9. link
     def link(self, link_prev, write_weight, precedence_prev):
@@ -239,10 +223,8 @@ class BatchedDNC:
 
     # ------------------------------------------------------------ 11. directions
     def directions(self, link, read_weight_prev):
-        """(forward L wr, backward L^T wr) per read head, [B, R, N] each."""
-        mm = self._mode_matmul()
-        if mm is not None:
-            return mm(read_weight_prev, link.mT), mm(read_weight_prev, link)
+        """(forward L wr, backward L^T wr) per read head, [B, R, N] each: sums of
+        elementwise products, the same for every row."""
         xp, L = self.xp, link[:, None]                     # [B, 1, N, N]
         forward = xp.sum(L * read_weight_prev[:, :, None, :], axis=-1)
         backward = xp.sum(L * read_weight_prev[:, :, :, None], axis=-2)

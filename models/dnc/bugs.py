@@ -26,6 +26,12 @@ from .layout import (ACTIVATIONS, ALLOCATION, DIRECTIONS, LINK, READ_CONTENT, RE
 DEEPMIND_EPSILON = 1e-6
 
 
+def ties_to_higher_index(xp, usage):
+    """An ascending sort whose ties go to the higher index: a stable sort of the reversed
+    usages, its indices mapped back."""
+    return (usage.shape[-1] - 1) - xp.argsort(xp.flip(usage, -1), -1)
+
+
 class Bug(BatchedDNC):
     STAGES: tuple = ()
     NEEDS: tuple = ()
@@ -53,8 +59,7 @@ class UnstableTieOrder(Bug):
     STAGES = (ALLOCATION,)
 
     def free_list(self, usage):
-        xp = self.xp
-        return (usage.shape[-1] - 1) - xp.argsort(xp.flip(usage, -1), -1)
+        return ties_to_higher_index(self.xp, usage)
 
 
 class ExclusiveProductInclusive(Bug):
@@ -74,6 +79,17 @@ class FreeListNotInverted(Bug):
 
     def unsort(self, sorted_values, order):
         return self.xp.take_along_axis(sorted_values, order, axis=-1)
+
+
+class SortGradientOtherTieOrder(Bug):
+    """The sorted usages taken from a second sort that breaks ties the other way (e.g. the
+    values of an unstable ``torch.sort(u)`` beside a stable argsort's free list): tied
+    values are equal, so the forward pass is the reference's bit for bit, but the gradient
+    goes through the other permutation: each tied row gets the other's terms."""
+    STAGES, NEEDS = (GRADIENT_ONLY,), ("zero-state",)
+
+    def sorted_usage(self, usage, order):
+        return self.xp.take_along_axis(usage, ties_to_higher_index(self.xp, usage), axis=-1)
 
 
 class UsageFloorDeepmind(Bug):
@@ -179,8 +195,9 @@ class ReadModesDeepmindOrder(Bug):
         return mode[..., 0:1] * backward + mode[..., 1:2] * forward + mode[..., 2:3] * content
 
 
-BUGS = (StrengthSoftplus, UnstableTieOrder, ExclusiveProductInclusive, FreeListNotInverted,
-        UsageFloorDeepmind, CumprodGradByDivision, UsageStopGradient, CosineDeepmindEps,
+BUGS = (StrengthSoftplus, UsageStopGradient, UnstableTieOrder, ExclusiveProductInclusive,
+        FreeListNotInverted, SortGradientOtherTieOrder, UsageFloorDeepmind,
+        CumprodGradByDivision, CosineDeepmindEps,
         WriteGateOnAllocationOnly, LinkDiagonalKept, PrecedenceBeforeLink, DirectionsSwapped,
         ReadModesDeepmindOrder)
 

@@ -37,7 +37,7 @@ def test_heldout_seed_is_printed_and_shared_by_xdist_workers(tmp_path):
                            SMALL, "--diffmem-heldout", "1", "--diffmem-dtype", "float64",
                            "-n", "2")
     assert code == 0, out
-    assert "diffmem: 1 held-out case(s) per family (delta, ntm, stack, stackrnn: 4 in all), " \
+    assert "diffmem: 1 held-out case(s) per family (delta, dnc, ntm, stack, stackrnn: 5 in all), " \
            "--diffmem-seed" in out
     assert "14 passed" in out
 

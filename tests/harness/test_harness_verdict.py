@@ -97,7 +97,7 @@ def test_a_backend_that_memorised_the_fixtures_fails_the_heldout_cases(run_check
     assert any(SMALL in r and "PASS" in r for r in rows)   # the stored answer is right
     from diffmem.models import families
     assert sum("heldout-11-" in r and "FAIL" in r for r in rows) == 2 * len(families())
-    assert "held-out cases: 2 per family (delta, ntm, stack, stackrnn: 8 in all) drawn with --seed 11" in out
+    assert "held-out cases: 2 per family (delta, dnc, ntm, stack, stackrnn: 10 in all) drawn with --seed 11" in out
 
 
 def test_heldout_cases_are_new_each_run_unless_seeded(run_check):
