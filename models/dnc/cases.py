@@ -119,7 +119,7 @@ def _random(seed, B=2, lo=8, hi=16, pad_to=16, X=6, Y=4):
 # 1 - 2^-24 for a one-hot content softmax on most seeds (XLA's exp / division), leaving
 # u ~ 2e-8 where the reference has 0 and flipping the tie with another freed row; 5005 is
 # the first seed of the case's sequence (5 + 1000 k) that passes the admission rule on
-# which it frees exactly (models/dnc/README.md).
+# which it frees exactly (its gradients still differ there: models/dnc/README.md).
 SPECS = (
     CaseSpec("dnc-copy-ff-init", "copy, the paper's zero initial state: an (N-1)-way usage "
              "tie at t = 1", FF_ZERO, _copy(1), "init", 1, ("zero-state",),
