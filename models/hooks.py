@@ -50,7 +50,10 @@ class TaskSet:
 class TrainingHook(ABC):
     """What ``diffmem train`` / ``diffmem test`` need to train and show a family's model.
 
-    Class attributes: ``TASKS`` (the task names it trains, unique across families),
+    Class attributes: ``TASKS`` (the task names it trains, unique across families but
+    for ``SHARED_TASKS``: another family's tasks it trains through that family's task
+    code, e.g. the DNC's copy, which ``--task copy`` alone leaves to their own family and
+    ``--family`` picks),
     ``SIZE_FLAGS`` (setting key -> the flag that sets it; ``add_arguments`` adds the
     flags only this family has, ``diffmem train`` itself the shared ``--units`` and
     ``--controller``), ``INT_SIZES`` (integer size key -> its least value, checked before
@@ -60,6 +63,7 @@ class TrainingHook(ABC):
     """
 
     TASKS: tuple = ()
+    SHARED_TASKS: tuple = ()
     SIZE_FLAGS: dict = {}
     INT_SIZES: dict = {}
     DEFAULTS: dict = {}

@@ -25,11 +25,13 @@ def add_commands(subparsers):
 
 def _add_train(subparsers):
     p = subparsers.add_parser(
-        "train", help="train a model (NTM, neural stack/queue/deque, Stack-RNN) on a task",
+        "train", help="train a model (NTM, neural stack/queue/deque, Stack-RNN, DNC) on a "
+                      "task",
         description="Train a model on a task and save it as a model file; the task picks "
                     "the family: the NTM's five tasks (TASKS.md), the neural stack, queue "
                     "and deque's three transduction tasks and the Stack-RNN's seven "
-                    "patterns (STACKS.md).  --resume continues a saved run exactly where it "
+                    "patterns (STACKS.md), the DNC's serial copy and, with --family dnc, "
+                    "the NTM's tasks but n-grams (DNC.md).  --resume continues a saved run exactly where it "
                     "stopped.  Ctrl-C or SIGTERM saves the state after the last finished "
                     "step.")
     g = p.add_argument_group("task")
@@ -38,7 +40,11 @@ def _add_train(subparsers):
                         "NTM copy, repeat_copy, associative_recall, dynamic_ngrams, "
                         "priority_sort; stack/queue/deque sequence_copy, sequence_reversal, "
                         "bigram_flip; Stack-RNN anbn, anbncn, anbncndn, anb2n, anbmcnm, "
-                        "memorisation, binary_addition")
+                        "memorisation, binary_addition; DNC serial_copy")
+    g.add_argument("--family", metavar="FAMILY",
+                   help="the family to train when another one also trains the task: the DNC "
+                        "trains the NTM's copy, repeat_copy, associative_recall and "
+                        "priority_sort with --family dnc (default: the task's own family)")
     g.add_argument("--width", type=int, help="vector width in bits (the task option 'width'; "
                    "task default: 8 for most tasks, 6 for associative_recall)")
     g.add_argument("--option", action="append", metavar="KEY=VALUE",

@@ -65,15 +65,16 @@ def _split(message):
     return (name, rest) if sep and " " not in name else (None, message)
 
 
-def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
-    """The task accepts its options and the knob at lo and at hi (one short batch each)."""
+def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi", family=None):
+    """The task (of ``family``, default its own) accepts its options and the knob at lo
+    and at hi (one short batch each)."""
     import inspect
 
     import numpy as np
 
     from . import data
-    knob = data.knob(task)
-    allowed = set(inspect.signature(data.generator(task)).parameters) - {"rng", knob}
+    knob = data.knob(task, family)
+    allowed = set(inspect.signature(data.generator(task, family)).parameters) - {"rng", knob}
     unknown = sorted(set(options) - allowed)
     if knob in unknown:
         raise UsageError(f"--option {knob}: {task}'s {knob} is drawn from "
@@ -83,7 +84,7 @@ def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
         raise UsageError(f"{flag}: {task} has no option {', '.join(unknown)} (its options: "
                          f"{', '.join(sorted(allowed)) or 'none'})")
     try:
-        data.sizes(task, options)
+        data.sizes(task, options, family)
     except ValueError as exc:
         name, rest = _split(str(exc))
         if name == "width" and "width" in options:
@@ -97,7 +98,7 @@ def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
     # whole (bigram_flip draws even lengths: --lo 3 --hi 6 is fine, --lo 3 --hi 3 is not).
     for flag, value in ((lo_flag, lo), (hi_flag, hi)):
         try:
-            data.batch(task, np.random.default_rng(0), 1, value, value, options)
+            data.batch(task, np.random.default_rng(0), 1, value, value, options, family)
         except ValueError as exc:
             if str(exc).startswith(f"{task}: [lo, hi]"):
                 continue   # no valid knob at this end alone; the range is checked below
@@ -110,7 +111,7 @@ def check_task_range(task, options, lo, hi, lo_flag="--lo", hi_flag="--hi"):
                                  f"{rest}") from None
             raise UsageError(f"{flag} {value}: {exc}") from None
     try:
-        data.batch(task, np.random.default_rng(0), 1, lo, hi, options)
+        data.batch(task, np.random.default_rng(0), 1, lo, hi, options, family)
     except ValueError as exc:
         raise UsageError(f"{lo_flag} {lo} {hi_flag} {hi}: {exc}") from None
 

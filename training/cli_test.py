@@ -11,23 +11,30 @@ from .cli_checks import check_engine, check_int, check_output, check_task_range,
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
-def knob_word(task):
+def knob_word(task, family=None):
     """What the --lo/--hi knob counts for a task: 'lengths', 'items' or 'n'."""
     from .data import hook
-    return hook(task).knob_word(task)
+    return hook(task, family).knob_word(task)
+
+
+def model_hook(model):
+    """The training hook of a loaded model's family (its config says which)."""
+    from .data import hook, model_family
+    return hook(model.task["name"], model_family(model))
 
 
 def report(model, result, lo, hi):
-    from .data import hook
+    from .data import model_family
     from .loop import metric_line
     task = model.header["task"]["name"]
-    word = knob_word(task)
+    word = knob_word(task, model_family(model))
+    family = model_hook(model)
     lines = [f"model {task} {model.header['task'].get('options', {})} "
-             f"({hook(task).describe(model.config)}), "
+             f"({family.describe(model.config)}), "
              f"trained {model.header['steps']} steps on {word} "
              f"{model.header['training']['lo']}..{model.header['training']['hi']}",
              f"test {word} {lo}..{hi}, {result['inputs'].shape[0]} sequences: "
-             f"{metric_line(hook(task), result, ', ')}"]
+             f"{metric_line(family, result, ', ')}"]
     if result["bayes_bits"] is not None:
         lines.append(f"Bayes-optimal predictor on the same sequences: bits/seq "
                      f"{result['bayes_bits']:.4f} (model / optimal = "
@@ -36,7 +43,7 @@ def report(model, result, lo, hi):
 
 
 def test_command(args):
-    from .data import hook
+    from .data import model_family
     from .evaluate import evaluate
     check_int("--batch-size", args.batch_size)
     check_int("--seed", args.seed, lo=0)
@@ -61,11 +68,12 @@ def test_command(args):
         raise UsageError(f"--hi {args.hi}: expected an integer >= --lo ({args.lo})")
     task = model.task["name"]
     try:
-        family = hook(task)
+        family = model_hook(model)
     except ValueError:
         raise UsageError(f"--model {args.model}: its task {task!r} is not one diffmem "
                          f"tests") from None
-    check_task_range(task, model.task.get("options", {}), args.lo, args.hi)
+    check_task_range(task, model.task.get("options", {}), args.lo, args.hi,
+                     family=model_family(model))
     result = evaluate(model, args.lo, args.hi, batch=args.batch_size, seed=args.seed,
                       backend=args.backend)
     print(report(model, result, args.lo, args.hi))
@@ -77,7 +85,8 @@ def test_command(args):
         try:
             family.picture(model.config, ex, args.plot,
                            title=f"{os.path.basename(args.model)}: {task}, "
-                                 f"{knob_word(task)} {args.lo}..{args.hi}", plot=plot)
+                                 f"{knob_word(task, model_family(model))} "
+                                 f"{args.lo}..{args.hi}", plot=plot)
         except OSError as exc:   # a full disk: the metrics above are printed already
             raise UsageError(f"--plot {args.plot}: could not write it "
                              f"({exc.strerror or exc})") from None
@@ -95,7 +104,7 @@ def list_command(args):
         try:
             model = load_model(path)
             task = model.task["name"]
-            word = knob_word(task)
+            word = model_hook(model).knob_word(task)
         except ModelFileError as exc:
             print(f"{name:32s} (unusable: {exc.problem})")
             continue

@@ -1,7 +1,8 @@
 """``diffmem train``: the settings from the flags (new run or resume), checked before
 any work, then the training loop with Ctrl-C and SIGTERM saving the state.
 
-The task picks the family (``data.family_of``); the family's training hook
+The task picks the family (``data.family_of``; ``--family`` picks another family that
+trains a shared task, e.g. ``--family dnc --task copy``); the family's training hook
 (``FAMILY.training``) says which size flags apply (``SIZE_FLAGS``), their defaults and
 its other defaults (``DEFAULTS``, ``default_range``).  A size flag of another family is
 refused by name."""
@@ -61,7 +62,7 @@ def _given(args):
         raise UsageError(str(exc)) from None
     if args.width is not None:
         options["width"] = args.width
-    return {"task": args.task, "options": options,
+    return {"task": args.task, "family": args.family, "options": options,
             **{key: getattr(args, key) for key in size_flags()},
             "lo": args.lo, "hi": args.hi, "curriculum": args.curriculum,
             "optimizer": args.optimizer, "lr": args.lr, "lr_halve_every": args.lr_halve_every,
@@ -92,13 +93,26 @@ def _check_flags(given):
 def _check_family(task, given, how):
     """Size flags given for another family than the task's are refused by name."""
     from .data import family_of
-    fam = family_of(task)
+    fam = family_of(task, given.get("family"))
     own = fam.training.SIZE_FLAGS
     foreign = [flag(k) for k in size_flags() if given.get(k) is not None and k not in own]
     if foreign:
         raise UsageError(f"{', '.join(foreign)}: not a size of the {fam.name} family ({how}); "
                          f"its size flags are {', '.join(own.values())}")
     return fam.training
+
+
+def _check_family_name(task, family):
+    """--family names a family that trains the task (one line naming them otherwise)."""
+    from .data import families_of
+    if family is not None and family not in families_of(task):
+        raise UsageError(f"--family {family}: expected one of "
+                         f"{', '.join(families_of(task))} (the families that train {task})")
+
+
+def _family_name(task, family):
+    from .data import family_of
+    return family_of(task, family).name
 
 
 def _flag_of(key):
@@ -166,10 +180,11 @@ def _final_checks(settings):
     """The merged settings against each other and the task (new and resumed runs)."""
     from .data import hook
     from .loop import model_config
-    check_task_range(settings["task"], settings["options"], settings["lo"], settings["hi"])
+    check_task_range(settings["task"], settings["options"], settings["lo"], settings["hi"],
+                     family=settings.get("family"))
     if settings.get("curriculum") and settings["lo"] == settings["hi"]:
         print("note: --curriculum has nothing to do when --lo equals --hi", file=sys.stderr)
-    family = hook(settings["task"])
+    family = hook(settings["task"], settings.get("family"))
     try:
         family.check_sizes({k: settings[k] for k in family.SIZE_FLAGS})
     except ValueError as exc:
@@ -190,6 +205,11 @@ def train_command(args):
     if args.resume is not None:
         model = load_model_arg("--resume", args.resume)
         task = model.task["name"]
+        from .data import model_family
+        if args.family is not None and args.family != model_family(model):
+            raise UsageError(f"--family {args.family}: the --resume model is a "
+                             f"{model_family(model)} model; leave --family out")
+        given["family"] = model_family(model)
         try:
             _check_family(task, given, f"the --resume model's task is {task}")
         except ValueError:
@@ -215,9 +235,11 @@ def train_command(args):
                              " (or --resume MODEL)")
         if args.override_saved:
             raise UsageError("--override-saved: only with --resume")
+        _check_family_name(args.task, args.family)
         family = _check_family(args.task, given, f"task {args.task}")
         settings = {k: v for k, v in given.items()
                     if k not in size_flags() or k in family.SIZE_FLAGS}
+        settings["family"] = _family_name(args.task, args.family)
         lo, hi = family.default_range(args.task)
         defaults = dict(TRAIN_DEFAULTS, lo=lo, hi=hi, **family.DEFAULTS)
         for key, value in defaults.items():

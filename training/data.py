@@ -2,8 +2,11 @@
 
 A task name picks its family: each family's training hook (``FAMILY.training``) lists
 the tasks it trains (``TASKS``), and the names are unique across families (NTM ``copy``,
-stack ``sequence_copy``, Stack-RNN ``anbn``, ...).  Batches, sizes and the knob that
---lo/--hi draw come from that family's ``tasks`` package.
+stack ``sequence_copy``, Stack-RNN ``anbn``, ...), except that a family may also train
+another family's tasks through that family's task code (``SHARED_TASKS``: the DNC trains
+the NTM's copy).  A shared name alone means its own family; ``family=`` (``diffmem train
+--family``) picks another that trains it.  Batches, sizes and the knob that --lo/--hi
+draw come from the picked family's ``tasks`` package.
 """
 
 from functools import lru_cache
@@ -13,17 +16,26 @@ import numpy as np
 
 @lru_cache(maxsize=None)
 def _registry():
-    """task name -> Family, over every registered family with a training hook."""
+    """task name -> (its own Family, every Family that trains it), over every registered
+    family with a training hook."""
     from diffmem.models import families
-    out = {}
-    for fam in families().values():
-        if fam.training is None:
-            continue
+    trained = [fam for fam in families().values() if fam.training is not None]
+    own = {}
+    for fam in trained:
         for task in fam.training.TASKS:
-            if task in out:
-                raise RuntimeError(f"task {task!r} is claimed by families {out[task].name!r} "
+            if task in fam.training.SHARED_TASKS:
+                continue
+            if task in own:
+                raise RuntimeError(f"task {task!r} is claimed by families {own[task].name!r} "
                                    f"and {fam.name!r}; task names must be unique")
-            out[task] = fam
+            own[task] = fam
+    out = {task: (fam, [fam]) for task, fam in own.items()}
+    for fam in trained:
+        for task in fam.training.SHARED_TASKS:
+            if task not in own:
+                raise RuntimeError(f"family {fam.name!r} shares task {task!r}, which no "
+                                   f"family trains as its own")
+            out[task][1].append(fam)
     return out
 
 
@@ -43,39 +55,60 @@ def size_flags() -> dict:
     return out
 
 
-def family_of(task):
-    """The ``Family`` that trains ``task``; ValueError naming the known tasks."""
+def families_of(task):
+    """The names of the families that train ``task``, its own first."""
+    if task not in _registry():
+        return ()
+    return tuple(fam.name for fam in _registry()[task][1])
+
+
+def family_of(task, family=None):
+    """The ``Family`` that trains ``task``: its own, or ``family`` (a family name) when
+    given; ValueError naming the known tasks, or the families that train it."""
     known = _registry()
     if task not in known:
         raise ValueError(f"task: expected one of {', '.join(known)}, got {task!r}")
-    return known[task]
+    own, trainers = known[task]
+    if family is None:
+        return own
+    for fam in trainers:
+        if fam.name == family:
+            return fam
+    raise ValueError(f"family: {task} is trained by {', '.join(f.name for f in trainers)}, "
+                     f"not {family!r}")
 
 
-def hook(task):
+def hook(task, family=None):
     """The training hook of the task's family."""
-    return family_of(task).training
+    return family_of(task, family).training
 
 
-def knob(task):
+def knob(task, family=None):
     """The option --lo/--hi draw for ``task`` ('length', 'n_items', 'n')."""
-    return family_of(task).tasks.knob(task)
+    return family_of(task, family).tasks.knob(task)
 
 
-def generator(task):
-    return family_of(task).tasks.generators[task]
+def generator(task, family=None):
+    return family_of(task, family).tasks.generators[task]
 
 
-def sizes(task, options):
+def sizes(task, options, family=None):
     """(X, Y) of a task with these options."""
-    return family_of(task).tasks.sizes(task, **options)
+    return family_of(task, family).tasks.sizes(task, **options)
 
 
-def batch(task, rng, batch_size, lo, hi, options):
+def batch(task, rng, batch_size, lo, hi, options, family=None):
     """inputs [B, T, X], targets [B, T, Y], mask [B, T] as float64 arrays."""
-    inputs, targets, mask, _ = family_of(task).tasks.make_batch(task, rng, batch_size, lo, hi,
-                                                                **options)
+    inputs, targets, mask, _ = family_of(task, family).tasks.make_batch(
+        task, rng, batch_size, lo, hi, **options)
     return (np.asarray(inputs, np.float64), np.asarray(targets, np.float64),
             np.asarray(mask, np.float64))
+
+
+def model_family(model):
+    """The name of a loaded model file's family (from its config)."""
+    from diffmem.models import bind
+    return bind(model.config).family.name
 
 
 def parse_options(items):

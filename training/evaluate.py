@@ -22,9 +22,10 @@ def evaluate(model, lo, hi, batch=32, seed=0, backend="reference"):
     without its padding, with its reference ``trace`` (the ``run`` the views draw).
     """
     task, options = model.task["name"], model.task.get("options", {})
-    hook = data.hook(task)
+    family = data.model_family(model)
+    hook = data.hook(task, family)
     rng = np.random.default_rng(seed)
-    inputs, targets, mask = data.batch(task, rng, batch, lo, hi, options)
+    inputs, targets, mask = data.batch(task, rng, batch, lo, hi, options, family)
     if backend == "reference":
         out = bind(model.config).run_reference(model.params, inputs, targets, mask,
                                                want_trace=False, want_grads=False)

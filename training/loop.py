@@ -36,13 +36,13 @@ SHAPE_SETTINGS = ("task", "options")
 RUN_SETTINGS = ("optimizer", "seed", "batch_size")
 
 
-def shape_settings(task):
+def shape_settings(task, family=None):
     """The settings that fix a model of ``task``'s family: task, options, its sizes."""
-    return SHAPE_SETTINGS + tuple(data.hook(task).SIZE_FLAGS)
+    return SHAPE_SETTINGS + tuple(data.hook(task, family).SIZE_FLAGS)
 
 
-def frozen_on_resume(task):
-    return shape_settings(task) + RUN_SETTINGS
+def frozen_on_resume(task, family=None):
+    return shape_settings(task, family) + RUN_SETTINGS
 
 
 def size_keys():
@@ -57,7 +57,7 @@ def resume_conflicts(saved, settings):
     given against ``{"width": 4, "item_len": 3}`` saved is a conflict on ``width``).
     """
     out = []
-    for key in frozen_on_resume(saved["task"]):
+    for key in frozen_on_resume(saved["task"], saved.get("family")):
         given = settings.get(key)
         if key == "options":
             for name, value in sorted((given or {}).items()):
@@ -71,8 +71,9 @@ def resume_conflicts(saved, settings):
 def merge_resumed(saved, settings, override=()):
     """A resumed run's settings: frozen ones from the file (unless overridden), the given
     ones (not None) for the rest, the saved ones where nothing was given."""
-    keep = [k for k in frozen_on_resume(saved["task"]) if k not in override]
-    own = data.hook(saved["task"]).SIZE_FLAGS
+    keep = [k for k in frozen_on_resume(saved["task"], saved.get("family"))
+            if k not in override]
+    own = data.hook(saved["task"], saved.get("family")).SIZE_FLAGS
     merged = {k: v for k, v in settings.items() if k in own or k not in size_keys()}
     merged.update({k: saved[k] for k in keep})
     for k, v in saved.items():
@@ -113,7 +114,7 @@ def deferred_interrupts():
 
 def model_config(settings):
     """The model's config from the run's settings, through its family's training hook."""
-    hook = data.hook(settings["task"])
+    hook = data.hook(settings["task"], settings.get("family"))
     return hook.model_config(settings["task"], settings["options"],
                              {k: settings[k] for k in hook.SIZE_FLAGS})
 
@@ -202,7 +203,7 @@ class Trainer:
             self._window = []
         self.rng_state = self.rng.bit_generator.state  # as of the last committed step
         self.settings = settings
-        self.hook = data.hook(settings["task"])
+        self.hook = data.hook(settings["task"], settings.get("family"))
         self.cfg = model_config(settings)
         if resume is None:
             self.params = bind(self.cfg).init_params(settings["seed"])
@@ -226,7 +227,7 @@ class Trainer:
         step's last statement (see the class docstring)."""
         s = self.settings
         inputs, targets, mask = data.batch(s["task"], self.rng, s["batch_size"], s["lo"],
-                                           self.max_len, s["options"])
+                                           self.max_len, s["options"], s.get("family"))
         loss, logits, grads = self.engine.loss_and_grads(self.params, inputs, targets, mask)
         if not np.all(np.isfinite(loss)):
             raise FloatingPointError(f"step {self.steps + 1}: the loss is not finite ({loss}); "

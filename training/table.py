@@ -55,7 +55,8 @@ def describe(model):
     from .data import hook
     opts = model.task.get("options", {})
     shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()))
-    sizes = hook(model.task["name"]).describe(model.config)
+    from .data import model_family
+    sizes = hook(model.task["name"], model_family(model)).describe(model.config)
     return f"{shown}; {sizes}" if shown else sizes
 
 

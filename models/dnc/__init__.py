@@ -16,10 +16,12 @@ from __future__ import annotations
 import pathlib
 
 from diffmem.models.family import Family
+from diffmem.models.hooks import TaskSet
 
-from . import cases, layout, params, reference
+from . import cases, layout, params, reference, tasks
 from .batched import BatchedDNC
 from .config import MODELS, SPEC_VERSION, DNCConfig
+from .training import TRAINING
 
 SPEC = (str(pathlib.Path(__file__).resolve().parent / "spec" / "DNC.md"),)
 
@@ -35,6 +37,8 @@ class DNCFamily(Family):
     # The reference runs float64 and float32 (each sorting its own usages); the emulated
     # low-precision modes are not implemented for dnc/1 (yet).
     dtypes = reference.DTYPES
+    training = TRAINING
+    tasks = TaskSet(tasks.TASKS, tasks.KNOBS, tasks.task_sizes, tasks.make_batch)
 
     def param_shapes(self, cfg):
         return layout.param_shapes(cfg)

@@ -33,9 +33,10 @@ class NTMTraining(TrainingHook):
     METRICS = (("errors", "bit errors/seq", ".3f"),)
 
     def add_arguments(self, parser):
-        g = parser.add_argument_group("NTM model")
+        # The DNC's hook shares --N, --M and --read-heads (DNC.md's N, W and R).
+        g = parser.add_argument_group("NTM and DNC model")
         g.add_argument("--N", type=int, help="memory rows (default 16)")
-        g.add_argument("--M", type=int, help="memory row width (default 8)")
+        g.add_argument("--M", type=int, help="memory row width (the DNC's W; default 8)")
         g.add_argument("--read-heads", type=int, help="read heads (default 1)")
         g.add_argument("--write-heads", type=int, help="write heads (default 1)")
 
