@@ -55,6 +55,9 @@ class DeltaFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    def sizes(self, cfg, steps):
+        return {"heads": (cfg.H, cfg.HV)}
+
     def cases(self):
         return cases.cases()
 

@@ -54,6 +54,9 @@ class StackFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    def sizes(self, cfg, steps):
+        return {"rows": steps * cfg.ends}
+
     def cases(self):
         return cases.cases()
 

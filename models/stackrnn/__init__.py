@@ -54,6 +54,9 @@ class StackRNNFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    def sizes(self, cfg, steps):
+        return {"rows": cfg.D, "heads": (cfg.K,)}
+
     def cases(self):
         return cases.cases()
 
