@@ -90,10 +90,10 @@ def hunt_one(name, cases, dtypes=("float64", "float32"), exhaustive=False, toler
         # holds to its noise bound only, left for a float64 run) says nothing of the bug.
         if r.status not in (FAIL, ERROR):
             continue
-        stage = r.divergence["stage"] if r.divergence else None
+        stage = r.divergence.stage if r.divergence else None
         # A cause that stays within tolerance at its own stage is named by the suspect
         # line (float64), even where the first divergence surfaces downstream.
-        ok = stage in cls.STAGES or bool(r.suspect and r.suspect["stage"] in cls.STAGES)
+        ok = stage in cls.STAGES or bool(r.suspect and r.suspect.stage in cls.STAGES)
         verdict.catches += 1
         verdict.localised_runs += ok
         if not verdict.caught or (ok and not verdict.localised):

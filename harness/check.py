@@ -41,7 +41,7 @@ class Unavailable:
 _BACKENDS = {}   # (spec, device, dtype) -> backend or Unavailable, per worker process
 
 
-def _backend(spec, device, dtype):
+def backend_for(spec, device, dtype):
     from diffmem.backends.protocol import load_backend
     key = (spec, device, dtype)
     if key not in _BACKENDS:
@@ -70,7 +70,7 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
             continue
         spec, dtype = pair
         why = stop.why(pair)
-        backend = None if why else _backend(spec, device, dtype)
+        backend = None if why else backend_for(spec, device, dtype)
         if why:
             result = not_run(ref.name, pair, why)
         elif isinstance(backend, Unavailable):
@@ -206,10 +206,10 @@ def fixture_refs(fixtures, pattern, trust=False, chosen=None):
 
     from diffmem import models
 
-    from .fixture_io import FixtureError, _directory, case_names, case_path, read_manifest
+    from .fixture_io import FixtureError, fixture_directory, case_names, case_path, read_manifest
     from .fixture_io import sha256_of
     from .pin import check_pinned
-    directory = _directory(fixtures)
+    directory = fixture_directory(fixtures)
     digest = check_pinned(directory, trust=trust or False)
     names = case_names(fixtures, pattern)
     if not names:

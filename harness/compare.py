@@ -41,12 +41,12 @@ from .tolerance import LOW_PRECISION_CONSTANTS as LOW_PRECISION
 from .tolerance import (SUSPECT_FACTOR, Tolerance, low_precision_noise_from_float64,
                         rounding_floor64)
 from .verdict import (CHECKS, ERROR, FAIL, INCOMPLETE, NOT_COMPARED, PASS, REQUIRED,
-                      UNSUPPORTED, CaseResult, Mark, Status, TensorReport, _ratio, _where,
-                      cover_runs, error_signature, format_where)
+                      UNSUPPORTED, CaseResult, Kind, Mark, Status, TensorReport, cover_runs,
+                      error_signature, format_ratio, format_where, where_of)
 
 # The harness's one entry point for comparing: the verdict types are re-exported here.
 __all__ = ["CHECKS", "ERROR", "FAIL", "INCOMPLETE", "NOT_COMPARED", "PASS", "REQUIRED",
-           "UNSUPPORTED", "CaseResult", "Mark", "Status", "TensorReport", "RunTimeout",
+           "UNSUPPORTED", "CaseResult", "Kind", "Mark", "Status", "TensorReport", "RunTimeout",
            "baseline", "call_backend", "compare_case", "compare_outputs", "compare_result",
            "compare_tensor", "compare_trace", "cover_runs", "describe_exception",
            "error_signature", "find_suspect", "format_where", "locate", "run_case"]
@@ -74,24 +74,24 @@ def _check_array(tensor, check, got, expected, dtype, axes_doc):
         hint = (" (a torch tensor converts with .detach().cpu().numpy(), a JAX array "
                 "with numpy.asarray)") if type(got).__module__.split(".")[0] in ("torch", "jax",
                                                                             "jaxlib") else ""
-        return _fail(tensor, check, "type", f"expected a numpy array, got "
+        return _fail(tensor, check, Kind.TYPE, f"expected a numpy array, got "
                      f"{type(got).__module__}.{type(got).__name__}{hint}")
     if not np.issubdtype(got.dtype, np.floating):
-        return _fail(tensor, check, "dtype", f"expected a floating-point array ({dtype}), got "
+        return _fail(tensor, check, Kind.DTYPE, f"expected a floating-point array ({dtype}), got "
                      f"dtype {got.dtype}")
     allowed = _allowed_dtypes(dtype)
     if got.dtype.name not in allowed:
-        return _fail(tensor, check, "dtype", f"expected dtype {' or '.join(allowed)} from a "
+        return _fail(tensor, check, Kind.DTYPE, f"expected dtype {' or '.join(allowed)} from a "
                      f"{dtype} backend, got {got.dtype}; compute and return in {dtype}")
     if got.shape != expected.shape:
-        return _fail(tensor, check, "shape", f"expected shape {expected.shape} {axes_doc}, got "
+        return _fail(tensor, check, Kind.SHAPE, f"expected shape {expected.shape} {axes_doc}, got "
                      f"{got.shape}; check the axis order and that the batch axis comes first")
     return None
 
 
 def _detail(err, where, got, expected, bound, ratio) -> str:
     return (f"{format_where(where)}: got {got:.9g}, expected {expected:.9g}, |error| "
-            f"{err:.3g} vs bound {bound:.3g} (ratio {_ratio(ratio)})")
+            f"{err:.3g} vs bound {bound:.3g} (ratio {format_ratio(ratio)})")
 
 
 def _per_step(a):
@@ -115,7 +115,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     if dtype in LOW_PRECISION and not np.isfinite(np.asarray(exp_low, dtype=np.float64)).all():
         # float16's range ends at 65504: a gradient amplified past it (a zero key's
         # 1/sqrt(DELTA)) is Inf in any plain fp16 run, the emulated one included.
-        return TensorReport(tensor, check, Mark.NOISE_ONLY, "unresolved",
+        return TensorReport(tensor, check, Mark.NOISE_ONLY, Kind.UNRESOLVED,
                             f"{tensor}: {dtype} cannot resolve it: the reference's emulated "
                             f"{dtype} run is not finite here (beyond the format's range); "
                             f"the float64 run must check its values", stage=stage)
@@ -145,7 +145,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     bound_el = np.broadcast_to(bound.reshape(shape_el) if per_step else bound, err.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(err == 0, 0.0, err / bound_el)
-    report = TensorReport(tensor, check, Mark.PASS, "ok", "", stage=stage, scale=scale)
+    report = TensorReport(tensor, check, Mark.PASS, Kind.OK, "", stage=stage, scale=scale)
     if per_step:
         per_head = ratio.max(axis=(0,) + tuple(range(3 if heads else 2, ratio.ndim)),
                              initial=0.0)
@@ -154,7 +154,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
         report.message = f"{tensor}: empty, nothing to compare"
         return report
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-    report.where = _where(worst, axes)
+    report.where = where_of(worst, axes)
     report.got, report.expected = float(got64[worst]), float(exp64[worst])
     report.bound = float(bound_el[worst])
     report.err32 = float(err32[worst[1]] if per_step else err32)
@@ -169,8 +169,8 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     if not finite.all():
         first = tuple(np.argwhere(~finite)[0])
         what = "NaN" if np.isnan(got64[first]) else "Inf"
-        report.status, report.kind = Mark.FAIL, "nonfinite"
-        report.where, report.got = _where(first, axes), float(got64[first])
+        report.status, report.kind = Mark.FAIL, Kind.NONFINITE
+        report.where, report.got = where_of(first, axes), float(got64[first])
         report.expected = float(exp64[first])
         report.first_bad = report.where if per_step else None
         report.message = (f"{tensor} contain {what} at {format_where(report.where)} "
@@ -182,7 +182,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
                   f"max |error| {report.max_abs:.3g}, relative to scale {scale:.3g}: "
                   f"{report.rel:.3g}")
     if outside.any():
-        report.status, report.kind = Mark.FAIL, "value"
+        report.status, report.kind = Mark.FAIL, Kind.VALUE
         lead = ""
         if per_step:   # the evidence at the divergence point, before errors compound
             t0 = int(np.argmax(_per_step(outside.astype(float)) > 0))
@@ -194,7 +194,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
             else:
                 at = np.unravel_index(int(np.argmax(at_t)), at_t.shape)
                 el = (at[0], t0) + tuple(at[1:])
-            report.first_bad = _where(el, axes)
+            report.first_bad = where_of(el, axes)
             report.first_bad.update(got=float(got64[el]), expected=float(exp64[el]),
                                     error=float(err[el]), bound=float(bound_el[el]),
                                     ratio=float(ratio[el]),
@@ -215,7 +215,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
                 f"run must check its values")
         report.message += f" ({note})"
         if report.status == Mark.PASS:
-            report.status, report.kind = Mark.NOISE_ONLY, "unresolved"
+            report.status, report.kind = Mark.NOISE_ONLY, Kind.UNRESOLVED
             report.plausible = _plausible(tolerance, dtype, scale, err32, bound, unresolved,
                                           floor_scale, err, got64, exp64, shape_el, per_step,
                                           axes)
@@ -232,7 +232,7 @@ def _plausible(tolerance, dtype, scale, err32, bound, unresolved, floor_scale, e
         ratio = np.where(err == 0, 0.0, err / capped)
     at = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     return {"ratio": float(ratio[at]), "bound": float(capped[at]), "error": float(err[at]),
-            "got": float(got64[at]), "expected": float(exp64[at]), "where": _where(at, axes)}
+            "got": float(got64[at]), "expected": float(exp64[at]), "where": where_of(at, axes)}
 
 
 def _baseline_name(dtype):
@@ -274,7 +274,7 @@ def _suspect(err, exp64, err_low, scale, floor_scale, per_step, axes):
         el = (at[0], t0) + tuple(at[1:])
     else:
         el = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    where = _where(el, axes)
+    where = where_of(el, axes)
     where.update(error=float(err[el]), rounding=float(floor[el]), expected=float(exp64[el]))
     return where
 
@@ -290,28 +290,28 @@ def _part(result, name):
 def _dict_part(group, check, got, expected: dict, *, required: bool):
     """Split a dict part (grads, trace) into (names to compare, reports for the rest)."""
     if not isinstance(got, dict):
-        return [], [_fail(group, check, "type", f"expected a dict of name -> numpy array, "
+        return [], [_fail(group, check, Kind.TYPE, f"expected a dict of name -> numpy array, "
                           f"got {type(got).__name__}")]
     reports = []
     for name in expected:
         if name not in got or got[name] is None:
             if required:
-                reports.append(_fail(f"{group}/{name}", check, "missing",
+                reports.append(_fail(f"{group}/{name}", check, Kind.MISSING,
                                      f"missing from the backend's {group} (every one of "
                                      f"{', '.join(expected)} is required)"))
             else:
                 reports.append(TensorReport(f"{group}/{name}", check, Mark.NOT_COMPARED,
-                                            "absent", f"{group}/{name}: not returned"))
+                                            Kind.ABSENT, f"{group}/{name}: not returned"))
     if required:
         for name in sorted(set(got) - set(expected)):
-            reports.append(_fail(f"{group}/{name}", check, "unexpected",
+            reports.append(_fail(f"{group}/{name}", check, Kind.UNEXPECTED,
                                  f"not a parameter of this model (expected keys: "
                                  f"{', '.join(expected)}); a misspelt name?"))
     return [n for n in expected if n in got and got[n] is not None], reports
 
 
 def _missing(name, why):
-    return _fail(name, name.split("/")[0], "missing", why)
+    return _fail(name, name.split("/")[0], Kind.MISSING, why)
 
 
 def _gradient_scale(case):
@@ -384,7 +384,7 @@ def compare_trace(case, trace, dtype, tolerance):
     pert = _perturbed(case)
     entries = case.model.trace_entries
     if trace is None:
-        return [TensorReport("trace", "trace", Mark.NOT_COMPARED, "absent",
+        return [TensorReport("trace", "trace", Mark.NOT_COMPARED, Kind.ABSENT,
                              "trace: not returned (optional: it localises failures)")]
     names, reports = _dict_part("trace", "trace", trace, {e.name: None for e in entries},
                                 required=False)
@@ -567,12 +567,11 @@ def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seco
         reports, divergence = compare_result(case, result, dtype, tolerance)
         suspect = find_suspect(reports, case.model.trace_entries) if dtype == "float64" \
             else None
-        if suspect is not None and divergence and "step" in divergence:
+        if suspect is not None and divergence and divergence.in_trace:
             # Only a clue upstream of the first divergence tells something new; past it,
             # the divergence's own downstream effects are far above rounding anyway.
-            where = next(r for r in reports if r.tensor == suspect["tensor"]).suspect
-            if suspect["stage"] is None or (where.get("t", 0), suspect["stage"]) >= \
-                    (divergence["step"], divergence["stage"]):
+            if suspect.stage is None or (suspect.step, suspect.stage) >= \
+                    (divergence.step, divergence.stage):
                 suspect = None
     except Exception as exc:   # the harness never crashes on a strange Result
         return CaseResult(case.name, backend_name, dtype, seconds,

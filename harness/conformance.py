@@ -96,13 +96,13 @@ def case_result(config, backend_spec, dtype, case_name) -> CaseResult:
     low-precision run's unresolvable tensors are covered by the float64 run when the
     session checks float64 too."""
     from diffmem.harness import check
-    from diffmem.harness.check import Unavailable, _backend, baselines
+    from diffmem.harness.check import Unavailable, backend_for, baselines
     from diffmem.harness.compare import run_case
     s = settings(config)
     key = (backend_spec, s["device"], dtype, case_name)
     if key in _RESULTS:
         return _RESULTS[key]
-    backend = _backend(backend_spec, s["device"], dtype)
+    backend = backend_for(backend_spec, s["device"], dtype)
     if isinstance(backend, Unavailable):
         result = CaseResult(case_name, backend_spec, dtype, 0.0, error=backend.reason)
     else:

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -46,7 +47,7 @@ def input_block_reports(compare, family, cfg, whole, got, exp64, low, pert):
     """Reports ``grad_inputs/<block>`` in place of the whole ``grad_inputs`` report, when
     the family declares blocks and the whole tensor is well-formed (else the whole one)."""
     blocks = family.input_blocks(cfg)
-    if blocks is None or whole.kind in ("type", "dtype", "shape", "missing"):
+    if blocks is None or whole.kind.malformed:
         return [whole]
     out = []
     for name, start, width in blocks:
@@ -68,10 +69,11 @@ def apply_display_names(family, cfg, reports):
 
 def describe_divergence(family, cfg, divergence):
     """The first-divergence line with the family's description of its step added."""
-    if not divergence or divergence.get("step") is None:
+    if not divergence or not divergence.in_trace:
         return divergence
-    t = divergence["step"]
+    t = divergence.step
     where = family.describe_step(cfg, t)
     if where is None:
         return divergence
-    return dict(divergence, line=divergence["line"].replace(f" t={t} ", f" t={t} ({where}) ", 1))
+    return dataclasses.replace(divergence,
+                               line=divergence.line.replace(f" t={t} ", f" t={t} ({where}) ", 1))

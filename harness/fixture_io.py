@@ -115,7 +115,7 @@ def default_fixture_dir() -> pathlib.Path:
     return pathlib.Path(fixtures.__file__).resolve().parent
 
 
-def _directory(directory):
+def fixture_directory(directory):
     directory = default_fixture_dir() if directory is None else pathlib.Path(directory)
     if directory.exists() and not directory.is_dir():
         raise FixtureError(f"--fixtures {directory}: is a file; expected the fixture folder "
@@ -266,7 +266,7 @@ def load_case(path) -> Case:
     path = pathlib.Path(path)
     name = path.name[:-4] if path.name.endswith(".npz") else path.name
     if not path.parent.is_dir():
-        _directory(path.parent)
+        fixture_directory(path.parent)
     if not path.is_file():
         _fail(path, "file does not exist", name)
     entry = read_manifest(path.parent)["cases"].get(name)
@@ -345,13 +345,13 @@ def case_names(directory=None, pattern="*") -> list:
     """Names of the cases in a fixture folder matching ``pattern`` (comma-separated globs),
     sorted: every manifest entry, and every stray ``.npz`` (which then fails to load, rather
     than being silently skipped)."""
-    directory = _directory(directory)
+    directory = fixture_directory(directory)
     names = set(read_manifest(directory)["cases"]) | {p.stem for p in directory.glob("*.npz")}
     return sorted(n for n in names if matches(n, pattern))
 
 
 def case_path(name, directory=None) -> pathlib.Path:
-    return _directory(directory) / f"{name}.npz"
+    return fixture_directory(directory) / f"{name}.npz"
 
 
 def list_cases(directory=None, pattern="*") -> list:

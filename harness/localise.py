@@ -13,9 +13,7 @@ import numpy as np
 from diffmem.models.family import GRADIENT_ONLY, LOSS, OUTPUT
 
 from .tolerance import SUSPECT_FACTOR
-from .verdict import _MAX_LISTED, Mark, _failure_order, format_where
-
-MALFORMED = ("shape", "dtype", "type", "missing", "unexpected")
+from .verdict import MAX_LISTED, Divergence, Mark, Suspect, failure_order, format_where
 
 
 def _stage_list(stages):
@@ -49,13 +47,9 @@ def _matched_before(t: int, stage, compared: set, all_stages: set) -> str:
     return text
 
 
-def locate(reports, entries) -> dict | None:
-    """The first (step, stage, head) in stage order whose values leave tolerance.
-
-    Returns None when everything matched, else a dict with ``line`` (the one line a
-    kernel author reads first) and ``stage``: the ``Stage`` of a trace divergence, or
-    ``OUTPUT`` / ``LOSS`` / ``GRADIENT_ONLY``, or None (not localised) otherwise.
-    """
+def locate(reports, entries) -> Divergence | None:
+    """The first (step, stage, head) in stage order whose values leave tolerance, as a
+    ``Divergence``; None when everything matched."""
     order = {f"trace/{e.name}": i for i, e in enumerate(entries)}
     compared = {entries[order[r.tensor]].stage for r in reports
                 if r.tensor in order and r.step_ratios is not None}
@@ -85,41 +79,41 @@ def locate(reports, entries) -> dict | None:
             line += (f"\n  at the divergence: {format_where(fb)}: got {fb['got']:.9g}, "
                      f"expected {fb['expected']:.9g}, |error| {fb['error']:.3g} vs bound "
                      f"{fb['bound']:.3g}{fb['hint']}")
-        return {"line": line, "step": t, "stage": entry.stage, "name": name,
-                "head": head if entry.heads else None}
+        return Divergence(line, entry.stage, step=t, name=name,
+                          head=head if entry.heads else None)
     if not failed:
         return None
     # A part of the wrong shape, dtype or type (or missing) says nothing about where the
     # math went wrong: name it and its shape rather than blame a stage.
-    malformed = [r for r in reports if r.status == Mark.FAIL and r.kind in MALFORMED]
+    malformed = [r for r in reports if r.status == Mark.FAIL and r.kind.malformed]
     if malformed:
-        return {"line": "not localised: the Result is malformed: "
-                        + "; ".join(r.message for r in malformed[:_MAX_LISTED]), "stage": None}
+        return Divergence("not localised: the Result is malformed: "
+                          + "; ".join(r.message for r in malformed[:MAX_LISTED]))
     trace_given = bool(compared)
     forward = sorted(x for x in failed if x in ("logits", "loss") or x.startswith("trace/"))
     if not trace_given and forward:
-        return {"line": f"not localised: the backend returned no trace ({', '.join(forward)} "
-                        f"differ)", "stage": None}
+        return Divergence(f"not localised: the backend returned no trace "
+                          f"({', '.join(forward)} differ)")
     if any(x.startswith("trace/") for x in failed):
-        return {"line": "not localised: trace entries could not be compared ("
-                        + ", ".join(sorted(x for x in failed if x.startswith("trace/"))) + ")",
-                "stage": None}
+        return Divergence("not localised: trace entries could not be compared ("
+                          + ", ".join(sorted(x for x in failed if x.startswith("trace/")))
+                          + ")")
     if "logits" in failed:
-        return {"line": "Result.logits differ although the trace matched at every step and "
-                        "stage it holds", "stage": OUTPUT}
+        return Divergence("Result.logits differ although the trace matched at every step "
+                          "and stage it holds", OUTPUT)
     if "loss" in failed:
-        return {"line": "loss: the trace and logits matched at every step; the loss from "
-                        "them differs (mask, targets or the loss formula)", "stage": LOSS}
-    grads = sorted((r for r in reports if r.status == Mark.FAIL), key=_failure_order)
+        return Divergence("loss: the trace and logits matched at every step; the loss from "
+                          "them differs (mask, targets or the loss formula)", LOSS)
+    grads = sorted((r for r in reports if r.status == Mark.FAIL), key=failure_order)
     names = [r.tensor for r in grads]
-    return {"line": "forward matched (logits, loss" + (", trace" if trace_given else "")
-                    + "); only gradients differ, worst first: " + ", ".join(names[:_MAX_LISTED])
-                    + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED
-                       else ""),
-            "stage": GRADIENT_ONLY}
+    return Divergence("forward matched (logits, loss" + (", trace" if trace_given else "")
+                      + "); only gradients differ, worst first: "
+                      + ", ".join(names[:MAX_LISTED])
+                      + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED
+                         else ""), GRADIENT_ONLY)
 
 
-def find_suspect(reports, entries) -> dict | None:
+def find_suspect(reports, entries) -> Suspect | None:
     """float64 only: the earliest tensor (trace entries in step and stage order first)
     whose error is far above float64 rounding, within its bound or not: a cause that
     hides inside tolerance (a softplus that linearises, an epsilon in the wrong place)."""
@@ -142,6 +136,6 @@ def find_suspect(reports, entries) -> dict | None:
             f"within its bound; a correct float64 implementation stays below "
             f"{SUSPECT_FACTOR:g}x. The cause may sit here although the first divergence is "
             f"reported later")
-    return {"line": line, "tensor": r.tensor, "stage": r.stage}
+    return Suspect(line, r.tensor, r.stage, step=s.get("t", 0))
 
 

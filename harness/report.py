@@ -200,15 +200,15 @@ def format_failures(results, limit=None) -> str:
             lines.append("  " + r.error + _error_hint(r.error))
         else:
             if r.divergence:
-                lines += ["  " + x for x in r.divergence["line"].splitlines()]
+                lines += ["  " + x for x in r.divergence.line.splitlines()]
             if r.suspect:
-                lines.append("  " + r.suspect["line"])
+                lines.append("  " + r.suspect.line)
             for check in CHECKS:
                 status, message = r.check(check)
                 if status in (FAIL, INCOMPLETE):
                     body = message.splitlines()
-                    if check == "trace" and r.divergence and "step" in r.divergence:
-                        body = body[len(r.divergence["line"].splitlines()):]
+                    if check == "trace" and r.divergence and r.divergence.in_trace:
+                        body = body[len(r.divergence.line.splitlines()):]
                     lines += [f"  [{check}] {m}" for m in body]
         blocks.append("\n".join(lines))
     if limit is not None and len(blocks) > limit:
@@ -239,8 +239,8 @@ def result_dict(r) -> dict:
         "case": r.case, "backend": r.backend, "dtype": r.dtype, "status": str(r.status),
         "seconds": round(r.seconds, 6), "worst_ratio": r.worst_ratio,
         "first_divergence": r.first_divergence or None,
-        "divergence": _plain(r.divergence) if r.divergence else None,
-        "suspect": _plain(r.suspect), "error": r.error, "unsupported": r.unsupported,
+        "divergence": _plain(r.divergence.to_dict()) if r.divergence else None,
+        "suspect": _plain(r.suspect.to_dict()) if r.suspect else None, "error": r.error, "unsupported": r.unsupported,
         "heldout": r.heldout, "same_kernel": r.same_kernel, "notes": r.notes,
         "timing": {k: round(v, 6) for k, v in r.timing.items()},
         "checks": {c: {"status": str(st), "message": msg}

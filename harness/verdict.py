@@ -41,11 +41,71 @@ class Mark(str, Enum):
         return self.value
 
 
+class Kind(str, Enum):
+    """What a tensor's report found: the reason behind its ``Mark``."""
+    OK = "ok"
+    VALUE = "value"                 # outside its bound
+    NONFINITE = "nonfinite"         # NaN or Inf where the reference is finite
+    SHAPE = "shape"
+    DTYPE = "dtype"
+    TYPE = "type"                   # not a numpy array (or not a dict of them)
+    MISSING = "missing"             # a required tensor the backend did not return
+    UNEXPECTED = "unexpected"       # a gradient for no parameter
+    ABSENT = "absent"               # an optional trace entry not returned
+    UNRESOLVED = "unresolved"       # the precision cannot resolve it (noise bound only)
+    IMPLAUSIBLE = "implausible"     # outside the plausible-range bound
+
+    def __str__(self):
+        return self.value
+
+    @property
+    def malformed(self) -> bool:
+        """The Result's shape of things is wrong: nothing can be said about the math."""
+        return self in (Kind.SHAPE, Kind.DTYPE, Kind.TYPE, Kind.MISSING, Kind.UNEXPECTED)
+
+
+@dataclass
+class Divergence:
+    """Where a failing run first went wrong (``localise.locate``): ``line`` is what a
+    kernel author reads first; ``stage`` the ``Stage`` of a trace divergence, or
+    ``OUTPUT`` / ``LOSS`` / ``GRADIENT_ONLY``, or None (not localised); ``step``, ``name``
+    and ``head`` are set for a trace divergence only."""
+    line: str
+    stage: object = None
+    step: int | None = None
+    name: str | None = None
+    head: int | None = None
+
+    @property
+    def in_trace(self) -> bool:
+        return self.step is not None
+
+    def to_dict(self) -> dict:
+        out = {"line": self.line, "stage": self.stage}
+        if self.in_trace:
+            out.update(step=self.step, name=self.name, head=self.head)
+        return out
+
+
+@dataclass
+class Suspect:
+    """A float64 error far above rounding that hides inside its bound
+    (``localise.find_suspect``): the tensor, its stage (None outside the trace), the step
+    it was seen at (0 outside the trace) and the line that says so."""
+    line: str
+    tensor: str
+    stage: object = None
+    step: int = 0
+
+    def to_dict(self) -> dict:
+        return {"line": self.line, "tensor": self.tensor, "stage": self.stage}
+
+
 PASS, FAIL, ERROR = Status.PASS, Status.FAIL, Status.ERROR
 INCOMPLETE, UNSUPPORTED, NOT_COMPARED = Status.INCOMPLETE, Status.UNSUPPORTED, Status.NOT_COMPARED
 REQUIRED = ("logits", "loss", "grads", "grad_inputs")
 CHECKS = REQUIRED + ("trace", "untraced", "repeat")
-_MAX_LISTED = 4   # failing tensors spelled out in one check's message
+MAX_LISTED = 4   # failing tensors spelled out in one check's message
 
 
 @dataclass
@@ -53,7 +113,7 @@ class TensorReport:
     tensor: str
     check: str
     status: Mark
-    kind: str                   # ok | value | nonfinite | shape | dtype | type | missing | unexpected | absent | unresolved
+    kind: Kind
     message: str
     max_abs: float | None = None
     rel: float | None = None    # max_abs / scale
@@ -66,7 +126,9 @@ class TensorReport:
     expected: float | None = None
     stage: object = None              # the trace entry's Stage (diffmem.models.family)
     first_bad: dict | None = None   # trace: the worst element of the first failing step
-    suspect: dict | None = None     # float64: the first step whose error is far above rounding
+    # float64: the element (a position, as ``where``, with its error and the rounding
+    # floor) of the first step whose error is far above rounding
+    suspect: dict | None = None
     covered_by: str | None = None   # NOISE_ONLY tensors the float64 run checked
     # NOISE_ONLY tensors: error over the noise bound capped at twice the tensor's scale (the
     # bound without a float64 run of the same kernel), its bound and where; and whether
@@ -90,8 +152,8 @@ class CaseResult:
     tensors: list = field(default_factory=list)
     error: str | None = None          # backend exception (or unusable Result)
     unsupported: str | None = None    # the backend's reason, when it raised Unsupported
-    divergence: dict | None = None    # see ``locate``
-    suspect: dict | None = None       # see ``find_suspect``: {"line", "tensor", "stage"}
+    divergence: Divergence | None = None
+    suspect: Suspect | None = None
     source: str | None = None         # the --backend name or import path it was made from
     # The backend declared that its float64 run is the same kernel as this one
     # (``float64_is_same_kernel``): only then may a float64 run vouch for this one.
@@ -113,15 +175,15 @@ class CaseResult:
         reports = [r for r in self.tensors if r.check == name]
         failed = [r for r in reports if r.status == Mark.FAIL]
         if failed:
-            failed.sort(key=_failure_order)
-            lines = [r.message for r in failed[:_MAX_LISTED]]
-            if len(failed) > _MAX_LISTED:
-                lines.append(f"... and {len(failed) - _MAX_LISTED} more failing tensor(s), "
+            failed.sort(key=failure_order)
+            lines = [r.message for r in failed[:MAX_LISTED]]
+            if len(failed) > MAX_LISTED:
+                lines.append(f"... and {len(failed) - MAX_LISTED} more failing tensor(s), "
                              f"worst first: " + ", ".join(
-                                 f"{r.tensor} (ratio {_ratio(r.ratio)})"
-                                 for r in failed[_MAX_LISTED:]))
-            if name == "trace" and self.divergence and "step" in self.divergence:
-                lines.insert(0, self.divergence["line"])
+                                 f"{r.tensor} (ratio {format_ratio(r.ratio)})"
+                                 for r in failed[MAX_LISTED:]))
+            if name == "trace" and self.divergence and self.divergence.in_trace:
+                lines.insert(0, self.divergence.line)
             return FAIL, "\n".join(lines)
         compared = [r for r in reports if r.status != Mark.NOT_COMPARED]
         if not compared:
@@ -164,7 +226,7 @@ class CaseResult:
 
     @property
     def first_divergence(self) -> str:
-        return self.divergence["line"] if self.divergence else ""
+        return self.divergence.line if self.divergence else ""
 
     @property
     def noise_only(self) -> list:
@@ -213,12 +275,12 @@ class CaseResult:
             if p["ratio"] <= 1:
                 r.judged_alone = True
                 continue
-            r.status, r.kind = Mark.FAIL, "implausible"
+            r.status, r.kind = Mark.FAIL, Kind.IMPLAUSIBLE
             r.ratio = p["ratio"]
             r.message = (f"{r.tensor}: outside any plausible {self.dtype} range at "
                          f"{format_where(p['where'])}: got {p['got']:.9g}, expected "
                          f"{p['expected']:.9g}, |error| {p['error']:.3g} vs bound "
-                         f"{p['bound']:.3g} (ratio {_ratio(p['ratio'])}): {self.dtype} "
+                         f"{p['bound']:.3g} (ratio {format_ratio(p['ratio'])}): {self.dtype} "
                          f"cannot resolve this tensor and no float64 run of the same kernel "
                          f"checked it, so it is held to its noise bound capped at twice the "
                          f"tensor's scale ({r.scale:.3g})")
@@ -231,7 +293,7 @@ def not_judgeable_note(dtype, tensors) -> str:
             f"kernel checks them)")
 
 
-def _where(index, axes) -> dict:
+def where_of(index, axes) -> dict:
     """Element index -> {"b", "t", "head", "index"} using the tensor's leading axis names."""
     out = {name: int(i) for name, i in zip(axes, index)}
     out["index"] = [int(i) for i in index[len(axes):]]
@@ -245,11 +307,11 @@ def format_where(where: dict) -> str:
     return " ".join(parts) if parts else "the scalar"
 
 
-def _ratio(value):
+def format_ratio(value) -> str:
     return "-" if value is None else ("inf" if np.isinf(value) else f"{value:.3g}")
 
 
-def _failure_order(report):
+def failure_order(report):
     """Malformed entries first (they hide everything else), then trace entries by their
     first failing step, then the worst ratio first."""
     if report.ratio is None:

@@ -26,32 +26,32 @@ def linear(weight, x, bias):
     return matmul(weight, x) + bias
 
 
-def _sigmoid_vjp(g, y, z):
+def sigmoid_vjp(g, y, z):
     # d/dz 0.5 (tanh(z/2) + 1) = 0.25 / cosh(z/2)^2: no cancellation in the tails
     # (y (1 - y) would be 0 where tanh(z/2) rounds to +-1); the same chain autograd runs.
     return (0.5 * (0.5 * g / onp.cosh(0.5 * z) ** 2),)
 
 
-@with_vjp(_sigmoid_vjp)
+@with_vjp(sigmoid_vjp)
 def sigmoid(z):
     # tanh form: no overflow for any z, and exactly 0.5 at 0.
     return 0.5 * (np.tanh(0.5 * z) + 1.0)
 
 
-def _softplus_vjp(g, y, z):
+def softplus_vjp(g, y, z):
     # d/dz softplus = sigmoid(z), written with e = exp(-|z|) <= 1 so nothing overflows:
     # 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0.
     e = onp.exp(-onp.abs(z))
     return (g * onp.where(z >= 0, 1.0, e) / (1.0 + e),)
 
 
-@with_vjp(_softplus_vjp)
+@with_vjp(softplus_vjp)
 def softplus(z):
     """max(z, 0) + log1p(exp(-|z|)): NTM.md's stable form."""
     return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
 
-def _softmax_vjp(g, y, z, axis=-1):
+def softmax_vjp(g, y, z, axis=-1):
     # Jacobian diag(y) - y y^T, i.e. g -> y (g - <g, y>), applied as e (g/s - <g, e>/s^2)
     # with e = exp(z - max z), s = sum(e): the order of operations autograd runs through
     # e / s, so gradients match the composed softmax to rounding even where y is one-hot
@@ -61,7 +61,7 @@ def _softmax_vjp(g, y, z, axis=-1):
     return (e * (g / s + onp.sum(-g * e / s ** 2, axis=axis, keepdims=True)),)
 
 
-@with_vjp(_softmax_vjp)
+@with_vjp(softmax_vjp)
 def softmax(z, axis=-1):
     # Subtracting the max is exact in value and constant in z's gradient, so it is
     # taken outside autograd (getval): the same numbers, fewer backward operations.

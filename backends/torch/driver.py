@@ -15,7 +15,7 @@ from .ops import TorchOps
 from .precision_modes import matmul_precision, ops_for
 
 # Tensors are float32 in the low-precision modes: only the matrix products are lower.
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "tf32": torch.float32,
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "tf32": torch.float32,
                  "bfloat16": torch.float32, "float16": torch.float32}
 
 
@@ -49,7 +49,7 @@ def make_model(cfg, device="cpu", model_cls=None, dtype="float32"):
 
 def to_tensors(params, device="cpu", dtype="float32", requires_grad=False):
     """numpy params -> dict of tensors (leaves, with ``requires_grad`` when asked)."""
-    tdtype = _TORCH_DTYPES[check_dtype(dtype)]
+    tdtype = TORCH_DTYPES[check_dtype(dtype)]
     return {k: torch.tensor(np.asarray(v), dtype=tdtype, device=device,
                             requires_grad=requires_grad) for k, v in params.items()}
 
@@ -131,17 +131,17 @@ class TorchBackend:
                 names = list(p)
                 g = torch.autograd.grad(loss.sum(), [p[k] for k in names] + [x],
                                         allow_unused=True)
-                grads = {k: _numpy(gk, p[k]) for k, gk in zip(names, g[:-1])}
-                grad_inputs = _numpy(g[-1], x)
-        result = Result(logits=_numpy(logits), loss=_numpy(loss), grads=grads,
+                grads = {k: to_numpy(gk, p[k]) for k, gk in zip(names, g[:-1])}
+                grad_inputs = to_numpy(g[-1], x)
+        result = Result(logits=to_numpy(logits), loss=to_numpy(loss), grads=grads,
                         grad_inputs=grad_inputs)
         if want_trace:
-            result.trace = {k: _numpy(trace[k]) for k in model.trace_names}
+            result.trace = {k: to_numpy(trace[k]) for k in model.trace_names}
         result.extras["run_s"] = time.perf_counter() - started
         return result
 
 
-def _numpy(t, like=None):
+def to_numpy(t, like=None):
     # allow_unused: a parameter a (buggy) model never touches has gradient zero, not None.
     if t is None:
         return np.zeros(tuple(like.shape), dtype=str(like.dtype).replace("torch.", ""))

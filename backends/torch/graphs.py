@@ -33,7 +33,7 @@ import torch
 from diffmem.backends.driver import check_run_args
 from diffmem.backends.protocol import Result
 
-from .driver import _TORCH_DTYPES, TorchBackend, _numpy, forward
+from .driver import TORCH_DTYPES, TorchBackend, to_numpy, forward
 
 WARMUP_STEPS = 3
 
@@ -44,7 +44,7 @@ class StaticStep:
 
     def __init__(self, model, cfg, params, batch, steps, device, dtype, *, want_trace=False,
                  want_grads=True, capture=None):
-        tdtype = _TORCH_DTYPES[dtype] if isinstance(dtype, str) else dtype
+        tdtype = TORCH_DTYPES[dtype] if isinstance(dtype, str) else dtype
         device = torch.device(device)
         self.capture = device.type == "cuda" if capture is None else capture
         self.model, self.want_trace, self.want_grads = model, want_trace, want_grads
@@ -128,12 +128,12 @@ class GraphedTorchBackend(TorchBackend):
                                           capture=self.capture)
         logits, loss, grads, grad_inputs, trace = self._steps[key](params, inputs, targets,
                                                                    mask)
-        result = Result(logits=_numpy(logits), loss=_numpy(loss))
+        result = Result(logits=to_numpy(logits), loss=to_numpy(loss))
         if want_grads:
-            result.grads = {k: _numpy(g) for k, g in grads.items()}
-            result.grad_inputs = _numpy(grad_inputs)
+            result.grads = {k: to_numpy(g) for k, g in grads.items()}
+            result.grad_inputs = to_numpy(grad_inputs)
         if want_trace:
-            result.trace = {k: _numpy(trace[k]) for k in model.trace_names}
+            result.trace = {k: to_numpy(trace[k]) for k in model.trace_names}
         result.extras["run_s"] = time.perf_counter() - started
         return result
 

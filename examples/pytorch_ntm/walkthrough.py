@@ -79,9 +79,9 @@ def divergence_evidence(result):
     lines = []
     d = result.divergence
     report = (next((t for t in result.tensors if t.tensor == f"trace/{d['name']}"), None)
-              if d and isinstance(d.get("stage"), int) else None)
+              if d and d.in_trace else None)
     if report is not None and report.step_ratios is not None and report.where is not None:
-        at = float(report.step_ratios[d["step"], d["head"] or 0])
+        at = float(report.step_ratios[d.step, d.head or 0])
         lines.append(f"Measured on `trace/{d['name']}`: error-to-bound ratio {at:.3g} at the "
                      f"divergence step t={d['step']}; the printed worst element is at "
                      f"t={report.where.get('t')}, ratio {report.ratio:.3g}.")

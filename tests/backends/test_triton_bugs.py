@@ -50,7 +50,7 @@ def test_triton_bug_is_caught_and_localised(name):
     r = run_case(make_backend("cpu", dtype, model_cls=cls), _CASES[case_name], dtype,
                  Tolerance(), paths=False)
     assert r.status != PASS, f"{name} survived {case_name} ({dtype})"
-    stage = r.divergence["stage"] if r.divergence else None
+    stage = r.divergence.stage if r.divergence else None
     assert stage in cls.STAGES, (f"{name} lives in {cls.STAGES} but the harness named "
                                  f"{stage!r} on {case_name} ({dtype}): "
                                  f"{r.error or r.first_divergence}")

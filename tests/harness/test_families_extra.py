@@ -58,7 +58,7 @@ def test_final_state_is_named_and_strided_state_localised_at_its_step(case):
     r = run_case(make_backend("cpu", "float64", model_cls=StateHandoffUndecayed), case,
                  "float64", paths=False)
     assert r.status == FAIL
-    assert r.divergence["step"] == 63 and r.divergence["stage"].name == "state"
+    assert r.divergence.step == 63 and r.divergence.stage.name == "state"
     assert r.first_divergence.startswith("first divergence: t=63 (chunk 0) stage 4 state")
     ht = next(t for t in r.tensors if t.tensor == "grads/dht")
     assert ht.message.startswith("grads/dht (final state ht): ")

@@ -16,6 +16,7 @@ from diffmem.harness import tolerance as tol_mod
 from diffmem.harness.compare import (ERROR, FAIL, NOT_COMPARED, PASS, REQUIRED, Mark,
                                      compare_case, run_case)
 from diffmem.harness.testing import tiny_case
+from diffmem.harness.verdict import Divergence
 from diffmem.harness.tolerance import Tolerance, make_tolerance, parse_override
 
 
@@ -74,7 +75,7 @@ def test_gradient_element_named_by_parameter_index(case):
     res = check(case, r)
     t = tensor(res, "grads/interface.weight")
     assert t.where == {"index": [4, 2]} and t.status == FAIL
-    assert res.divergence["stage"] == GRADIENT_ONLY
+    assert res.divergence.stage == GRADIENT_ONLY
     assert "only gradients differ, worst first: grads/interface.weight" in res.first_divergence
 
 
@@ -82,7 +83,7 @@ def test_loss_only_difference_is_localised_to_the_loss(case):
     r = exact(case)
     r["loss"][0] *= 1.01
     res = check(case, r)
-    assert res.divergence["stage"] == LOSS
+    assert res.divergence.stage == LOSS
 
 
 # ---------------------------------------------------------------- localisation
@@ -107,8 +108,8 @@ def test_first_divergence_line_names_step_stage_and_head(case):
     # The evidence at the divergence point: the perturbed element, its error and bound.
     assert evidence.startswith("  at the divergence: b=0 t=2 head=0 index=(1): got ")
     assert "|error| 0.001 vs bound" in evidence
-    assert res.divergence == {"line": res.first_divergence, "step": 2, "stage": STAGES[6],
-                              "name": "write.w_shifted", "head": 0}
+    assert res.divergence == Divergence(res.first_divergence, STAGES[6], step=2,
+                                        name="write.w_shifted", head=0)
     # The trace check's message starts with that line and lists the first tensor first.
     status, message = res.check("trace")
     lines = message.splitlines()
@@ -119,7 +120,7 @@ def test_first_divergence_line_names_step_stage_and_head(case):
 def test_earlier_step_wins_over_earlier_stage(case):
     r = perturb_trace(case, ("reads", (1, 1, 0, 2), 1e-4), ("controller", (0, 3, 1), 1e-2))
     d = check(case, r).divergence
-    assert (d["step"], d["stage"].number, d["name"], d["head"]) == (1, 14, "reads", 0)
+    assert (d.step, d.stage.number, d.name, d.head) == (1, 14, "reads", 0)
 
 
 def test_read_head_index_is_named(case):
@@ -158,7 +159,7 @@ def test_inf_in_trace_is_localised(case):
     res = check(case, r)
     assert tensor(res, "trace/write.w_content").message.startswith(
         "trace/write.w_content contain Inf at b=0 t=1 head=0 index=(2)")
-    assert res.divergence["step"] == 1 and res.divergence["stage"] == STAGES[4]
+    assert res.divergence.step == 1 and res.divergence.stage == STAGES[4]
 
 
 def test_shape_mismatch(case):
@@ -232,7 +233,7 @@ def test_without_a_trace_a_failure_is_not_localised(case):
     r["trace"] = None
     r["logits"][0, 0, 0] += 1.0
     res = check(case, r)
-    assert res.divergence["stage"] is None and "no trace" in res.first_divergence
+    assert res.divergence.stage is None and "no trace" in res.first_divergence
 
 
 def test_missing_logits_fail(case):

@@ -98,10 +98,10 @@ def test_a_cause_within_tolerance_is_named_by_the_suspect_line():
     case = load_case(case_path("ntm-copy-lstm-sharp"))
     backend = load_backend("diffmem.models.ntm.bugs:softplus_threshold", "cpu", "float64")
     res = run_case(backend, case, "float64", paths=False)
-    assert res.status == FAIL and res.divergence["stage"] not in (STAGES[3], STAGES[9])
-    assert res.suspect["stage"] in (STAGES[3], STAGES[9])
-    assert res.suspect["line"].startswith("suspect: trace/write.beta (stage 3) at b=")
-    assert "within its bound" in res.suspect["line"]
+    assert res.status == FAIL and res.divergence.stage not in (STAGES[3], STAGES[9])
+    assert res.suspect.stage in (STAGES[3], STAGES[9])
+    assert res.suspect.line.startswith("suspect: trace/write.beta (stage 3) at b=")
+    assert "within its bound" in res.suspect.line
 
 
 def test_correct_backends_raise_no_suspect():

@@ -9,7 +9,7 @@ the values; the VJP beside it gives the gradient.
 import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from diffmem.reference.functions import _softmax_vjp, softmax
+from diffmem.reference.functions import softmax_vjp, softmax
 from diffmem.reference.precision import matmul
 from diffmem.reference.vjp import with_vjp
 
@@ -35,7 +35,7 @@ def _content_weights_vjp(g, w, key, beta, memory):
     # |v| = sqrt(v.v + DELTA):               d|v|/dv = v / |v|
     nk, nm = norm(key), norm(memory)
     K = cosine_similarity(key, memory)
-    gz, = _softmax_vjp(g, w, beta[:, None] * K)
+    gz, = softmax_vjp(g, w, beta[:, None] * K)
     gK = gz * beta[:, None]
     gD = gK / (nk[:, None] * nm[None, :])
     gnk = -onp.sum(gK * K, axis=1) / nk
@@ -98,7 +98,7 @@ def _sharpened_weights_vjp(g, w, w_shifted, gamma):
     # z = gamma L, L = log(w_shifted + EPS), w = softmax(z):  gz = softmax's VJP;
     # g_gamma = sum_i gz L;  g_w_shifted = gz gamma / (w_shifted + EPS)
     log_w = onp.log(w_shifted + EPS)
-    gz, = _softmax_vjp(g, w, gamma[:, None] * log_w)
+    gz, = softmax_vjp(g, w, gamma[:, None] * log_w)
     return gz * gamma[:, None] / (w_shifted + EPS), onp.sum(gz * log_w, axis=-1)
 
 

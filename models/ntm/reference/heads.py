@@ -11,7 +11,7 @@ import functools
 import autograd.numpy as np
 import numpy as onp   # in the VJPs: they are never differentiated themselves
 
-from diffmem.reference.functions import _sigmoid_vjp, _softmax_vjp, _softplus_vjp, sigmoid, softmax, softplus
+from diffmem.reference.functions import sigmoid_vjp, softmax_vjp, softplus_vjp, sigmoid, softmax, softplus
 from .layout import head_fields, interface_size, split_interface
 from diffmem.reference.vjp import with_vjp
 
@@ -39,11 +39,11 @@ def activate_head(raw):
 # d activation / d raw, as g -> g_raw (each VJP above needs only the raw z)
 ACTIVATION_VJPS = {
     "key": lambda g, z: g,
-    "beta": lambda g, z: _softplus_vjp(g, None, z)[0],
-    "gate": lambda g, z: _sigmoid_vjp(g, None, z)[0],
-    "shift": lambda g, z: _softmax_vjp(g, None, z)[0],
-    "gamma": lambda g, z: _softplus_vjp(g, None, z)[0],
-    "erase": lambda g, z: _sigmoid_vjp(g, None, z)[0],
+    "beta": lambda g, z: softplus_vjp(g, None, z)[0],
+    "gate": lambda g, z: sigmoid_vjp(g, None, z)[0],
+    "shift": lambda g, z: softmax_vjp(g, None, z)[0],
+    "gamma": lambda g, z: softplus_vjp(g, None, z)[0],
+    "erase": lambda g, z: sigmoid_vjp(g, None, z)[0],
     "add": lambda g, z: g / onp.cosh(z) ** 2,          # autograd's tanh VJP
 }
 
