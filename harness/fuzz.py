@@ -97,13 +97,13 @@ def fuzz_task(pairs, device, description, tolerance, timeout, precisions):
     every pair, with the production call but not the repeated one (a campaign's cases
     are all different); yields plain dicts (``report.result_dict``), the same on either
     runner."""
-    from .check import Unavailable, _backend
+    from .check import Unavailable, backend_for
     from .compare import run_case
     from .heldout import make_case
     from .report import result_dict
     case = make_case(description, precisions)
     for spec, dtype in pairs:
-        backend = _backend(spec, device, dtype)
+        backend = backend_for(spec, device, dtype)
         if isinstance(backend, Unavailable):
             result = CaseResult(case.name, spec, dtype, 0.0, error=backend.reason)
         else:
