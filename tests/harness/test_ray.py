@@ -1,5 +1,6 @@
 """The Ray path of ``diffmem fuzz`` and ``diffmem calibrate`` on a local cluster (skipped
-without the ``ray`` extra): the same verdicts and rows as the local pool."""
+without the ``ray`` extra): the same verdicts and rows as the local pool.  One test, so
+that pytest-xdist never starts two clusters on CI's two cores."""
 
 import json
 
@@ -10,7 +11,7 @@ from diffmem.cli import main
 pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def local_cluster():
     import ray
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -18,7 +19,12 @@ def local_cluster():
     ray.shutdown()
 
 
-def test_fuzz_on_ray_finds_the_same_failure(local_cluster, tmp_path, capsys):
+def test_fuzz_and_calibrate_on_a_local_ray_cluster(local_cluster, tmp_path, capsys):
+    _fuzz(tmp_path, capsys)
+    _calibrate(tmp_path, capsys)
+
+
+def _fuzz(tmp_path, capsys):
     code = main(["fuzz", "--family", "ntm", "--backend",
                  "diffmem.backends.scale_bugs:batch_chunk_32", "--dtype", "float64",
                  "--seed", "1", "--cases", "2", "--no-shrink", "--ray", "local",
@@ -30,7 +36,7 @@ def test_fuzz_on_ray_finds_the_same_failure(local_cluster, tmp_path, capsys):
     assert "minimal failing case: fuzz-ntm-1949027281-ff-B33-" in out
 
 
-def test_calibrate_on_ray_gives_the_local_rows(local_cluster, tmp_path, capsys):
+def _calibrate(tmp_path, capsys):
     argv = ["calibrate", "--cases", "2", "--configs", "1", "--seed", "3", "--small",
             "--backend", "torch", "--dtype", "float64", "--family", "ntm"]
     reports = {}
