@@ -53,6 +53,12 @@ def backend_for(spec, device, dtype):
     return _BACKENDS[key]
 
 
+def retire_backend(spec, device, dtype, why):
+    """Make this process's later ``backend_for`` calls answer ``Unavailable(why)`` (a
+    backend whose call timed out may still be running in its thread)."""
+    _BACKENDS[(spec, device, dtype)] = Unavailable(why)
+
+
 def baselines(dtypes) -> tuple:
     """The reference runs a case needs for ``dtypes``: float32 always (the bound's
     baseline), and each low-precision mode's emulated run."""

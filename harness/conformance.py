@@ -28,7 +28,7 @@ from diffmem.harness.compare import (CHECKS, INCOMPLETE, NOT_COMPARED, PASS, UNS
                                      CaseResult)
 from diffmem.harness.pytest_plugin import settings
 
-# worker-local caches (backends: check._BACKENDS): nothing is shared between xdist workers
+# worker-local caches (backends: check.backend_for): nothing is shared between xdist workers
 _CASES = {}
 _RESULTS = {}
 
@@ -112,8 +112,9 @@ def case_result(config, backend_spec, dtype, case_name) -> CaseResult:
         result = run_case(backend, _CASES[case_name], dtype, _tolerance(s),
                           timeout=s["timeout"] or None)
         if result.error and result.error.startswith("timed out"):
-            check._BACKENDS[(backend_spec, s["device"], dtype)] = Unavailable(
-                f"not run: this backend's earlier call on {case_name} timed out")
+            check.retire_backend(backend_spec, s["device"], dtype,
+                                 f"not run: this backend's earlier call on {case_name} "
+                                 f"timed out")
     _RESULTS[key] = result
     if dtype != "float64" and result.noise_only:
         if "float64" in _dtypes(s):

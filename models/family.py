@@ -225,6 +225,12 @@ class Family(ABC):
         """``{name: class}``: correct rewrites of the batched form, which must pass."""
         return {}
 
+    def gradcheck_cases(self) -> tuple:
+        """The reference's self-check (``diffmem gradcheck``): a tuple of
+        ``diffmem.reference.gradcheck.GradcheckCase``, each away from the family's kinks
+        and ties; empty: the family's gradients are not checked by that command."""
+        return ()
+
     # ------------------------------------------------------------ op-level families
     # Optional comparison hooks (docs/harness.md, "Op-level families"); the defaults
     # change nothing.

@@ -73,6 +73,11 @@ class TrainingHook(ABC):
         """name -> path of the family's pretrained model files (``pretrained:NAME``)."""
         return {}
 
+    def optimal_cost(self, task, inputs, targets, mask, options):
+        """Per-sequence cost (nats, [B]) of the task's Bayes-optimal predictor, where one
+        exists (the NTM's dynamic n-grams); None otherwise."""
+        return None
+
     def test_ranges(self, task, lo, hi) -> list:
         """[(lo, hi)] ``diffmem pretrained table`` tests a model trained on lo..hi on: the
         training range, then beyond it up to twice its longest."""

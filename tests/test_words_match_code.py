@@ -74,11 +74,13 @@ def test_every_conformance_command_in_the_docs_runs_the_suite():
 
 
 def test_gradcheck_configuration_count():
-    from diffmem.models.ntm.reference.gradcheck import CASES
-    assert f"over {len(CASES)} tiny configurations" in doc("docs/reference.md")
+    from diffmem.models import families
+    counts = {n: len(f.gradcheck_cases()) for n, f in families().items()}
+    assert f"over {counts['ntm']} tiny configurations" in doc("docs/reference.md")
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices["gradcheck"]
-    assert f"over {len(CASES)} configurations" in sub.description
+    for name, n in counts.items():
+        assert (f"{name} {n}" in sub.description) == (n > 0), (name, sub.description)
 
 
 def test_bug_counts_in_the_docs():

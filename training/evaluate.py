@@ -12,15 +12,6 @@ from .engine import make_engine
 from .loop import example_run
 
 
-def bayes_optimal_cost(task, inputs, targets, mask, options):
-    """Per-sequence cost (nats) of the task's Bayes-optimal predictor, where one exists
-    (dynamic n-grams, TASKS.md); None otherwise."""
-    if task != "dynamic_ngrams":
-        return None
-    from diffmem.models.ntm import tasks
-    return np.asarray(tasks.bayes_optimal_cost(inputs, targets, mask, **options), np.float64)
-
-
 def evaluate(model, lo, hi, batch=32, seed=0, backend="reference"):
     """Run ``model`` on ``batch`` fresh sequences with the task's knob in lo..hi.
 
@@ -41,7 +32,7 @@ def evaluate(model, lo, hi, batch=32, seed=0, backend="reference"):
     else:
         loss, logits, _ = make_engine(backend, model.config).loss_and_grads(
             model.params, inputs, targets, mask)
-    bayes = bayes_optimal_cost(task, inputs, targets, mask, options)
+    bayes = hook.optimal_cost(task, inputs, targets, mask, options)
     scores = hook.metrics(logits, targets, mask, task, options, inputs=inputs)
     example = example_run(model.config, model.params, inputs[0], targets[0], mask[0], task,
                           options)

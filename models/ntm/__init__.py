@@ -68,6 +68,10 @@ class NTMFamily(Family):
         from .bugs import BUGS
         return BUGS
 
+    def gradcheck_cases(self):
+        from .reference.gradcheck import CASES
+        return CASES
+
     def variants(self):
         from .variants import VARIANTS
         return VARIANTS

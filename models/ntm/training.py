@@ -78,6 +78,15 @@ class NTMTraining(TrainingHook):
         from diffmem.reference.loss import bit_errors
         return {"errors": float(np.mean(bit_errors(logits, targets, mask)))}
 
+    def optimal_cost(self, task, inputs, targets, mask, options):
+        """Dynamic n-grams (TASKS.md): the Bayes-optimal predictor's cost per sequence."""
+        if task != "dynamic_ngrams":
+            return None
+        import numpy as np
+        from . import tasks
+        return np.asarray(tasks.bayes_optimal_cost(inputs, targets, mask, **options),
+                          np.float64)
+
     def text_view(self, cfg, run, view):
         """``run``: {"inputs" [T, X], "targets", "mask", "logits", "trace"} of one sequence."""
         return views.text_view(cfg, run, view)

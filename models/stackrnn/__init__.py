@@ -68,6 +68,10 @@ class StackRNNFamily(Family):
     def heldout(self, seed, index):
         return cases.heldout(seed, index)
 
+    def gradcheck_cases(self):
+        from .gradcheck import CASES
+        return CASES
+
     def bugs(self):
         from .bugs import bugs
         return bugs()

@@ -12,7 +12,7 @@ from diffmem.usage import UsageError
 COMMAND_MODULES = (
     "diffmem.harness.cli",        # check, fixtures, calibrate
     "diffmem.harness.doctor",     # doctor
-    "diffmem.models.ntm.reference.gradcheck",  # gradcheck
+    "diffmem.harness.gradcheck_commands",      # gradcheck
     "diffmem.training.cli",       # train, test, pretrained
 )
 

@@ -124,10 +124,12 @@ def test_a_backend_that_keeps_state_between_calls_fails_the_repeat(run_check):
 
 def test_a_hung_backend_is_an_error_and_every_other_result_is_kept(run_check, tmp_path):
     report = tmp_path / "r.json"
+    # 10 s, not 1: the reference backend must finish its own call within the same limit
+    # on a loaded 2-core machine.
     code, out, _ = run_check("--backend", "bad_backends:hangs", "--backend", "reference",
-                             "--dtype", "float64", "--timeout", "1", "--report", str(report))
+                             "--dtype", "float64", "--timeout", "10", "--report", str(report))
     assert code == 1
-    assert "timed out: the backend did not return within 1 s" in out
+    assert "timed out: the backend did not return within 10 s" in out
     data = json.loads(report.read_text())
     assert [r["status"] for r in data["results"]] == ["error", "pass"]
 

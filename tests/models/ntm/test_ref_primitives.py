@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from autograd import make_vjp
 
-from diffmem.models.ntm.reference import gradcheck as gc
+from diffmem.reference import gradcheck as gc
 from diffmem.models.ntm.reference.addressing import (content_weights, gated_weights,
                                           sharpened_weights, shifted_weights)
 from diffmem.reference.functions import linear, sigmoid, softmax, softplus
