@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from .report import SCHEMA_VERSION, TIMING, _plain, summarise
+from .report import SCHEMA_VERSION, TIMING, summarise
 from .verdict import Status
 
 # What every shard of one check shares.
@@ -115,7 +115,8 @@ def merge(reports) -> tuple:
                          f"{first['shard']['cases_in_all_shards']}")
     runs = [_Run(r) for r in results]
     seconds = [d.get("seconds") for _, d in items]
-    return _plain(dict(
+    # The shards' results are JSON already; the summary holds finite numbers only.
+    return dict(
         {k: first.get(k) for k in SAME},
         seconds=sum(seconds) if all(isinstance(s, (int, float)) for s in seconds) else None,
         timing={k: round(sum((d.get("timing") or {}).get(k, 0.0) for _, d in items), 3)
@@ -123,4 +124,4 @@ def merge(reports) -> tuple:
         complete=True, shard=None, merged_from=[str(p) for p, _ in items],
         summary=summarise(runs, summary.get("strict", False),
                           summary.get("allow_unsupported", False)),
-        results=results)), runs
+        results=results), runs
