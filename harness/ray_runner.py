@@ -25,9 +25,11 @@ def _ray():
     return ray
 
 
-def _run_to_end(fn, args):
+def _run_to_end(fn, args, device):
+    """A Ray task: the pool worker's environment (threads, JAX cache), then ``fn`` to its
+    end.  Ray has set CUDA_VISIBLE_DEVICES to this task's GPU: it is device 0 here."""
     from .devices import apply_worker_environment
-    apply_worker_environment(args[1] if isinstance(args[1], str) else "cpu", 0)
+    apply_worker_environment(device, 0)
     return list(fn(*args))
 
 
@@ -56,7 +58,7 @@ class RayRunner:
 
     def map(self, fn, arglist) -> list:
         """``[list(fn(*args)) for args in arglist]``, the tasks run on the cluster."""
-        return self.ray.get([self._remote.remote(fn, args) for args in arglist])
+        return self.ray.get([self._remote.remote(fn, args, self.device) for args in arglist])
 
     def run(self, items, pairs, tolerance, precisions) -> list:
         """The fuzz runner's interface (``fuzz.LocalRunner.run``)."""
