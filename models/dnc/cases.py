@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase
+from diffmem.models.family import FixtureCase, untiled
 
 from . import reference
 from . import tasks
@@ -431,8 +431,8 @@ ZERO_STATE_MAX_ROWS = 6   # zero-state draws split ties below float32's resoluti
 
 
 def _sizes(shape, rng):
-    def pick(lo, hi):
-        return int(rng.integers(lo, hi + 1))
+    def pick(lo, hi):   # never a multiple of a common tile (batch, steps, rows)
+        return untiled(rng, lo, hi)
     if shape == "wide-batch":    # 33: a remainder over tiles of 16 and 32
         return dict(B=33, T=pick(3, 6), N=pick(2, 12), R=pick(1, 2))
     if shape == "many-heads":
