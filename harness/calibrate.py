@@ -138,10 +138,11 @@ class Interrupted(Exception):
 
 
 def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progress=True,
-              report=None, small=False, chosen=None):
+              report=None, small=False, chosen=None, runner=None):
     """All runs as plain rows (raises ``Interrupted`` with the rows so far on Ctrl-C or
     SIGTERM); with ``report`` the JSON file is rewritten after every configuration
-    group, so a long calibration leaves its partial results behind."""
+    group, so a long calibration leaves its partial results behind.  ``runner``: a
+    ``ray_runner.RayRunner`` to run the groups on instead of the local pool."""
     from tqdm import tqdm
 
     from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
@@ -150,6 +151,9 @@ def calibrate(cases, configs, seed, backends, dtypes, tolerance, jobs=1, progres
     if not 1 <= configs <= cases:
         raise ValueError(f"configs: expected 1 to {cases} (the cases), got {configs}")
     groups = {g: [i for i in range(cases) if i % configs == g] for g in range(configs)}
+    if runner is not None:
+        return _on(runner, run_group, [(seed, g, groups[g], backends, dtypes, tolerance, small,
+                                        chosen, 0) for g in groups])
     done = {g: 0 for g in groups}
     rows = []
     bar = tqdm(total=cases, unit="case", file=sys.stderr, disable=not progress, leave=False)
@@ -198,8 +202,14 @@ def _heldout_rows(seed, name, index, backends, dtypes, tolerance, rotate):
     yield [result_row(case, b, d, r, case.config.to_dict()) for (b, d), r in runs.items()]
 
 
+def _on(runner, task, arglist):
+    """Rows of ``task`` run on a cluster (``runner.map``), in the order of a local run."""
+    rows = [row for parts in runner.map(task, arglist) for part in parts for row in part]
+    return sorted(rows, key=lambda r: (r["case"], r["backend"], r["dtype"]))
+
+
 def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress=True,
-                      report=None, chosen=None, rotate=None, indices=None):
+                      report=None, chosen=None, rotate=None, indices=None, runner=None):
     """Like ``calibrate``, on ``cases`` weighted held-out draws per family (of ``chosen``)
     (``calibrate_heldout.py``); the JSON is rewritten at most once a minute (raises
     ``Interrupted`` with the rows so far on Ctrl-C or SIGTERM)."""
@@ -213,6 +223,9 @@ def calibrate_heldout(cases, seed, backends, dtypes, tolerance, jobs=1, progress
     rotate = len(backends) if rotate is None else rotate
     work = [(name, i) for name, fam in families().items() if chosen is None or name in chosen
             for i in (draws(seed, cases, fam) if indices is None else indices)]
+    if runner is not None:
+        return _on(runner, _heldout_rows, [(seed, *key, backends, dtypes, tolerance, rotate)
+                                           for key in work])
     rows = []
     bar = tqdm(total=len(work), unit="case", file=sys.stderr, disable=not progress,
                leave=False)

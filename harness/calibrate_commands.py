@@ -29,6 +29,9 @@ def add_calibrate_command(subparsers):
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1,
                    help="worker processes (default 1; at most the cores and memory hold)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the configuration groups on a Ray cluster instead ('local' "
+                        "starts one here; needs pip install 'diffmem[ray]')")
     p.add_argument("--backend", action="append", default=None, metavar="NAME|module:factory",
                    help="backends to calibrate (default: jax and torch)")
     p.add_argument("--dtype", default="both", metavar="LIST",
@@ -86,6 +89,10 @@ def cmd_calibrate(args) -> int:
     backends = args.backend or list(DEFAULT_BACKENDS)
     check_backend_specs(backends)
     jobs = usable_jobs(args.jobs, "cpu", "--jobs")
+    runner = None
+    if args.ray:
+        from .ray_runner import RayRunner
+        runner = RayRunner(args.ray, "cpu")
     start = time.perf_counter()
     complete = True
     try:
@@ -98,12 +105,16 @@ def cmd_calibrate(args) -> int:
                                  f"integers") from None
             rows = calibrate_heldout(args.cases, args.seed, backends, dtypes, tolerance,
                                      jobs, report=args.report, chosen=chosen,
-                                     rotate=args.rotate, indices=indices)
+                                     rotate=args.rotate, indices=indices, runner=runner)
         else:
             rows = calibrate(args.cases, args.configs, args.seed, backends, dtypes, tolerance,
-                             jobs, report=args.report, small=args.small, chosen=chosen)
+                             jobs, report=args.report, small=args.small, chosen=chosen,
+                             runner=runner)
     except Interrupted as stopped:
         rows, complete = stopped.rows, False
+    finally:
+        if runner is not None:
+            runner.close()
     print(format_calibration(rows, args.top, tolerance))
     how = (f"--heldout{'' if args.rotate is None else f' --rotate {args.rotate}'}"
            f"{'' if args.indices is None else f' --indices {args.indices}'}"

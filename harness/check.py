@@ -11,6 +11,7 @@ marked not run.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 
 from .compare import CaseResult, cover_runs, describe_exception, run_case
@@ -81,11 +82,14 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
         elif isinstance(backend, Unavailable):
             result = CaseResult(ref.name, spec, dtype, 0.0, error=backend.reason)
         else:
+            loading = 0.0
             if ref.name not in cases:
+                started = time.perf_counter()
                 try:
                     cases = {ref.name: ref.load(precisions)}
                 except ValueError as exc:
                     cases = {ref.name: Unavailable(f"case: {exc}")}
+                loading = time.perf_counter() - started
             case = cases[ref.name]
             if isinstance(case, Unavailable):
                 result = CaseResult(ref.name, spec, dtype, 0.0, error=case.reason)
@@ -96,6 +100,8 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
                 result = run_case(backend, case, dtype, tolerance,
                                   repeat=first == ref.name or ref.heldout is not None,
                                   timeout=timeout or None)
+                if loading:
+                    result.timing["case"] = loading
         result.source, result.heldout = spec, ref.heldout is not None
         stop.record(result)
         yield result

@@ -54,6 +54,11 @@ def add_check_commands(subparsers):
                         f"{DEFAULT_HELDOUT} per family; 0: fixtures only)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed of the held-out cases (default: a new one each run, printed)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run shard I of N (1 <= I <= N): whole groups of same-shaped cases, "
+                        "split the same way on every machine (needs --seed when held-out "
+                        "cases are drawn); `diffmem report merge` joins the shards' reports "
+                        "into one verdict")
     p.add_argument("--report", default=None, metavar="FILE",
                    help="write a JSON report (its folder must exist; an interrupted check "
                         "writes what it finished, marked incomplete)")
@@ -88,7 +93,8 @@ def cmd_check(args) -> int:
     from .check import fixture_refs, heldout_refs, run_check
     from .devices import default_jobs, usable_jobs, validate_jobs
     from .heldout import new_seed
-    from .report import format_failures, format_summary, format_table, verdict, write_report
+    from .report import (format_failures, format_summary, format_table, format_timing, verdict,
+                         write_report)
     try:
         tolerance = tolerance_from_args(args)
         dtypes = parse_dtypes(args.dtype)
@@ -103,6 +109,16 @@ def cmd_check(args) -> int:
         raise UsageError(f"--timeout: expected seconds >= 0, got {args.timeout:g}")
     if args.report:
         check_output_path(args.report, "--report")
+    part = None
+    if args.shard is not None:
+        from .schedule import parse_shard
+        try:
+            part = parse_shard(args.shard)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.heldout and args.seed is None:
+            raise UsageError(f"--shard {args.shard}: give --seed S too, so that every shard "
+                             f"draws the same held-out cases")
     backends = args.backend or list(DEFAULT_BACKENDS)
     check_backend_specs(backends)   # a name that finds no backend is a usage error
     try:
@@ -117,12 +133,24 @@ def cmd_check(args) -> int:
         print(f"held-out cases: {args.heldout} per family ({', '.join(chosen)}: "
               f"{len(extra)} in all) drawn with --seed {seed} (replay: diffmem check "
               f"--seed {seed})", flush=True)
+    shapes = {**shapes, **extra_shapes}
+    cases = refs + extra
+    shard_info = None
+    if part is not None:
+        from .schedule import shard
+        mine = shard(cases, shapes, *part)
+        shard_info = {"index": part[0], "count": part[1], "cases": len(mine),
+                      "cases_in_all_shards": len(cases)}
+        print(f"shard {part[0]}/{part[1]}: {len(mine)} of the {len(cases)} cases", flush=True)
+        cases = mine
+        if not cases:
+            print("nothing to run in this shard (more shards than groups of cases)")
     started = time.perf_counter()
     interrupted = False
     try:
-        results = run_check(refs + extra, backends, dtypes, args.device, tolerance,
+        results = run_check(cases, backends, dtypes, args.device, tolerance,
                             progress=not args.no_progress, jobs=jobs,
-                            shapes={**shapes, **extra_shapes}, timeout=args.timeout,
+                            shapes=shapes, timeout=args.timeout,
                             max_errors=None if args.keep_going else args.max_errors,
                             strict=args.strict)
     except Interrupted as stopped:
@@ -133,7 +161,8 @@ def cmd_check(args) -> int:
     if failures:
         print("\n" + failures)
     rule = {"strict": args.strict, "allow_unsupported": args.allow_unsupported}
-    print("\n" + format_summary(results, **rule))
+    print("\n" + format_timing(results, seconds))
+    print(format_summary(results, **rule))
     if interrupted:
         ran = sum(not (r.error or "").startswith("not run") for r in results)
         print(f"INTERRUPTED: the check is incomplete ({ran} of {len(results)} runs finished; "
@@ -141,8 +170,10 @@ def cmd_check(args) -> int:
     if args.report:
         path = write_report(args.report, results, tolerance, fixtures=args.fixtures,
                             manifest_sha256=digest, seed=seed, seconds=seconds,
-                            complete=not interrupted, **rule)
+                            complete=not interrupted, shard=shard_info, **rule)
         print(f"JSON report: {path}")
     if interrupted:
         return EXIT_INTERRUPTED
+    if part is not None and not cases:
+        return 0
     return 0 if verdict(results, **rule) else 1

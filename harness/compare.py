@@ -425,17 +425,29 @@ class RunTimeout(Exception):
     """A backend call that did not return within the run time limit."""
 
 
-def call_backend(backend, case, *, want_trace, want_grads, timeout=None, notes=None):
+def call_backend(backend, case, *, want_trace, want_grads, timeout=None, notes=None,
+                 clock=None):
     """One ``backend.run`` on copies of the case's arrays (a backend that writes into its
     inputs must not corrupt the case; ``notes``, a list, gets a note when it did).  With
     ``timeout`` (seconds) the call runs in a helper thread and a call that has not
     returned by then raises ``RunTimeout``; the thread is left behind (it cannot be
-    stopped), which is why the caller stops using that backend object afterwards."""
+    stopped), which is why the caller stops using that backend object afterwards.
+    ``clock`` (a dict) adds the call's seconds to "backend" and what the Result reports
+    as compiling (``extras["compile_s"]``) to "compile"."""
     def run():
         given = given_arrays(case)
-        result = backend.run(case.config, given["params"], given["inputs"], given["targets"],
-                             given["mask"],
-                             want_trace=want_trace, want_grads=want_grads)
+        started = time.perf_counter()
+        try:
+            result = backend.run(case.config, given["params"], given["inputs"],
+                                 given["targets"], given["mask"],
+                                 want_trace=want_trace, want_grads=want_grads)
+        finally:
+            if clock is not None:
+                clock["backend"] += time.perf_counter() - started
+        compiled = getattr(result, "extras", {}).get("compile_s") \
+            if isinstance(getattr(result, "extras", None), dict) else None
+        if clock is not None and isinstance(compiled, (int, float)) and compiled == compiled:
+            clock["compile"] += float(compiled)
         note = modified(case, given)
         if note is not None and notes is not None and note not in notes:
             notes.append(note)
@@ -497,9 +509,9 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
                       f"with (it runs {', '.join(model.dtypes)})")
         if reason is not None:
             raise Unsupported(reason)
-        notes = []
+        notes, clock = [], {"backend": 0.0, "compile": 0.0}
         result = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout,
-                              notes=notes)
+                              notes=notes, clock=clock)
         out = compare_case(case, result, dtype, tolerance, backend_name=name)
         out.same_kernel = bool(getattr(backend, "float64_is_same_kernel", False))
         out.observations = notes
@@ -508,17 +520,15 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
             if note is not None:
                 notes.append(note)
         if out.error is not None or not paths:
-            out.seconds = time.perf_counter() - start
-            return out
+            return _timed(out, start, clock)
         bare = call_backend(backend, case, want_trace=False, want_grads=False, timeout=timeout,
-                            notes=notes)
+                            notes=notes, clock=clock)
         out.tensors += compare_outputs(case, bare, dtype, tolerance, prefix="untraced/",
                                        check="untraced", parts=("logits", "loss"))
         if not repeat:
-            out.seconds = time.perf_counter() - start
-            return out
+            return _timed(out, start, clock)
         again = call_backend(backend, case, want_trace=True, want_grads=True, timeout=timeout,
-                             notes=notes)
+                             notes=notes, clock=clock)
         out.tensors += compare_outputs(case, again, dtype, tolerance, prefix="repeat/",
                                        check="repeat")
         note = nondeterministic(result, again)
@@ -527,8 +537,7 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
             for r in out.tensors:   # a repeat failure says why
                 if r.check == "repeat" and r.status == Mark.FAIL:
                     r.message += f" ({note})"
-        out.seconds = time.perf_counter() - start
-        return out
+        return _timed(out, start, clock)
     except Unsupported as exc:
         return CaseResult(case.name, name, dtype, time.perf_counter() - start,
                           unsupported=f"unsupported by the backend: {exc}")
@@ -539,6 +548,13 @@ def run_case(backend, case, dtype: str, tolerance: Tolerance | None = None, *,
         return CaseResult(case.name, name, dtype, time.perf_counter() - start,
                           error=f"the backend raised {describe_exception(exc)}; run it on this "
                                 f"case directly to debug")
+
+
+def _timed(out, start, clock):
+    out.seconds = time.perf_counter() - start
+    out.timing = {"backend": clock["backend"], "compile": clock["compile"],
+                  "harness": max(0.0, out.seconds - clock["backend"])}
+    return out
 
 
 def compare_case(case, result, dtype, tolerance, *, backend_name="backend", seconds=0.0):

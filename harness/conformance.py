@@ -6,7 +6,8 @@ A kernel author's repository runs it with one command:
 
 (options: ``--diffmem-device``, ``--diffmem-dtype``, ``--diffmem-cases``,
 ``--diffmem-fixtures``, ``--diffmem-heldout``, ``--diffmem-seed``, ``--diffmem-timeout``,
-``--diffmem-strict``, tolerance overrides; see ``pytest_plugin.py``).  The cases are the
+``--diffmem-strict``, ``--diffmem-shard I/N``, tolerance overrides; see
+``pytest_plugin.py``).  The cases are the
 pinned fixtures and the session's held-out random cases; the checks are ``CHECKS``
 (``compare.py``).  Verdicts follow ``diffmem check``: a check passes only when everything
 in it was checked; an incomplete check fails; an absent (optional) trace is skipped as
@@ -43,9 +44,17 @@ def _cases(s):
     from diffmem.harness.options import parse_families
     family = s.get("family")
     chosen = parse_families([family] if isinstance(family, str) else family)
-    refs, _, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"], chosen)
-    extra, _ = heldout_refs(s["seed"], s["heldout"], chosen)
-    return [(r.name, r) for r in refs + extra]
+    refs, shapes, _ = fixture_refs(s["fixtures"], s["cases"], s["trust_fixtures"], chosen)
+    extra, extra_shapes = heldout_refs(s["seed"], s["heldout"], chosen)
+    refs = refs + extra
+    if s.get("shard"):
+        from diffmem.harness.schedule import parse_shard, shard
+        part = parse_shard(s["shard"])
+        if s["heldout"] and not s["seed_given"]:
+            raise ValueError(f"--diffmem-shard {s['shard']}: give --diffmem-seed S too, so "
+                             f"that every shard draws the same held-out cases")
+        refs = shard(refs, {**shapes, **extra_shapes}, *part)
+    return [(r.name, r) for r in refs]
 
 
 def pytest_generate_tests(metafunc):

@@ -29,11 +29,14 @@ def descriptions(seed: int, count: int, chosen=None) -> list:
 
 
 def make_case(description: dict, precisions=("float64", "float32")):
-    """The Case (the same type a fixture file loads into) of a ``descriptions`` entry, with
-    the reference's results in ``precisions``."""
+    """The Case (the same type a fixture file loads into) of a ``descriptions`` entry (or
+    of a ``diffmem fuzz`` draw: ``sizes`` instead of ``index``), with the reference's
+    results in ``precisions``."""
     from .testing import reference_case
     d = description
-    case = family_named(d["family"]).heldout(d["seed"], d["index"])
+    fam = family_named(d["family"])
+    case = fam.fuzz_case(d["seed"], d["sizes"]) if "sizes" in d else fam.heldout(d["seed"],
+                                                                                d["index"])
     config, params, inputs, targets, mask, meta = case.build()
     return reference_case(case.name, config, params, inputs, targets, mask, meta,
                           precisions=precisions)

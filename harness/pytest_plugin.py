@@ -49,6 +49,10 @@ def pytest_addoption(parser):
                     help="seed of the held-out cases (default: new each session, printed)")
     group.addoption("--diffmem-timeout", type=float, default=None, metavar="SECONDS",
                     help="limit for one backend call (default 600; 0: none)")
+    group.addoption("--diffmem-shard", default=None, metavar="I/N",
+                    help="run shard I of N of the suite's cases (1 <= I <= N; whole groups "
+                         "of same-shaped cases, split as `diffmem check --shard` splits "
+                         "them); needs --diffmem-seed when held-out cases are drawn")
     group.addoption("--diffmem-strict", action="store_true", default=False,
                     help="cases a backend declares unsupported fail instead of skipping, "
                          "and tensors float32 cannot resolve need a float64 run of the same "
@@ -85,6 +89,8 @@ def settings(config) -> dict:
         "dtype": [dtype] if isinstance(dtype, str) else list(dtype),
         "heldout": 4 if heldout is None else heldout,
         "seed": _seed(config),
+        "seed_given": config.getoption("diffmem_seed") is not None,
+        "shard": config.getoption("diffmem_shard"),
         "timeout": 600.0 if timeout is None else timeout,
         "strict": config.getoption("diffmem_strict"),
         "trust_fixtures": config.getoption("diffmem_trust_fixtures"),

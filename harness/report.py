@@ -24,8 +24,10 @@ from .coverage import coverage
 from .tolerance import Tolerance
 
 # /3: a stage is {"number", "name"}; /4: summary.coverage, allow_unsupported,
-# not_judgeable; per result heldout, same_kernel, notes; per tensor plausible, judged_alone
-SCHEMA_VERSION = "diffmem-report/4"
+# not_judgeable; per result heldout, same_kernel, notes; per tensor plausible, judged_alone;
+# /5: shard ({"index", "count", "cases", "cases_in_all_shards"} or null), merged_from;
+# timing (where the seconds went, in the workers) at the top and per result
+SCHEMA_VERSION = "diffmem-report/5"
 _TENSOR_FIELDS = ("tensor", "check", "status", "kind", "max_abs", "rel", "scale", "bound",
                   "ratio", "err32", "where", "got", "expected", "stage", "first_bad",
                   "suspect", "covered_by", "plausible", "judged_alone", "message")
@@ -158,6 +160,24 @@ def format_summary(results, strict=False, allow_unsupported=False) -> str:
     return line + ("\nOK" if s["ok"] else "\nFAILED")
 
 
+TIMING = ("case", "backend", "compile", "harness")
+
+
+def timing(results) -> dict:
+    """Seconds spent in the workers, added over the runs: "case" loading fixtures and
+    drawing held-out cases with their reference runs, "backend" in its calls (of which
+    "compile" is what it reported as compiling), "harness" comparing."""
+    return {k: round(sum(r.timing.get(k, 0.0) for r in results), 3) for k in TIMING}
+
+
+def format_timing(results, wall=None) -> str:
+    t = timing(results)
+    return ((f"time: {wall:.1f} s wall; " if wall is not None else "time: ")
+            + f"in the workers {t['case']:.1f} s loading and drawing cases (the held-out "
+              f"cases' reference runs), {t['backend']:.1f} s in the backend ({t['compile']:.1f} "
+              f"s of it compiling, as the backend reports), {t['harness']:.1f} s comparing")
+
+
 def format_failures(results, limit=None) -> str:
     """The messages of every failing check, case by case (what a kernel author reads),
     then the runs that passed with notes (``CaseResult.notes``); ``limit`` applies to
@@ -222,6 +242,7 @@ def result_dict(r) -> dict:
         "divergence": _plain(r.divergence.to_dict()) if r.divergence else None,
         "suspect": _plain(r.suspect.to_dict()) if r.suspect else None, "error": r.error, "unsupported": r.unsupported,
         "heldout": r.heldout, "same_kernel": r.same_kernel, "notes": r.notes,
+        "timing": {k: round(v, 6) for k, v in r.timing.items()},
         "checks": {c: {"status": str(st), "message": msg}
                    for c in CHECKS for st, msg in [r.check(c)]},
         "tensors": [{f: (str(v) if f == "status" else _plain(v) if f == "stage" else v)
@@ -238,7 +259,7 @@ def _diffmem_version():
 
 def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
                 manifest_sha256=None, seed=None, strict=False, seconds=None,
-                allow_unsupported=False, complete=True) -> dict:
+                allow_unsupported=False, complete=True, shard=None) -> dict:
     from .pin import PINNED_MANIFEST_SHA256
     tolerance = tolerance or Tolerance()
     tol = {d: dict(zip(("k", "rtol", "atol"), tolerance.constants(d)))
@@ -253,8 +274,11 @@ def report_dict(results, tolerance: Tolerance | None = None, *, fixtures=None,
         else None,
         "heldout_seed": seed,
         "seconds": seconds,
+        "timing": timing(results),
         # False: the check was interrupted; runs it never did are errors "not run: ..."
         "complete": complete,
+        # one shard of a check split with --shard (``diffmem report merge`` joins them)
+        "shard": shard,
         "tolerance": tol,
         "summary": summarise(results, strict, allow_unsupported),
         "results": [result_dict(r) for r in results],

@@ -89,3 +89,39 @@ class EarlyStop:
 
     def all_stopped(self, pairs) -> bool:
         return all(p in self.stopped for p in pairs)
+
+
+# ---------------------------------------------------------------- shards
+
+def parse_shard(text) -> tuple:
+    """``"i/n"`` (1 <= i <= n) -> (i, n); ValueError with one line otherwise."""
+    index, slash, count = str(text).partition("/")
+    try:
+        index, count = int(index), int(count)
+    except ValueError:
+        index = count = None
+    if not slash or index is None or count < 1 or not 1 <= index <= count:
+        raise ValueError(f"--shard: expected i/n with 1 <= i <= n (e.g. 2/4), got {text!r}")
+    return index, count
+
+
+def shard(refs, shapes, index, count) -> list:
+    """The cases of shard ``index`` of ``count`` (1-based): whole groups (a case's every
+    backend and dtype in one shard, so its float64 run can vouch for its float32 one),
+    dealt largest first to the least loaded shard.  A pure function of the cases, so
+    every machine of a CI matrix that draws the same cases (same fixtures, same --seed)
+    computes the same split, and the shards together hold every case once."""
+    def weight(g):
+        return len(g) * (HELDOUT_WEIGHT if g[0].heldout is not None else 1)
+    load = [0] * count
+    mine = set()
+    for g in sorted(groups(refs, shapes), key=lambda g: (-weight(g), g[0].name)):
+        i = min(range(count), key=lambda k: (load[k], k))
+        load[i] += weight(g)
+        if i == index - 1:
+            mine.update(r.name for r in g)
+    return [r for r in refs if r.name in mine]
+
+
+# A held-out case costs its reference run besides the backend's: about three fixtures.
+HELDOUT_WEIGHT = 3

@@ -160,6 +160,11 @@ class CaseResult:
     same_kernel: bool = False
     heldout: bool = False             # a held-out random case (not a fixture)
     observations: list = field(default_factory=list)   # notes on what was seen (``notes``)
+    # Where the run's seconds went (``report.timing``): "backend" (its calls, wall clock),
+    # "compile" (of that, what the backend reports as compiling: Result.extras
+    # ["compile_s"]), "harness" (comparing); "case" on a case's first run: loading the
+    # fixture, or drawing a held-out case and running the reference on it.
+    timing: dict = field(default_factory=dict)
 
     def check(self, name: str) -> tuple:
         """(Status, message) of one of ``CHECKS``."""

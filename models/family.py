@@ -61,6 +61,24 @@ LOSS = Stage(10**6 + 2, "loss")               # trace and logits matched, the lo
 GRADIENT_ONLY = Stage(10**6 + 3, "gradient-only")   # the forward pass matched
 
 
+# Tile sizes kernels commonly cut batch, steps and rows into.  Held-out draws pick sizes
+# none of them divides (``untiled``), so a kernel that drops or mishandles a partial tile
+# (a batch chunk of 32 losing its tail, 64 rows per block) fails on every draw of every
+# seed, not on the draws that happen to be ragged.
+TILES = (16, 32, 64, 128)
+
+
+def untiled(rng, lo: int, hi: int, times: int = 1) -> int:
+    """An integer n in [lo, hi] such that ``times * n`` (the size a kernel sees, e.g. a
+    deque's 2T rows) leaves a remainder for every tile of ``TILES``, drawn uniformly
+    among those."""
+    choices = [n for n in range(lo, hi + 1) if all((times * n) % t for t in TILES)]
+    if not choices:
+        raise ValueError(f"untiled: no size in [{lo}, {hi}] leaves a remainder for tiles "
+                         f"{TILES}")
+    return int(choices[int(rng.integers(len(choices)))])
+
+
 TraceEntry = namedtuple("TraceEntry", "name stage heads steps", defaults=(None,))
 TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, what the axis after T
 indexes ("write", "read", "stack", ...) or None, and ``steps``: None (the array holds
@@ -114,6 +132,9 @@ class Family(ABC):
     dtypes: tuple = PRECISIONS
     # Hooks (``diffmem.models.hooks``); None where the family has none.  Calibration
     # without a hook draws the family's held-out cases.
+    # ``diffmem fuzz``: the axes the family's cases scale along, each (smallest, largest),
+    # the largest a GPU kernel meets; empty: the family is not fuzzed.
+    fuzz_axes: dict = {}
     training: TrainingHook | None = None
     calibration: CalibrationHook | None = None
     tasks: TaskSet | None = None
@@ -186,6 +207,19 @@ class Family(ABC):
         """``{name: class}``: subclasses of the batched form, each with ``STAGES`` (the
         ``Stage`` names, or "loss"/"gradient-only", where the harness must localise it)
         and ``NEEDS`` (case tags that expose it)."""
+
+    def sizes(self, cfg, steps: int) -> dict:
+        """The sizes a kernel may tile besides batch and steps, for the held-out draws'
+        promise (every draw leaves a remainder for ``TILES``; some draw of every seed has
+        3 heads): ``{"rows": int}`` where the model has memory rows (None: none) and
+        ``{"heads": (int, ...)}`` for its head-like axes (read and write heads, stacks)."""
+        return {}
+
+    def fuzz_case(self, seed: int, sizes: dict) -> FixtureCase:
+        """A case of ``sizes`` (a value per ``fuzz_axes`` axis), everything else drawn
+        from ``seed``: the same seed with smaller sizes is the same case shrunk."""
+        raise NotImplementedError(f"family {self.name} has no fuzz cases (fuzz_axes is "
+                                  f"empty)")
 
     def variants(self) -> dict:
         """``{name: class}``: correct rewrites of the batched form, which must pass."""

@@ -48,7 +48,15 @@ class JaxOps:
     @staticmethod
     def softmax(z, axis=-1):
         # exp(z - max) / sum, the max outside the gradient (it is constant in value).
-        return jax.nn.softmax(z, axis=axis)
+        # Where the sum is the one term itself (every other exp underflowed: a saturated,
+        # one-hot softmax) the weight is exactly 1, as correctly rounded division gives:
+        # XLA's vectorised float32 division on CPU returns 1 - 2^-24 there, and a DNC
+        # freeing by that weight leaves usage 2^-24 instead of 0 (a tie split by an ulp),
+        # with its gradient amplified by the content strength.
+        m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+        e = jnp.exp(z - m)
+        s = jnp.sum(e, axis=axis, keepdims=True)
+        return jnp.where(e == s, jnp.ones_like(e), e / s)
 
     @staticmethod
     def take_last(w, idx):

@@ -55,6 +55,14 @@ class DeltaFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    fuzz_axes = cases.FUZZ_AXES
+
+    def fuzz_case(self, seed, sizes):
+        return cases.fuzz_case(seed, sizes)
+
+    def sizes(self, cfg, steps):
+        return {"heads": (cfg.H, cfg.HV)}
+
     def cases(self):
         return cases.cases()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase
+from diffmem.models.family import TILES, FixtureCase
 
 from .config import DeltaConfig
 from .layout import input_blocks, param_shapes
@@ -211,7 +211,11 @@ def cases() -> tuple:
 
 # ------------------------------------------------------------------ held-out draws
 
-HELDOUT_T = (1, 17, 63, 64, 65, 127, 129, 200, 256)
+HELDOUT_T = (1, 17, 63, 64, 65, 127, 129, 200, 256)     # DELTA.md's list
+# The draws take the lengths of that list that leave a remainder for every common tile
+# (``TILES``): a kernel that drops a partial tile fails on every draw.  An exact chunk,
+# which this leaves out, is the fixture gdn-t64's length; ``diffmem fuzz`` draws any T.
+UNTILED_T = tuple(t for t in HELDOUT_T if all(t % tile for tile in TILES))
 
 
 def random_cu_seqlens(rng, steps):
@@ -233,9 +237,9 @@ def heldout_spec(seed: int, index: int) -> CaseSpec:
     solves one system per value channel)."""
     rng = np.random.default_rng([int(seed), int(index), 0xDE17A])
     model = str(rng.choice(["deltanet", "gated_deltanet"]))
-    heads = int(rng.integers(1, 3))
+    heads = 3 if index % 4 == 1 else int(rng.integers(1, 3))
     value_heads = heads * (int(rng.integers(1, 3)) if model == "gated_deltanet" else 1)
-    steps = int(rng.choice(HELDOUT_T))
+    steps = int(rng.choice(UNTILED_T))
     flags = {f: bool(rng.integers(2)) for f in ("qk_l2norm", "beta_per_value", "initial_state",
                                                 "output_final_state")}
     key_dim = int(rng.choice([16, 32, 48, 64]))
@@ -260,3 +264,45 @@ def heldout_spec(seed: int, index: int) -> CaseSpec:
 
 def heldout(seed: int, index: int) -> FixtureCase:
     return case_of(heldout_spec(seed, index))
+
+
+# ------------------------------------------------------------------ fuzz draws
+
+# ``diffmem fuzz``: sizes a GPU kernel meets.  "batch" is the number of sequences: B of a
+# fixed-length batch, or the sequences of one varlen row (cu_seqlens over the steps).
+FUZZ_AXES = {"batch": (1, 512), "steps": (1, 1024), "heads": (1, 8)}
+
+
+def fuzz_spec(seed: int, sizes: dict) -> CaseSpec:
+    """A case of ``sizes`` with everything else (model, G, K, V, flags, varlen, c, data)
+    drawn from ``seed`` alone, so a smaller case of the same seed is the same case shrunk."""
+    rng = np.random.default_rng([int(seed), 0xF022])
+    model = str(rng.choice(["deltanet", "gated_deltanet"]))
+    group = int(rng.integers(1, 3)) if model == "gated_deltanet" else 1
+    flags = {f: bool(rng.integers(2)) for f in ("qk_l2norm", "beta_per_value", "initial_state",
+                                                "output_final_state")}
+    key_dim = int(rng.choice([16, 32, 48, 64]))
+    value_dim = 16 if flags["beta_per_value"] else int(rng.choice([16, 32, 48, 64]))
+    varlen = bool(rng.integers(2))
+    c = float(rng.choice([1.0, 0.1, 10.0]))
+    data_seed = int(rng.integers(2 ** 31))
+    n, steps, heads = sizes["batch"], sizes["steps"], sizes["heads"]
+    if varlen:   # n sequences over the steps: cuts drawn from the sizes' own stream
+        cuts = np.random.default_rng([int(seed), 0xF022, n, steps]).integers(0, steps + 1,
+                                                                             size=n - 1)
+        config = _cfg(model, sequences=n,
+                      cu_seqlens=[0] + sorted(int(x) for x in cuts) + [steps])
+        batch = 1
+    else:
+        config = _cfg(model, n)
+        batch = n
+    config.update(heads=heads, value_heads=heads * group, key_dim=key_dim,
+                  value_dim=value_dim, **flags)
+    name = (f"fuzz-delta-{seed}-{model}-B{n}-T{steps}-H{heads}x{heads * group}-K{key_dim}"
+            f"-V{value_dim}" + ("-varlen" if varlen else ""))
+    return CaseSpec(name, f"fuzz case of seed {seed}", config, batch, steps, data_seed, c=c,
+                    edits=("raw-qk",) if flags["qk_l2norm"] else ())
+
+
+def fuzz_case(seed: int, sizes: dict) -> FixtureCase:
+    return case_of(fuzz_spec(seed, sizes))

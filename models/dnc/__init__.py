@@ -61,6 +61,9 @@ class DNCFamily(Family):
     def cases(self):
         return cases.cases()
 
+    def sizes(self, cfg, steps):
+        return {"rows": cfg.N, "heads": (cfg.R,)}
+
     def heldout(self, seed, index):
         return cases.heldout(seed, index)
 

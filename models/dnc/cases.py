@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase
+from diffmem.models.family import FixtureCase, untiled
 
 from . import reference
 from . import tasks
@@ -119,7 +119,7 @@ def _random(seed, B=2, lo=8, hi=16, pad_to=16, X=6, Y=4):
 # 1 - 2^-24 for a one-hot content softmax on most seeds (XLA's exp / division), leaving
 # u ~ 2e-8 where the reference has 0 and flipping the tie with another freed row; 5005 is
 # the first seed of the case's sequence (5 + 1000 k) that passes the admission rule on
-# which it frees exactly (models/dnc/README.md).
+# which it frees exactly (its gradients still differ there: models/dnc/README.md).
 SPECS = (
     CaseSpec("dnc-copy-ff-init", "copy, the paper's zero initial state: an (N-1)-way usage "
              "tie at t = 1", FF_ZERO, _copy(1), "init", 1, ("zero-state",),
@@ -431,8 +431,8 @@ ZERO_STATE_MAX_ROWS = 6   # zero-state draws split ties below float32's resoluti
 
 
 def _sizes(shape, rng):
-    def pick(lo, hi):
-        return int(rng.integers(lo, hi + 1))
+    def pick(lo, hi):   # never a multiple of a common tile (batch, steps, rows)
+        return untiled(rng, lo, hi)
     if shape == "wide-batch":    # 33: a remainder over tiles of 16 and 32
         return dict(B=33, T=pick(3, 6), N=pick(2, 12), R=pick(1, 2))
     if shape == "many-heads":

@@ -50,6 +50,14 @@ class NTMFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    fuzz_axes = heldout.FUZZ_AXES
+
+    def fuzz_case(self, seed, sizes):
+        return heldout.fuzz_case(seed, sizes)
+
+    def sizes(self, cfg, steps):
+        return {"rows": cfg.N, "heads": (cfg.R, cfg.Wh)}
+
     def cases(self):
         return cases.cases()
 

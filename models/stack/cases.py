@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase
+from diffmem.models.family import FixtureCase, untiled
 
 from . import reference as R
 from .config import StackConfig
@@ -240,13 +240,14 @@ def cases() -> tuple:
 def heldout_spec(seed: int, index: int) -> CaseSpec:
     """A random case of shapes no fixture has: B = 33, m 5..8, H 9..16, T 13..40 (deque
     13..24: it holds 2T rows, and the reference's cost grows with their square), every
-    model, controller, loss and regime."""
+    model, controller, loss and regime.  T (and the deque's 2T rows) is never a multiple
+    of 16 (``untiled``), so a kernel that drops a partial tile fails on every draw."""
     rng = np.random.default_rng([int(seed), int(index), 0x57AC])
     model = str(rng.choice(["stack", "queue", "deque"]))
     controller = str(rng.choice(["feedforward", "lstm"]))
     loss = str(rng.choice(["bce", "softmax"]))
     regime = str(rng.choice(REGIMES))
-    steps = int(rng.integers(13, 25 if model == "deque" else 41))
+    steps = untiled(rng, 13, 24 if model == "deque" else 40, times=2 if model == "deque" else 1)
     batch = 33
     config = dict(input_size=int(rng.integers(2, 7)), output_size=int(rng.integers(2, 7)),
                   controller_size=int(rng.integers(9, 17)), value_size=int(rng.integers(5, 9)),
@@ -263,3 +264,32 @@ def heldout_spec(seed: int, index: int) -> CaseSpec:
 
 def heldout(seed: int, index: int) -> FixtureCase:
     return case_of(heldout_spec(seed, index))
+
+
+# ------------------------------------------------------------------ fuzz draws
+
+# ``diffmem fuzz``: sizes a GPU kernel meets (a deque holds 2T rows).
+FUZZ_AXES = {"batch": (1, 512), "steps": (1, 1024)}
+
+
+def fuzz_case(seed: int, sizes: dict) -> FixtureCase:
+    """A case of ``sizes``; model, controller, loss, regime, widths and seeds drawn from
+    ``seed`` alone (a smaller case of the same seed is the same case shrunk); ragged
+    lengths from a stream of the sizes."""
+    rng = np.random.default_rng([int(seed), 0xF022])
+    model, controller = str(rng.choice(["stack", "queue", "deque"])), \
+        str(rng.choice(["feedforward", "lstm"]))
+    loss, regime = str(rng.choice(["bce", "softmax"])), str(rng.choice(REGIMES))
+    config = dict(input_size=int(rng.integers(2, 7)), output_size=int(rng.integers(2, 7)),
+                  controller_size=int(rng.integers(9, 17)), value_size=int(rng.integers(5, 9)),
+                  controller=controller, loss=loss, model=model)
+    param_seed, data_seed, weights = int(rng.integers(2 ** 31)), int(rng.integers(2 ** 31)), \
+        bool(rng.integers(2))
+    batch, steps = sizes["batch"], sizes["steps"]
+    lengths = np.random.default_rng([int(seed), 0xF022, batch, steps]).integers(
+        max(1, steps // 2), steps + 1, size=batch)
+    lengths = (steps,) + tuple(int(n) for n in lengths[1:])
+    short = "ff" if controller == "feedforward" else "lstm"
+    return case_of(CaseSpec(f"fuzz-{model}-{seed}-{short}-{loss}-B{batch}-T{steps}-{regime}",
+                            f"fuzz case of seed {seed}", config, regime, param_seed, data_seed,
+                            batch, steps, lengths, weights))

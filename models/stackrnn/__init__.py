@@ -54,6 +54,14 @@ class StackRNNFamily(Family):
     def summary(self, cfg):
         return cases.summary(cfg)
 
+    fuzz_axes = cases.FUZZ_AXES
+
+    def fuzz_case(self, seed, sizes):
+        return cases.fuzz_case(seed, sizes)
+
+    def sizes(self, cfg, steps):
+        return {"rows": cfg.D, "heads": (cfg.K,)}
+
     def cases(self):
         return cases.cases()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase
+from diffmem.models.family import FixtureCase, untiled
 
 from .config import StackRNNConfig
 from .params import init_params
@@ -256,15 +256,18 @@ def cases() -> tuple:
 # ------------------------------------------------------------------ held out
 
 def heldout(seed: int, index: int) -> FixtureCase:
-    """A random case of shapes no fixture has: batch 33, T in [17, 40], K in 1..4,
-    D in 9..16, H 11..16, V 2..6, k 1..3, either action set, any regime, ragged lengths.
-    The reference computes each in well under a second."""
+    """A random case of shapes no fixture has: batch 33, T in [17, 40], K in 1..4 (3 on
+    draw 1 of every four, as a kernel padding stacks to a power of two meets on every
+    seed), D in 9..15, H 11..16, V 2..6, k 1..3, either action set, any regime, ragged
+    lengths; T and D never a multiple of 16 (``untiled``).  The reference computes each
+    in well under a second."""
     rng = np.random.default_rng([seed, index])
-    K, D = int(rng.integers(1, 5)), int(rng.integers(9, 17))
+    K, D = int(rng.integers(1, 5)), untiled(rng, 9, 16)
+    K = 3 if index % 4 == 1 else K
     cfg = _cfg(int(rng.integers(2, 7)), int(rng.integers(11, 17)), K, D,
                int(rng.integers(1, 4)), bool(rng.integers(2)))
     regime = ("init", "sharp", "clipped")[int(rng.integers(3))]
-    steps = int(rng.integers(17, 41))
+    steps = untiled(rng, 17, 40)
     lengths = [steps] + [int(n) for n in rng.integers(1, steps + 1, size=32)]
     data = _rand(int(rng.integers(2 ** 31)), 33, steps, lengths,
                  soft=bool(rng.integers(2)), mask_weights=bool(rng.integers(2)))
@@ -279,3 +282,29 @@ def summary(cfg) -> str:
     """One line for ``diffmem fixtures list``."""
     return (f"stackrnn V={cfg.V} H={cfg.H} K={cfg.K} D={cfg.D} k={cfg.k} "
             f"actions={'/'.join(cfg.actions)}")
+
+
+# ------------------------------------------------------------------ fuzz draws
+
+# ``diffmem fuzz``: sizes a GPU kernel meets: batch, steps, stack depth (rows), stacks.
+FUZZ_AXES = {"batch": (1, 512), "steps": (1, 1024), "rows": (2, 512), "stacks": (1, 8)}
+
+
+def fuzz_case(seed: int, sizes: dict) -> FixtureCase:
+    """A case of ``sizes``; everything else drawn from ``seed`` alone (a smaller case of
+    the same seed is the same case shrunk); ragged lengths from a stream of the sizes."""
+    rng = np.random.default_rng([int(seed), 0xF022])
+    V, H, k, noop = int(rng.integers(2, 7)), int(rng.integers(11, 17)), \
+        int(rng.integers(1, 4)), bool(rng.integers(2))
+    regime = ("init", "sharp", "clipped")[int(rng.integers(3))]
+    param_seed, data_seed = int(rng.integers(2 ** 31)), int(rng.integers(2 ** 31))
+    soft, weights = bool(rng.integers(2)), bool(rng.integers(2))
+    B, T, D, K = sizes["batch"], sizes["steps"], sizes["rows"], sizes["stacks"]
+    cfg = _cfg(V, H, K, D, min(k, D), noop)
+    lengths = [T] + [int(n) for n in np.random.default_rng([int(seed), 0xF022, B, T])
+                     .integers(1, T + 1, size=B - 1)]
+    name = f"fuzz-stackrnn-{seed}-B{B}-T{T}-K{K}-D{D}-k{cfg.k}-" \
+           f"{'noop' if noop else 'pushpop'}-{regime}"
+    return _case(name, f"fuzz case of seed {seed} ({regime})", cfg, regime, param_seed,
+                 _rand(data_seed, B, T, lengths, soft=soft, mask_weights=weights),
+                 ("random", "fuzz"))

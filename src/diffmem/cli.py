@@ -56,7 +56,7 @@ def build_parser():
 def command_name(args):
     """'diffmem fixtures list', 'diffmem train', ...: the prefix of a one-line error."""
     words = ["diffmem", args.command]
-    for attr in ("fixtures_command", "pretrained_command"):
+    for attr in ("fixtures_command", "pretrained_command", "report_command"):
         if getattr(args, attr, None):
             words.append(getattr(args, attr))
     return " ".join(words)
