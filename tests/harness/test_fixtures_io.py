@@ -221,10 +221,10 @@ def test_another_file_format(folder):
 
 
 def test_unknown_model(folder):
-    path = _edit_header(folder, model="dnc")
+    path = _edit_header(folder, model="lsm")
     with pytest.raises(FixtureError) as e:
         load_case(path)
-    _assert_clear(e, "'dnc'")
+    _assert_clear(e, "'lsm'")
 
 
 def test_invalid_config(folder):
