@@ -47,16 +47,7 @@ class JaxOps:
 
     @staticmethod
     def softmax(z, axis=-1):
-        # exp(z - max) / sum, the max outside the gradient (it is constant in value).
-        # Where the sum is the one term itself (every other exp underflowed: a saturated,
-        # one-hot softmax) the weight is exactly 1, as correctly rounded division gives:
-        # XLA's vectorised float32 division on CPU returns 1 - 2^-24 there, and a DNC
-        # freeing by that weight leaves usage 2^-24 instead of 0 (a tie split by an ulp),
-        # with its gradient amplified by the content strength.
-        m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
-        e = jnp.exp(z - m)
-        s = jnp.sum(e, axis=axis, keepdims=True)
-        return jnp.where(e == s, jnp.ones_like(e), e / s)
+        return _softmax(z, axis)
 
     @staticmethod
     def take_last(w, idx):
@@ -184,3 +175,28 @@ class FusedJaxOps(JaxOps):
 
 xp = JaxOps()
 
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _softmax(z, axis):
+    """exp(z - max) / sum, with the weight exactly 1 where the sum is its own term (every
+    other exp underflowed or was absorbed): what correctly rounded division gives.  XLA's
+    vectorised float32 division on CPU returns e / e = 1 - 2^-24 there, and a DNC freeing
+    by that weight leaves usage 2^-24 instead of 0 (a tie split by an ulp).  The VJP is
+    written from the weights, w (g - sum(w g)) (the reference's form), so a saturated
+    weight of exactly 1 passes back exactly what the reference does, not an ulp times the
+    content strength."""
+    return _softmax_fwd(z, axis)[0]
+
+
+def _softmax_fwd(z, axis):
+    e = jnp.exp(z - jnp.max(z, axis=axis, keepdims=True))
+    s = jnp.sum(e, axis=axis, keepdims=True)
+    w = jnp.where(e == s, jnp.ones_like(e), e / s)
+    return w, w
+
+
+def _softmax_bwd(axis, w, g):
+    return (w * (g - jnp.sum(w * g, axis=axis, keepdims=True)),)
+
+
+_softmax.defvjp(_softmax_fwd, _softmax_bwd)
