@@ -22,8 +22,9 @@ $DIFFMEM train --task copy --family dnc --width 4 --N 48 --M 8 --units 64 --lo 1
 # Associative recall at the NTM's item size: items of 3 vectors of 4 bits, 2..6 items, tested
 # on 7..8.  An LSTM controller (it holds the item just seen, so each row can carry the item
 # before it beside its own vector), W = 16 for that code, two read heads.  The run was given
-# --steps 40000 and stopped by hand (SIGTERM, which saves) at step 11104; the command below,
-# with --steps 11104, made the committed file (the same parameters as the stopped run's).
+# --steps 40000 and stopped by hand (SIGTERM, which saves) at step 11104; --steps 11104
+# replays it (a replay logged the stopped run's metrics exactly at each of its 19 logs, to
+# step 4750, and was stopped there to spare the shared CPU).
 # Feedforward controllers with W = 8 and one read head sat at ~2.8 bit errors per sequence
 # (docs/results.md).  N = 48 for the same reason as copy.
 $DIFFMEM train --task associative_recall --family dnc --width 4 --option item_len=3 --N 48 --M 16 --read-heads 2 --controller lstm --units 100 --lo 2 --hi 6 --seed 1 --steps 11104 --lr-halve-every 5000 $COMMON --save-to "$OUT/dnc_associative_recall.npz"
