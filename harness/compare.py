@@ -140,7 +140,7 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
             # ulp-perturbed spread, scaled by the ratio of the machine epsilons.
             err32 = np.maximum(err32, low_precision_noise_from_float64(err64, dtype))
             err64 = None
-    forced = None
+    forced, err_measured = None, err32
     if noise is not None and dtype != "float64":
         # Past a decision the precision cannot resolve (a near-tie of a sort), a correct
         # kernel may take either branch: its error there may reach the tensor's own size.
@@ -167,7 +167,8 @@ def compare_tensor(tensor, check, got, exp64, exp_low, dtype, tolerance: Toleran
     report.where = where_of(worst, axes)
     report.got, report.expected = float(got64[worst]), float(exp64[worst])
     report.bound = float(bound_el[worst])
-    report.err32 = float(err32[worst[1]] if per_step else err32)
+    # the baseline's own error, as measured (not raised past a forced decision)
+    report.err32 = float(err_measured[worst[1]] if per_step else err_measured)
     report.max_abs = float(err.max())
     report.rel = report.max_abs / scale if scale > 0 else (0.0 if report.max_abs == 0
                                                           else float("inf"))
