@@ -40,6 +40,13 @@ shift common to both moves no order), whichever is larger (float32's error grows
 long sequence, and the gap it needs with it).  Calibrated on the
 bundled drivers' float32 runs (models/dnc/README.md).  A held-out seed that fails is redrawn (``heldout``); a catalogued
 seed that fails is refused at generation (choose another: they were chosen so).
+
+**In a low-precision mode** (DNC.md "Numerics", open question 2) the same rule is applied
+to the mode's emulated runs with the relative gap scaled by eps_mode / eps_32
+(``mode_admission_break``).  It admits few cases (3 of the 15 fixtures in each mode), so
+dnc/1 takes the spec's alternative: past the first step the rule breaks at, the case's
+tensors are held to the noise bound only, and the float64 run must check them
+(``noise_from``, the family's ``Family.noise_from``; models/dnc/README.md).
 """
 
 from __future__ import annotations
