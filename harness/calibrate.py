@@ -102,7 +102,7 @@ def result_row(case, backend, dtype, r, config) -> dict:
     # would hold to the plausible-range bound: the worst ratio against it.
     alone = [t.plausible["ratio"] for t in r.tensors if t.plausible is not None]
     return {"case": case.name, "backend": backend, "dtype": dtype, "status": str(r.status),
-            "ratio": r.worst_ratio, "error": r.error,
+            "ratio": r.worst_ratio, "error": r.error, "unsupported": r.unsupported,
             "tensor": worst.tensor if worst else None,
             "where": worst.where if worst else None,
             "divergence": r.first_divergence, "config": config,
@@ -341,5 +341,5 @@ def format_calibration(rows, top=10, tolerance=None) -> str:
     for r in rows:
         if r["status"] != "pass":
             lines.append(f"  {r['status'].upper()}: {r['backend']} {r['dtype']} {r['case']}: "
-                         f"{r['error'] or r['divergence']}")
+                         f"{r['error'] or r.get('unsupported') or r['divergence']}")
     return "\n".join(lines)

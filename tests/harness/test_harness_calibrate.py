@@ -68,3 +68,27 @@ def test_calibrate_low_precision_modes_smoke(tmp_path, capsys):
 def test_calibrate_refuses_an_unknown_dtype(capsys):
     assert main(["calibrate", "--cases", "1", "--dtype", "float8"]) == 2
     assert "float8" in capsys.readouterr().err
+
+
+def test_an_unsupported_run_is_listed_with_the_backends_reason():
+    from diffmem.backends.protocol import load_backend
+    from diffmem.harness.calibrate import format_calibration, result_row
+    from diffmem.harness.compare import UNSUPPORTED, run_case
+    from diffmem.harness.heldout import make_case
+    class OnlyLstm:
+        name = "only-lstm"
+
+        def __init__(self):
+            self.inner = load_backend("torch", "cpu", "float64")
+
+        def supports(self, config):
+            return "an LSTM controller only, here"
+
+        def run(self, *args, **kwargs):
+            raise AssertionError("never called for an unsupported configuration")
+
+    case = make_case({"family": "ntm", "seed": 22, "index": 0}, precisions=("float64",))
+    result = run_case(OnlyLstm(), case, "float64", paths=False)
+    assert result.status == UNSUPPORTED
+    text = format_calibration([result_row(case, "only-lstm", "float64", result, None)])
+    assert f"UNSUPPORTED: only-lstm float64 {case.name}: unsupported by the backend: an LSTM controller only, here" in text
