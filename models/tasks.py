@@ -76,3 +76,26 @@ def generator_for(tasks, name, options):
                          f"{sorted(allowed)}")
     return generator
 
+
+
+def fit_case_data(inputs, targets, mask, *, pad_to, task, options, sizes, expected, who):
+    """A fixture case's task batch made to fit its config: ``inputs`` [B, T, X],
+    ``targets`` [B, T, Y] and ``mask`` [B, T] zero-padded at the end to ``pad_to`` steps
+    (None: left as they are; one shape per case family means one compile), after which the
+    task's ``sizes`` (X, Y) must be the config's ``expected`` (X, Y).
+
+    ``task`` and ``options`` only name the data in the error; ``who`` starts it (the
+    catalogue's name).  Returns ``(inputs, targets, mask)``; a mismatch is a ValueError.
+    """
+    if pad_to is not None:
+        T = inputs.shape[1]
+        if T > pad_to:
+            raise ValueError(f"{who}: data of T = {T} does not fit pad_to = {pad_to}")
+        pad = ((0, 0), (0, pad_to - T))
+        inputs, targets = np.pad(inputs, pad + ((0, 0),)), np.pad(targets, pad + ((0, 0),))
+        mask = np.pad(mask, pad)
+    (X, Y), (want_X, want_Y) = sizes, expected
+    if (X, Y) != (want_X, want_Y):
+        raise ValueError(f"{who}: task {task} with {options} gives X={X}, Y={Y}; "
+                         f"the config has X={want_X}, Y={want_Y}")
+    return inputs, targets, mask

@@ -19,10 +19,12 @@ COMMON="--backend jax --optimizer adam --lr 1e-3 --batch-size 16 --save-every 25
 # sequence (42 steps) must not run out of free rows (with N = 24 it did, and failed there).
 $DIFFMEM train --task copy --family dnc --width 4 --N 48 --M 8 --units 64 --lo 1 --hi 10 --seed 1 --steps 3000 $COMMON --save-to "$OUT/dnc_copy.npz"
 
-# Associative recall, items of ONE 4-bit vector, 2..6 items, tested on 7..8.  The recorded
-# run was given --steps 40000 and stopped by hand (SIGTERM, which saves) at step 13114, by
-# when the learning rate had been halved five times; --steps 13114 replays it (not re-run
-# to compare the parameters).  Items of 3 vectors (the NTM's setting; feedforward 100 and
-# LSTM 64) and of 2 did not get below 2 bit errors per sequence beyond the training range
-# in the time there was (docs/results.md).  N = 48 for the same reason as copy.
-$DIFFMEM train --task associative_recall --family dnc --width 4 --option item_len=1 --N 48 --M 8 --units 100 --lo 2 --hi 6 --seed 1 --steps 13114 --lr-halve-every 2500 $COMMON --save-to "$OUT/dnc_associative_recall.npz"
+# Associative recall at the NTM's item size: items of 3 vectors of 4 bits, 2..6 items, tested
+# on 7..8.  An LSTM controller (it holds the item just seen, so each row can carry the item
+# before it beside its own vector), W = 16 for that code, two read heads.  The run was given
+# --steps 40000 and stopped by hand (SIGTERM, which saves) at step 11104; --steps 11104
+# replays it (a replay logged the stopped run's metrics exactly at each of its 19 logs, to
+# step 4750, and was stopped there to spare the shared CPU).
+# Feedforward controllers with W = 8 and one read head sat at ~2.8 bit errors per sequence
+# (docs/results.md).  N = 48 for the same reason as copy.
+$DIFFMEM train --task associative_recall --family dnc --width 4 --option item_len=3 --N 48 --M 16 --read-heads 2 --controller lstm --units 100 --lo 2 --hi 6 --seed 1 --steps 11104 --lr-halve-every 5000 $COMMON --save-to "$OUT/dnc_associative_recall.npz"

@@ -21,6 +21,8 @@ from typing import Callable, Optional
 
 import torch
 
+from examples.patch_selection import select as select_patches
+
 DELTA = 1e-16   # NTM.md's cosine (DNC.md step 5): inside each norm
 
 
@@ -165,20 +167,5 @@ ENV = "DIFFMEM_PYDNC_PATCHES"
 
 def select(spec) -> tuple:
     """'all', 'none', a count k (the first k), or comma-separated names -> patches, in
-    ``PATCHES`` order."""
-    if spec is None or spec == "all":
-        return PATCHES
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
-        k = int(spec)
-        if not 0 <= k <= len(PATCHES):
-            raise ValueError(f"{ENV}: expected a count 0-{len(PATCHES)}, got {k}")
-        return PATCHES[:k]
-    names = [n.strip() for n in spec.split(",") if n.strip()] if isinstance(spec, str) \
-        else list(spec)
-    if names in (["none"], []):
-        return ()
-    unknown = [n for n in names if n not in NAMES]
-    if unknown:
-        raise ValueError(f"{ENV}: unknown patch(es) {', '.join(unknown)}; expected 'all', "
-                         f"'none', a count or names from {', '.join(NAMES)}")
-    return tuple(p for p in PATCHES if p.name in names)
+    ``PATCHES`` order (``examples.patch_selection``)."""
+    return select_patches(spec, PATCHES, ENV)

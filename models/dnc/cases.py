@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffmem.models.family import FixtureCase, NoiseFrom, untiled
+from diffmem.models.tasks import fit_case_data
 from diffmem.reference.precision import LOW_PRECISION, PRODUCT_RESULTS
 
 from . import reference
@@ -189,17 +190,10 @@ def _data(d: Data, cfg: DNCConfig):
     rng = np.random.default_rng(d.seed)
     inputs, targets, mask, lengths = tasks.make_batch(d.task, rng, d.batch_size, d.lo, d.hi,
                                                       **d.options)
-    if d.pad_to is not None:
-        T = inputs.shape[1]
-        if T > d.pad_to:
-            raise ValueError(f"dnc catalogue: data of T = {T} does not fit pad_to = {d.pad_to}")
-        pad = ((0, 0), (0, d.pad_to - T))
-        inputs, targets = np.pad(inputs, pad + ((0, 0),)), np.pad(targets, pad + ((0, 0),))
-        mask = np.pad(mask, pad)
-    X, Y = tasks.task_sizes(d.task, **d.options)
-    if (X, Y) != (cfg.X, cfg.Y):
-        raise ValueError(f"dnc catalogue: task {d.task} with {d.options} gives X={X}, Y={Y}; "
-                         f"the config has X={cfg.X}, Y={cfg.Y}")
+    inputs, targets, mask = fit_case_data(
+        inputs, targets, mask, pad_to=d.pad_to, task=d.task, options=d.options,
+        sizes=tasks.task_sizes(d.task, **d.options), expected=(cfg.X, cfg.Y),
+        who="dnc catalogue")
     return inputs, targets, mask, [int(n) for n in lengths]
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from diffmem.models.family import FixtureCase
 from diffmem.models.hooks import BUNDLED_PRETRAINED
+from diffmem.models.tasks import fit_case_data
 from diffmem.reference.validate import validate_params
 
 from . import reference as ntm
@@ -298,17 +299,10 @@ def _data(d: Data, cfg):
                                                       **d.options)
     if d.mask_weights:
         mask = mask * rng.uniform(0.5, 2.0, size=mask.shape)
-    if d.pad_to is not None:
-        T = inputs.shape[1]
-        if T > d.pad_to:
-            raise ValueError(f"catalogue: data of T = {T} does not fit pad_to = {d.pad_to}")
-        pad = ((0, 0), (0, d.pad_to - T))
-        inputs, targets = np.pad(inputs, pad + ((0, 0),)), np.pad(targets, pad + ((0, 0),))
-        mask = np.pad(mask, pad)
-    X, Y = tasks.task_sizes(d.task, **d.options)
-    if (X, Y) != (cfg.X, cfg.Y):
-        raise ValueError(f"catalogue: task {d.task} with {d.options} gives X={X}, Y={Y}; "
-                         f"the config has X={cfg.X}, Y={cfg.Y}")
+    inputs, targets, mask = fit_case_data(
+        inputs, targets, mask, pad_to=d.pad_to, task=d.task, options=d.options,
+        sizes=tasks.task_sizes(d.task, **d.options), expected=(cfg.X, cfg.Y),
+        who="catalogue")
     return inputs, targets, mask, [int(n) for n in lengths]
 
 
