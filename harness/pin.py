@@ -15,7 +15,7 @@ import hashlib
 import pathlib
 import re
 
-PINNED_MANIFEST_SHA256 = "2d9ce59f17080fbdcd59c8e92245fec6d14fc9fd244da9287a72249e08c098a0"
+PINNED_MANIFEST_SHA256 = "e6be80fdf6b861087b6434bddaba2d95fb1192d03bed3d1f0a5a1dad9cb18050"
 
 _PIN_LINE = re.compile(r'^PINNED_MANIFEST_SHA256 = "[0-9a-f]*"$', re.M)
 

@@ -79,6 +79,11 @@ def untiled(rng, lo: int, hi: int, times: int = 1) -> int:
     return int(choices[int(rng.integers(len(choices)))])
 
 
+NoiseFrom = namedtuple("NoiseFrom", "step stage reason")
+NoiseFrom.__doc__ = """``Family.noise_from``'s answer: from ``step`` (0-based) at ``stage``
+(a ``Stage``) on, and at every later step, the case's tensors are beyond the precision's
+resolution; ``reason`` says why, one line."""
+
 TraceEntry = namedtuple("TraceEntry", "name stage heads steps", defaults=(None,))
 TraceEntry.__doc__ = """One trace array: its name, its ``Stage``, what the axis after T
 indexes ("write", "read", "stack", ...) or None, and ``steps``: None (the array holds
@@ -220,6 +225,16 @@ class Family(ABC):
         from ``seed``: the same seed with smaller sizes is the same case shrunk."""
         raise NotImplementedError(f"family {self.name} has no fuzz cases (fuzz_axes is "
                                   f"empty)")
+
+    def noise_from(self, case, dtype: str) -> "NoiseFrom | None":
+        """Where ``dtype`` stops resolving ``case`` (a fixture's or a drawn ``Case`` of this
+        family) because of a discrete decision its own reference run in that precision
+        may take otherwise than float64 (the DNC's sort in a low-precision mode): a
+        ``NoiseFrom``, or None (the harness's usual per-tensor test alone).  The harness
+        holds the trace entries from that step and stage on, and every output and
+        gradient, to the noise bound only, with the reason; the float64 run of the same
+        kernel must check them, and a run in ``dtype`` alone never passes on them."""
+        return None
 
     def variants(self) -> dict:
         """``{name: class}``: correct rewrites of the batched form, which must pass."""

@@ -94,6 +94,13 @@ def round_to(x, mode):
     return _round_mantissa(x, 23 - MANTISSA_BITS[mode])
 
 
+def emulated_mode():
+    """The mode being emulated (within ``emulating``), or None: for a reference whose
+    float64 / float32 products are not matrix products (e.g. row-uniform sums) and
+    become rounded matrix products only in a mode."""
+    return (_MODE.get() or (None,))[0]
+
+
 def matmul_operand(x):
     """An operand of a matrix product: rounded in an emulated mode, else ``x``."""
     mode = (_MODE.get() or (None,))[0]

@@ -20,10 +20,13 @@ Numerical choices (DNC.md "Allocation", "Gradients"):
   product and a sum over the last axis, the same operations for every row, so rows with
   equal inputs stay bitwise equal and the tie rule can hold.  Not a matrix product, which
   may tile rows differently.  The linear layers and the reads are matrix products
-  (``matmul``: an ops table's own where it has one).  dnc/1 has no emulated
-  low-precision modes yet (models/dnc/README.md); when it does, the spec's rounded
-  products (cosine numerators, the write's outer product, L w) need that table's rounding
-  here too.
+  (``matmul``: an ops table's own where it has one).
+- In a low-precision mode (a table with ``matmul``: backends/*/precision_modes.py) the
+  products DNC.md "Numerics" rounds are that table's matrix products, as a tensor-core
+  kernel forms them: the cosine's numerators k M^T, the write's outer product ww v^T and
+  the directional products wr L^T, wr L (``products_rounded``).  Everything else stays
+  float32 and row-uniform.  A float32 or float64 table has no ``matmul``, so those runs
+  are the row-uniform sums above, bitwise as they were.
 - The free list is ``xp.argsort`` (stable, ascending, ties to the lower index) of the
   usage itself: integer indices, so the permutation carries no gradient.  The allocation
   is differentiated as the polynomial of the sorted usages.
@@ -56,6 +59,9 @@ class BatchedDNC:
     def __init__(self, xp, cfg):
         self.xp = xp
         self.cfg = cfg
+        # A precision mode's table rounds matrix products (its ``matmul``): then the
+        # spec's rounded products are formed as matrix products through it.
+        self.products_rounded = getattr(xp, "matmul", None) is not None
         # 1 off the diagonal, 0 on it (an integer array of the table: a product with it
         # keeps the link's dtype): the link's diagonal is a constant 0.
         self.off_diagonal = xp.index_array(1 - np.eye(cfg.memory_rows, dtype=np.int64))
@@ -69,7 +75,10 @@ class BatchedDNC:
 
     def row_dot(self, a, b):
         """[..., h, K] . [..., N, K] -> [..., h, N]: SUM_k a[h, k] b[i, k] for every row i,
-        the same elementwise products and sum for every row."""
+        the same elementwise products and sum for every row; in a precision mode the
+        table's rounded matrix product a b^T."""
+        if self.products_rounded:
+            return self.matmul(a, b.mT)
         return self.xp.sum(a[..., :, None, :] * b[..., None, :, :], axis=-1)
 
     # ------------------------------------------------------------ state
@@ -204,7 +213,9 @@ class BatchedDNC:
     def write_memory(self, memory, write_weight, erase, vector):
         """M_t = M_{t-1} (1 - ww e^T) + ww v^T, outer products elementwise."""
         ww = write_weight[:, 0, :, None]                   # [B, N, 1]
-        return memory * (1.0 - ww * erase) + ww * vector
+        # ww v^T: in a mode the table's rounded product (the erase term stays float32)
+        add = self.matmul(ww, vector) if self.products_rounded else ww * vector
+        return memory * (1.0 - ww * erase) + add
 
     # ------------------------------------------------------------ 9. link
     def link(self, link_prev, write_weight, precedence_prev):
@@ -224,7 +235,11 @@ class BatchedDNC:
     # ------------------------------------------------------------ 11. directions
     def directions(self, link, read_weight_prev):
         """(forward L wr, backward L^T wr) per read head, [B, R, N] each: sums of
-        elementwise products, the same for every row."""
+        elementwise products, the same for every row (in a mode the table's rounded
+        products wr L^T, wr L)."""
+        if self.products_rounded:
+            return (self.matmul(read_weight_prev, link.mT),
+                    self.matmul(read_weight_prev, link))
         xp, L = self.xp, link[:, None]                     # [B, 1, N, N]
         forward = xp.sum(L * read_weight_prev[:, :, None, :], axis=-1)
         backward = xp.sum(L * read_weight_prev[:, :, :, None], axis=-2)

@@ -40,21 +40,31 @@ shift common to both moves no order), whichever is larger (float32's error grows
 long sequence, and the gap it needs with it).  Calibrated on the
 bundled drivers' float32 runs (models/dnc/README.md).  A held-out seed that fails is redrawn (``heldout``); a catalogued
 seed that fails is refused at generation (choose another: they were chosen so).
+
+**In a low-precision mode** (DNC.md "Numerics", open question 2) the same rule is applied
+to the mode's emulated runs with the relative gap scaled by eps_mode / eps_32
+(``mode_admission_break``).  It admits few cases (3 of the 15 fixtures in each mode), so
+dnc/1 takes the spec's alternative: past the first step the rule breaks at, the case's
+tensors are held to the noise bound only, and the float64 run must check them
+(``noise_from``, the family's ``Family.noise_from``; models/dnc/README.md).
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffmem.models.family import FixtureCase, untiled
+from diffmem.models.family import FixtureCase, NoiseFrom, untiled
 from diffmem.models.tasks import fit_case_data
+from diffmem.reference.precision import LOW_PRECISION, PRODUCT_RESULTS
 
 from . import reference
 from . import tasks
 from .config import DNCConfig
+from .layout import ALLOCATION
 from .params import DUP_ROWS, REGIMES, init_params
 
 # Admission thresholds (DNC.md open question 1; set by calibration: models/dnc/README.md).
@@ -338,42 +348,60 @@ def broken_promise(cfg, runs: dict, ties) -> str | None:
 # ------------------------------------------------------------------ admission
 
 def admission_failure(cfg, run64: dict, run32: dict, gap_rel=GAP_REL, k_gap=K_GAP,
-                      sensitivity=SENSITIVITY):
+                      sensitivity=SENSITIVITY, label="float32"):
     """Why the pair of reference runs (float64 and float32, with traces) breaks DNC.md's
     admission rule against near-ties, or None: one line naming the rule, the batch row,
-    the step and the rows."""
+    the step and the rows.  ``run32`` may be another precision's run (``label`` names it
+    in the line): a low-precision mode's emulated run (``mode_admission_break``)."""
+    found = admission_break(cfg, run64, run32, gap_rel, k_gap, sensitivity, label)
+    return None if found is None else found[1]
+
+
+def admission_break(cfg, run64: dict, run32: dict, gap_rel=GAP_REL, k_gap=K_GAP,
+                    sensitivity=SENSITIVITY, label="float32"):
+    """(t, why) of the first step at which the runs break the admission rule (the lowest
+    batch row there), or None; ``admission_failure``'s arguments."""
     u64 = run64["trace"]["usage"]
-    err32 = run32["trace"]["usage"].astype(np.float64) - u64   # float32's own error
+    err32 = run32["trace"]["usage"].astype(np.float64) - u64   # the lower precision's own error
     order64 = run64["trace"]["allocation.order"].astype(np.int64)
     order32 = run32["trace"]["allocation.order"].astype(np.int64)
     B, T, N = u64.shape
-    for b in range(B):
-        for t in range(T):
-            # (a) float32 sorts as float64 does
-            if not np.array_equal(order64[b, t], order32[b, t]):
-                j = int(np.nonzero(order64[b, t] != order32[b, t])[0][0])
-                return (f"(a) batch row {b}, t = {t}: float32's free list differs from "
-                        f"float64's at position {j} (rows {int(order32[b, t, j])} and "
-                        f"{int(order64[b, t, j])})")
-            # (b) near-ties only where swapping them changes nothing that matters
-            us = u64[b, t][order64[b, t]]
-            P = exclusive_products(us)
-            d = np.diff(us)
-            # float32's error in each gap itself (a shift common to both rows moves no order)
-            gap_err = np.abs(np.diff(err32[b, t][order64[b, t]]))
-            gap = np.maximum(gap_rel * np.abs(us[1:]), k_gap * gap_err)
-            swap = P[:-1] * (1.0 - us[:-1]) ** 2
-            bad = np.nonzero((d > 0) & (d < gap) & (swap >= sensitivity))[0]
-            if bad.size:
-                j = int(bad[0])
-                return (f"(b) batch row {b}, t = {t}: rows {int(order64[b, t, j])} and "
-                        f"{int(order64[b, t, j + 1])} are {d[j]:.3g} apart (< {gap[j]:.3g}) "
-                        f"with swap sensitivity {swap[j]:.3g} (>= {sensitivity:g})")
-            # (c) a tie away from 0 and 1 does not outlive its step
-            if t >= 1:
-                why = _lasting_tie(u64[b, t - 1], u64[b, t])
-                if why:
-                    return f"(c) batch row {b}, t = {t}: {why}"
+    for t in range(T):
+        for b in range(B):
+            why = _step_break(u64[b, t], err32[b, t], order64[b, t], order32[b, t],
+                              u64[b, t - 1] if t >= 1 else None, gap_rel, k_gap,
+                              sensitivity, label)
+            if why:
+                return t, f"{why[:3]} batch row {b}, t = {t}: {why[4:]}"
+    return None
+
+
+def _step_break(u, err, order64, order32, u_prev, gap_rel, k_gap, sensitivity, label):
+    """The rule on one step of one sequence: "(x) what", or None."""
+    # (a) the lower precision sorts as float64 does
+    if not np.array_equal(order64, order32):
+        j = int(np.nonzero(order64 != order32)[0][0])
+        return (f"(a) {label}'s free list differs from float64's at position {j} (rows "
+                f"{int(order32[j])} and {int(order64[j])})")
+    # (b) near-ties only where swapping them changes nothing that matters
+    us = u[order64]
+    P = exclusive_products(us)
+    d = np.diff(us)
+    # the lower precision's error in each gap itself (a shift common to both rows moves
+    # no order)
+    gap_err = np.abs(np.diff(err[order64]))
+    gap = np.maximum(gap_rel * np.abs(us[1:]), k_gap * gap_err)
+    swap = P[:-1] * (1.0 - us[:-1]) ** 2
+    bad = np.nonzero((d > 0) & (d < gap) & (swap >= sensitivity))[0]
+    if bad.size:
+        j = int(bad[0])
+        return (f"(b) rows {int(order64[j])} and {int(order64[j + 1])} are {d[j]:.3g} apart "
+                f"(< {gap[j]:.3g}) with swap sensitivity {swap[j]:.3g} (>= {sensitivity:g})")
+    # (c) a tie away from 0 and 1 does not outlive its step
+    if u_prev is not None:
+        why = _lasting_tie(u_prev, u)
+        if why:
+            return f"(c) {why}"
     return None
 
 
@@ -385,6 +413,63 @@ def _lasting_tie(u_prev, u):
                 return (f"rows {p} and {q} stay tied at usage {float(u[p])!r} (and "
                         f"{float(u_prev[p])!r} the step before)")
     return None
+
+
+# The modes' unit roundoff of a product operand against float32's (DNC.md open question
+# 2: in a mode the near-tie gap's relative part is scaled by eps_mode / eps_32).
+UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "tf32": 2.0 ** -11, "bfloat16": 2.0 ** -8,
+                 "float16": 2.0 ** -11}
+
+
+def mode_styles(mode):
+    """The emulated runs a mode's baseline is made of (docs/precision.md): tf32's
+    products are float32; bf16 / fp16 kernels return the format or keep float32."""
+    return ("format",) if mode == "tf32" else PRODUCT_RESULTS
+
+
+def mode_admission_break(cfg, params, inputs, targets, mask, run64, mode):
+    """(t, why) of the first step at which ``mode``'s emulated runs (forward only, each
+    style of docs/precision.md) break the admission rule against the float64 run
+    ``run64`` (with its trace), or None (DNC.md "Numerics", last bullet): the near-tie
+    gap's relative part scaled by eps_mode / eps_32 (open question 2), its error part
+    measured on the emulated run itself."""
+    gap_rel = GAP_REL * UNIT_ROUNDOFF[mode] / UNIT_ROUNDOFF["float32"]
+    first = None
+    for style in mode_styles(mode):
+        run = reference.run_batch(cfg, params, inputs, targets, mask, dtype=mode,
+                                  want_trace=True, want_grads=False, product_results=style)
+        label = mode if mode == "tf32" else f"{mode} ({style} products)"
+        found = admission_break(cfg, run64, run, gap_rel=gap_rel, label=label)
+        if found is not None and (first is None or found[0] < first[0]):
+            first = (found[0], f"its emulated {label} run breaks the admission rule: "
+                               f"{found[1]}")
+    return first
+
+
+_NOISE = {}   # id(case) -> (weak reference to the case, {mode: NoiseFrom or None})
+
+
+def noise_from(case, dtype):
+    """``Family.noise_from``: DNC.md open question 2's alternative.  In a low-precision
+    mode a case whose emulated run breaks the admission rule at step t0 (a near-tie the
+    mode cannot resolve: a correct kernel may sort those rows either way) is checked up to
+    the allocation of t0; from there on (the allocation and every later stage of t0, every
+    later step, the outputs and the gradients) its tensors are held to the noise bound
+    only and the float64 run of the same kernel must check their values.  float64 and
+    float32 never (their admission was settled when the case was made).  Worked out once
+    per case and mode, from the case's data and its stored float64 run."""
+    if dtype not in LOW_PRECISION:
+        return None
+    held = _NOISE.get(id(case))
+    if held is None or held[0]() is not case:
+        if len(_NOISE) > 256:   # cases of a finished check: forget them
+            _NOISE.clear()
+        held = _NOISE[id(case)] = (weakref.ref(case), {})
+    if dtype not in held[1]:
+        found = mode_admission_break(case.model.config, case.params, case.inputs,
+                                     case.targets, case.mask, case.expected["float64"], dtype)
+        held[1][dtype] = None if found is None else NoiseFrom(found[0], ALLOCATION, found[1])
+    return held[1][dtype]
 
 
 def admit(cfg, params, inputs, targets, mask):

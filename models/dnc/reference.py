@@ -27,8 +27,17 @@ What the spec fixes and this file implements literally:
 The controller, the output layer and the losses are NTM.md's, batched over B exactly as
 the stack family's reference computes them (``diffmem.models.stack.reference``).
 
-Precisions: float64 and float32.  The emulated low-precision modes are not implemented
-here (yet): ``Family.dtypes`` says so and a check in a mode is reported unsupported.
+Precisions: float64, float32 and the emulated low-precision modes tf32, bfloat16 and
+float16 (DNC.md "Numerics", docs/precision.md): float32 with the operands of the
+spec's products rounded to the mode's format (and, for bf16 / fp16 with
+``product_results="format"``, their results): the three linear layers (the stack
+family's ``linear``), the cosine's numerators k . M_i, the reads wr M, the write's
+outer product ww v^T and the directional products L wr, L^T wr, each with its backward
+products rounded the same way (``rounded_product``).  Everything else (the cosine's
+norms, every elementwise operation, the erase term, usage, the sort, the allocation, the
+link and precedence updates) is float32.  Outside a mode those products are computed
+exactly as before (the row-uniform sums and ``@`` above), so the float64 and float32
+runs are bitwise what they were.
 """
 
 from __future__ import annotations
@@ -41,11 +50,31 @@ from autograd.tracer import getval
 from diffmem.models.ntm.reference.addressing import norm
 from diffmem.models.stack.reference import controller, interface, output, sequence_loss
 from diffmem.reference.functions import sigmoid, softmax, softplus
+from diffmem.reference.precision import (LOW_PRECISION, compute_dtype, emulated_mode,
+                                         emulating, matmul)
+from diffmem.reference.vjp import with_vjp
 
 from .config import DNCConfig
 from .layout import split_interface, trace_entries, validate_data, validate_params
 
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32") + LOW_PRECISION
+
+
+# ---------------------------------------------------------------- a mode's products
+
+def _rounded_product_vjp(g, ans, a, b):
+    # y = a @ b over the leading (batch) axes: ga = g b^T, gb = a^T g, each a matrix
+    # product rounded as the forward's (``matmul``), as a kernel's backward GEMMs are.
+    return (matmul(g, onp.swapaxes(b, -1, -2)), matmul(onp.swapaxes(a, -1, -2), g))
+
+
+@with_vjp(_rounded_product_vjp)
+def rounded_product(a, b):
+    """a @ b (same leading axes) as an emulated mode forms it: operands rounded to the
+    format, products summed in float32, the result rounded for bf16 / fp16 "format"
+    (``diffmem.reference.precision.matmul``).  Used only inside a mode: the float64 and
+    float32 runs keep their own sums."""
+    return matmul(a, b)
 
 
 # ---------------------------------------------------------------- 2. activations
@@ -117,7 +146,10 @@ def cosine(memory, key):
     """K[b, h, i] = (k_h . M_i) / (norm(k_h) norm(M_i)), NTM.md's cosine with DELTA in the
     norms; the dot products row by row, ``(M * k).sum(-1)`` (row-uniform).
     memory [B, N, W], key [B, heads, W] -> [B, heads, N]."""
-    dots = np.sum(memory[:, None, :, :] * key[:, :, None, :], axis=-1)
+    if emulated_mode() is None:
+        dots = np.sum(memory[:, None, :, :] * key[:, :, None, :], axis=-1)
+    else:   # a mode's numerators are a rounded matrix product (DNC.md "Numerics")
+        dots = rounded_product(key, np.swapaxes(memory, 1, 2))
     return dots / (norm(key)[:, :, None] * norm(memory)[:, None, :])
 
 
@@ -137,7 +169,11 @@ def write_weights(allocation_gate, write_gate, a, cw):
 def write_memory(memory, ww, erase, vector):
     """M_t = M_{t-1} * (1 - ww e^T) + ww v^T: ww [B, 1, N], erase and vector [B, 1, W]."""
     w = ww[:, 0, :, None]                                  # [B, N, 1]
-    return memory * (1.0 - w * erase) + w * vector
+    if emulated_mode() is None:
+        return memory * (1.0 - w * erase) + w * vector
+    # In a mode the write's outer product ww v^T is a rounded matrix product (as NTM.md's
+    # SUM_h w_h a_h^T); the erase term stays elementwise float32.
+    return memory * (1.0 - w * erase) + rounded_product(w, vector)
 
 
 def off_diagonal(N):
@@ -166,9 +202,10 @@ def precedence(p_prev, ww):
 def directions(link_t, w_read_prev):
     """fw^i = L_t wr^i_{t-1}, bw^i = L_t^T wr^i_{t-1}: [B, R, N] each.
     (fw[i][n] = SUM_j L[n, j] wr[j], bw[i][n] = SUM_j L[j, n] wr[j].)"""
-    forward = w_read_prev @ np.swapaxes(link_t, 1, 2)
-    backward = w_read_prev @ link_t
-    return forward, backward
+    if emulated_mode() is None:
+        return w_read_prev @ np.swapaxes(link_t, 1, 2), w_read_prev @ link_t
+    return (rounded_product(w_read_prev, np.swapaxes(link_t, 1, 2)),
+            rounded_product(w_read_prev, link_t))
 
 
 def read_weights(mode, backward, content, forward):
@@ -178,7 +215,7 @@ def read_weights(mode, backward, content, forward):
 
 def read_memory(memory, w_read):
     """r^i = M_t^T wr^i: w_read [B, R, N], memory [B, N, W] -> [B, R, W]."""
-    return w_read @ memory
+    return w_read @ memory if emulated_mode() is None else rounded_product(w_read, memory)
 
 
 # ---------------------------------------------------------------- the step
@@ -267,20 +304,22 @@ def forward(params, cfg: DNCConfig, inputs, want_trace=False):
 # ---------------------------------------------------------------- running
 
 def run_batch(cfg, params, inputs, targets, mask, *, dtype="float64", want_trace=True,
-              want_grads=True):
+              want_grads=True, product_results="format"):
     """A batch: inputs [B, T, X], targets [B, T, Y], mask [B, T].
 
     Returns ``logits`` [B, T, Y], ``loss`` [B], and when asked ``trace`` (name ->
     [B, T, ...]), ``grads`` (of the summed loss: summed over the batch) and
-    ``grad_inputs`` [B, T, X].  ``dtype``: float64 or float32 (this run sorts its own
-    usages)."""
+    ``grad_inputs`` [B, T, X].  ``dtype``: float64, float32 or a low-precision mode
+    (float32 with the module docstring's products rounded; ``product_results`` "format"
+    or "float32" for bf16 / fp16, docs/precision.md); every run sorts its own usages."""
     if not isinstance(cfg, DNCConfig):
         raise ValueError(f"config: expected a DNCConfig (DNCConfig.from_dict makes one from "
                          f"a dict), got {type(cfg).__name__}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype: expected one of {DTYPES}, got {dtype!r}")
-    params = {k: v.astype(dtype) for k, v in validate_params(params, cfg).items()}
-    inputs, targets, mask = (a.astype(dtype) for a in
+    work = compute_dtype(dtype)
+    params = {k: v.astype(work) for k, v in validate_params(params, cfg).items()}
+    inputs, targets, mask = (a.astype(work) for a in
                              validate_data(cfg, inputs, targets, mask, batched=True))
     out = {}
 
@@ -288,12 +327,13 @@ def run_batch(cfg, params, inputs, targets, mask, *, dtype="float64", want_trace
         logits, trace = forward(packed[0], cfg, packed[1], want_trace)
         out["logits"], out["trace"] = getval(logits), trace
         losses = sequence_loss(cfg, logits, targets, mask)
-        out["loss"] = onp.asarray(getval(losses), dtype=dtype)
+        out["loss"] = onp.asarray(getval(losses), dtype=work)
         return np.sum(losses)
 
     # The reference sigmoid's gradient 1/cosh^2 overflows harmlessly to 0 for |z| > ~1400
     # (a saturated switch's pre-activation is beyond 1000).
-    with onp.errstate(over="ignore"):
+    with emulating(dtype if dtype in LOW_PRECISION else None, product_results), \
+            onp.errstate(over="ignore"):
         if want_grads:
             _, (grads, grad_inputs) = value_and_grad(total_loss)((params, inputs))
         else:

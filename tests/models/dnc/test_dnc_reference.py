@@ -211,8 +211,9 @@ def test_float32_run_is_float32_and_close():
     r64, r32 = R.run_batch(cfg, p, x, y, m), R.run_batch(cfg, p, x, y, m, dtype="float32")
     assert r32["logits"].dtype == np.float32 and r32["grads"]["init.memory"].dtype == np.float32
     np.testing.assert_allclose(r32["loss"], r64["loss"], rtol=1e-5)
-    with pytest.raises(ValueError, match=r"dtype: expected one of \('float64', 'float32'\)"):
-        R.run_batch(cfg, p, x, y, m, dtype="bfloat16")
+    with pytest.raises(ValueError, match=r"dtype: expected one of \('float64', 'float32', "
+                       r"'tf32', 'bfloat16', 'float16'\), got 'int8'"):
+        R.run_batch(cfg, p, x, y, m, dtype="int8")
 
 
 # ---------------------------------------------------------------- config and layout
