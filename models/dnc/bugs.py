@@ -1,7 +1,8 @@
 """A catalogue of realistic DNC kernel bugs (DNC.md, "Kernel-bug catalogue"): the
 harness's own test that it catches them, and names each where it lives.
 
-Each bug is a plain subclass of ``BatchedDNC`` overriding one method, with ``STAGES``:
+Each bug is a plain subclass of ``BatchedDNC`` overriding one method (one that moves a
+stage within the step also overrides ``step``), with ``STAGES``:
 the ``Stage`` values of ``layout`` where the harness must localise it (the first
 diverging trace entry, earliest step first, then stage order), or ``GRADIENT_ONLY``
 (forward identical, gradients differ); and ``NEEDS``: case tags (cases.py) that expose
@@ -20,7 +21,7 @@ from diffmem.models.family import GRADIENT_ONLY
 
 from .batched import BatchedDNC
 from .layout import (ACTIVATIONS, ALLOCATION, DIRECTIONS, LINK, READ_CONTENT, READ_WEIGHT,
-                     WRITE_CONTENT, WRITE_WEIGHT)
+                     USAGE, WRITE_CONTENT, WRITE_WEIGHT)
 
 # deepmind/dnc's constants (addressing.py: _EPSILON in the usage floor and the cosine).
 DEEPMIND_EPSILON = 1e-6
@@ -123,6 +124,27 @@ class UsageStopGradient(Bug):
         return super().usage(usage_prev, self.xp.stop_gradient(write_weight_prev), retention)
 
 
+class UsageFromThisStepsWrite(Bug):
+    """Usage updated at the end of the step, from this step's write weights and retention,
+    u_t = (u_{t-1} + ww_t - u_{t-1} ww_t) psi_t, and the next step's allocation taken from
+    the usage so carried: the free gates act one step late.  (Read literally, "this
+    step's usage from this step's write weights" is circular -- the write weights need the
+    allocation, which needs the usage; this is the form a kernel that fuses the usage
+    update into the end of its step computes.)  Allocation then uses the carried usage
+    unchanged; the trace's ``usage`` is that carried value.  It moves a stage within the
+    step, so it overrides ``step`` as well as ``usage``."""
+    STAGES = (USAGE,)
+
+    def usage(self, usage_prev, write_weight_prev, retention):
+        return usage_prev
+
+    def step(self, params, state, x):
+        next_state, record = super().step(params, state, x)
+        usage = BatchedDNC.usage(self, state["usage"], next_state["write_weight"],
+                                 record["retention"])
+        return dict(next_state, usage=usage), record
+
+
 # ---------------------------------------------------------------- 6. / 12. content
 
 class CosineDeepmindEps(Bug):
@@ -195,7 +217,7 @@ class ReadModesDeepmindOrder(Bug):
         return mode[..., 0:1] * backward + mode[..., 1:2] * forward + mode[..., 2:3] * content
 
 
-BUGS = (StrengthSoftplus, UsageStopGradient, UnstableTieOrder, ExclusiveProductInclusive,
+BUGS = (StrengthSoftplus, UsageStopGradient, UsageFromThisStepsWrite, UnstableTieOrder, ExclusiveProductInclusive,
         FreeListNotInverted, SortGradientOtherTieOrder, UsageFloorDeepmind,
         CumprodGradByDivision, CosineDeepmindEps,
         WriteGateOnAllocationOnly, LinkDiagonalKept, PrecedenceBeforeLink, DirectionsSwapped,

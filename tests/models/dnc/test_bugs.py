@@ -48,7 +48,8 @@ def test_the_catalogue_names_dnc_md_s_bugs_and_deepmind_s_five_departures():
     spec = {"unstable_tie_order", "exclusive_product_inclusive", "free_list_not_inverted",
             "cumprod_grad_by_division", "usage_floor_deepmind", "usage_stop_gradient",
             "strength_softplus", "read_modes_deepmind_order", "link_diagonal_kept",
-            "precedence_before_link", "directions_swapped", "write_gate_on_allocation_only"}
+            "precedence_before_link", "directions_swapped", "write_gate_on_allocation_only",
+            "usage_from_this_steps_write"}
     deepmind = {"strength_softplus", "cosine_deepmind_eps", "usage_floor_deepmind",
                 "usage_stop_gradient", "read_modes_deepmind_order"}
     assert spec | deepmind <= names
@@ -59,7 +60,8 @@ def test_bug_overrides_one_method(bug):
     cls = FAMILY.bugs()[bug]
     assert issubclass(cls, BatchedDNC) and cls.__doc__ and cls.STAGES
     overridden = [m for m, v in vars(cls).items() if callable(v) and hasattr(BatchedDNC, m)]
-    assert len(overridden) == 1, overridden
+    stages = [m for m in overridden if m != "step"]   # ``step`` only to move a stage
+    assert len(stages) == 1 and len(overridden) <= 2, overridden
     assert all(s in STAGES or s == GRADIENT_ONLY for s in cls.STAGES)
 
 
