@@ -135,11 +135,11 @@ class Family(ABC):
     # The precisions the reference runs (and a fixture stores): float64 and float32
     # always; the emulated low-precision modes where the family's reference has them.
     dtypes: tuple = PRECISIONS
-    # Hooks (``diffmem.models.hooks``); None where the family has none.  Calibration
-    # without a hook draws the family's held-out cases.
     # ``diffmem fuzz``: the axes the family's cases scale along, each (smallest, largest),
     # the largest a GPU kernel meets; empty: the family is not fuzzed.
     fuzz_axes: dict = {}
+    # Hooks (``diffmem.models.hooks``); None where the family has none.  Calibration
+    # without a hook draws the family's held-out cases.
     training: TrainingHook | None = None
     calibration: CalibrationHook | None = None
     tasks: TaskSet | None = None
