@@ -5,7 +5,7 @@ For each family (or the whole default check), runs ``diffmem check --family F --
 --no-progress --report R`` twice in a fresh JAX compilation cache: *cold* (the cache
 empty, as on a fresh install) and *warm* (the same seed again, the programs in the
 cache).  Prints the wall clock and the report's ``timing`` (seconds in the workers:
-loading and drawing cases with the held-out reference runs, in the backend, of that
+loading fixtures, the held-out cases' reference runs, in the backend, of that
 compiling, comparing).  ``--overhead BACKEND`` instead checks that backend with ``--jobs
 1`` and prints the seconds diffmem spent beside the backend's own (wall minus the
 backend's calls), per family.
@@ -42,7 +42,7 @@ def run_check(args, cache, report):
 def row(label, wall, code, timing, summary):
     load = os.getloadavg()[0]
     print(f"{label:<28} {wall:7.1f} s wall  exit {code}  runs {summary.get('runs', '-'):>4}  "
-          f"case {timing.get('case', 0):6.1f}  backend {timing.get('backend', 0):6.1f}  "
+          f"case {timing.get('case', 0):6.1f}  reference {timing.get('reference', 0):6.1f}  backend {timing.get('backend', 0):6.1f}  "
           f"(compile {timing.get('compile', 0):6.1f})  harness {timing.get('harness', 0):5.1f}"
           f"  load {load:.1f}", flush=True)
 
@@ -69,8 +69,9 @@ def main():
                      "--jobs", "1"], cache, report)
                 row(f"{name} {a.overhead}", wall, code, timing, summary)
                 print(f"{'':<28} diffmem beside the backend: "
-                      f"{wall - timing.get('backend', 0):.1f} s (held-out reference runs "
-                      f"{timing.get('case', 0):.1f} s of it)")
+                      f"{wall - timing.get('backend', 0):.1f} s (besides it: held-out reference "
+                      f"runs {timing.get('reference', 0):.1f} s, in the parent while the "
+                      f"backend ran)")
             return
         for name in names + (["(whole)"] if a.whole else []):
             cache = tempfile.mkdtemp(dir=tmp)

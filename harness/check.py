@@ -10,6 +10,7 @@ marked not run.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .compare import CaseResult, cover_runs, describe_exception, run_case
 from diffmem.interrupts import sigterm_interrupts, stop_at_next_signal
 
 from .pool import Died, Done, Part, Pool, Raised
+from .prepare import Preparer
 from .schedule import INTERRUPTED, CaseRef, EarlyStop, groups, not_run, runs
 
 DEFAULT_BACKENDS = ("jax", "torch")
@@ -53,6 +55,20 @@ def backend_for(spec, device, dtype):
     return _BACKENDS[key]
 
 
+def make_backends(pairs, device):
+    """Make (or learn why not) every (spec, dtype) backend of ``pairs`` in this worker: a
+    pool's ``preload``, so the imports overlap the parent's own start."""
+    for spec, dtype in pairs:
+        backend_for(spec, device, dtype)
+
+
+def open_pool(jobs, pairs, device="cpu", timeout=DEFAULT_TIMEOUT):
+    """The check's worker pool, its first worker started now and making the backends
+    while the caller validates arguments and reads fixtures (``Pool.start``)."""
+    return Pool(jobs, device, timeout or None,
+                preload=(make_backends, (list(pairs), device))).start(1)
+
+
 def retire_backend(spec, device, dtype, why):
     """Make this process's later ``backend_for`` calls answer ``Unavailable(why)`` (a
     backend whose call timed out may still be running in its thread)."""
@@ -82,8 +98,8 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
         elif isinstance(backend, Unavailable):
             result = CaseResult(ref.name, spec, dtype, 0.0, error=backend.reason)
         else:
-            loading = 0.0
-            if ref.name not in cases:
+            loading, first_use = 0.0, ref.name not in cases
+            if first_use:
                 started = time.perf_counter()
                 try:
                     cases = {ref.name: ref.load(precisions)}
@@ -100,8 +116,10 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
                 result = run_case(backend, case, dtype, tolerance,
                                   repeat=first == ref.name or ref.heldout is not None,
                                   timeout=timeout or None)
-                if loading:
-                    result.timing["case"] = loading
+                if loading:   # a held-out case's time is its reference runs
+                    result.timing["case" if ref.heldout is None else "reference"] = loading
+                if ref.prepared is not None and first_use:
+                    result.timing["reference"] = ref.prepared.seconds
         result.source, result.heldout = spec, ref.heldout is not None
         stop.record(result)
         yield result
@@ -121,28 +139,38 @@ def _died_row(ref, pair, died: Died) -> CaseResult:
     return result
 
 
+def check_pairs(backends, dtypes) -> list:
+    """The (backend spec, dtype) pairs of a check, in report order."""
+    return [(spec, dtype) for spec in backends for dtype in dtypes]
+
+
 def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=True,
-              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None, strict=False):
+              jobs=1, shapes=None, timeout=DEFAULT_TIMEOUT, max_errors=None, strict=False,
+              pool=None):
     """Every (backend, dtype) on every case -> list of CaseResult, in (backend, dtype,
     case) order (never raises for a bad backend: a factory that fails gives one error row
     per case; raises ``Interrupted`` on Ctrl-C or SIGTERM).  ``refs``: ``CaseRef``s.
 
-    ``jobs`` worker processes (``pool.Pool``), one task per group of same-shaped cases,
-    so each compiled program is reused within its task.
+    ``jobs`` worker processes (``pool.Pool``; ``pool``: one already open, from
+    ``open_pool``, which the caller closes), one task per group of same-shaped cases, so
+    each compiled program is reused within its task.  The held-out cases are drawn in
+    this process meanwhile (``prepare.Preparer``).
     """
     shapes = shapes or {r.name: r.name for r in refs}
     precisions = baselines(dtypes)
-    pairs = [(spec, dtype) for spec in backends for dtype in dtypes]
+    pairs = check_pairs(backends, dtypes)
     tasks = groups(refs, shapes)
     stop = EarlyStop(max_errors)
     done = {i: [] for i in range(len(tasks))}
     bar = _progress(len(pairs) * len(refs), progress)
+    preparer = Preparer(refs, precisions, dtypes)
 
     def submit(pool, i, skip=0):
-        # Made when a worker is free: the task starts with what the check has seen.
+        # Made when a worker is free: the task starts with what the check has seen, and
+        # with the held-out cases the parent has drawn by then.
         pool.submit(i, lambda: None if stop.all_stopped(pairs) else
-                    (check_task, (pairs, device, tasks[i], tolerance, timeout, precisions,
-                                  stop, skip)))
+                    (check_task, (pairs, device, [preparer.take(r) for r in tasks[i]],
+                                  tolerance, timeout, precisions, stop, skip)))
 
     def add(i, result):
         done[i].append(result)
@@ -150,8 +178,14 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
         bar.update(1)
 
     interrupted = False
+    if pool is None:
+        pool = Pool(min(jobs, len(tasks)) or 1, device, timeout)
+    else:   # opened by the caller, who closes it
+        pool.jobs = min(pool.jobs, len(tasks)) or 1
+        pool = contextlib.nullcontext(pool)
     try:
-        with sigterm_interrupts(), Pool(min(jobs, len(tasks)) or 1, device, timeout) as pool:
+        with sigterm_interrupts(), pool as pool:
+            preparer.start()
             for i in range(len(tasks)):
                 submit(pool, i)
             for event in pool.events():
@@ -174,6 +208,8 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     except KeyboardInterrupt:
         interrupted = True
         stop_at_next_signal()
+    finally:
+        preparer.stop()
     bar.close()
     results = []
     for i, group in enumerate(tasks):

@@ -90,11 +90,8 @@ def add_check_commands(subparsers):
 
 
 def cmd_check(args) -> int:
-    from .check import fixture_refs, heldout_refs, run_check
+    from .check import check_pairs, open_pool
     from .devices import default_jobs, usable_jobs, validate_jobs
-    from .heldout import new_seed
-    from .report import (format_failures, format_summary, format_table, format_timing, verdict,
-                         write_report)
     try:
         tolerance = tolerance_from_args(args)
         dtypes = parse_dtypes(args.dtype)
@@ -120,13 +117,24 @@ def cmd_check(args) -> int:
             raise UsageError(f"--shard {args.shard}: give --seed S too, so that every shard "
                              f"draws the same held-out cases")
     backends = args.backend or list(DEFAULT_BACKENDS)
+    jobs = usable_jobs(jobs, args.device, "--jobs", explicit=args.jobs is not None)
+    # The first worker starts now and makes the backends (imports torch, JAX, a
+    # kernel's package) while this process validates them and reads the fixtures.
+    with open_pool(jobs, check_pairs(backends, dtypes), args.device, args.timeout) as pool:
+        return _check(args, pool, backends, dtypes, chosen, jobs, tolerance, part)
+
+
+def _check(args, pool, backends, dtypes, chosen, jobs, tolerance, part) -> int:
+    from .check import fixture_refs, heldout_refs, run_check
+    from .heldout import new_seed
+    from .report import (format_failures, format_summary, format_table, format_timing, verdict,
+                         write_report)
     check_backend_specs(backends)   # a name that finds no backend is a usage error
     try:
         refs, shapes, digest = fixture_refs(args.fixtures, args.cases, args.trust_fixtures,
                                             chosen)
     except ValueError as exc:   # FixtureError and UnpinnedFixtures are ValueErrors
         raise UsageError(str(exc)) from None
-    jobs = usable_jobs(jobs, args.device, "--jobs", explicit=args.jobs is not None)
     seed = args.seed if args.seed is not None else new_seed()
     extra, extra_shapes = heldout_refs(seed, args.heldout, chosen)
     if args.heldout:
@@ -152,7 +160,7 @@ def cmd_check(args) -> int:
                             progress=not args.no_progress, jobs=jobs,
                             shapes=shapes, timeout=args.timeout,
                             max_errors=None if args.keep_going else args.max_errors,
-                            strict=args.strict)
+                            strict=args.strict, pool=pool)
     except Interrupted as stopped:
         results, interrupted = stopped.results, True
     seconds = time.perf_counter() - started

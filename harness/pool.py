@@ -92,13 +92,16 @@ def _describe(exc) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _worker_main(connection, device, index):
+def _worker_main(connection, device, index, preload=None):
     global _CONNECTION
-    # SIGINT arrived blocked (see _spawn) and stays ignored: the parent decides.
+    # SIGINT arrived blocked (see _Worker) and stays ignored: the parent decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from .devices import apply_worker_environment
     apply_worker_environment(device, index)
+    if preload is not None:   # while the parent still prepares: imports, nothing that can fail
+        with contextlib.suppress(Exception):
+            preload[0](*preload[1])
     _CONNECTION = connection
     while True:
         try:
@@ -129,10 +132,11 @@ def exit_reason(exitcode) -> str:
 
 
 class _Worker:
-    def __init__(self, context, device, index):
+    def __init__(self, context, device, index, preload=None):
         parent_end, child_end = context.Pipe()
         self.connection = parent_end
-        self.process = context.Process(target=_worker_main, args=(child_end, device, index),
+        self.process = context.Process(target=_worker_main,
+                                       args=(child_end, device, index, preload),
                                        daemon=True, name=f"diffmem-worker-{index}")
         # The child inherits the signal mask across exec: blocked, a Ctrl-C that comes
         # while it starts is never delivered there (it unblocks after ignoring SIGINT).
@@ -160,16 +164,35 @@ class Pool:
     ``submit`` queues a task; ``events()`` runs the queue and yields ``Part``, ``Done``,
     ``Raised`` and ``Died`` as they come (tasks may be submitted while it runs).  Use as
     a context manager: leaving it ends the workers, at once when leaving on an
-    exception (Ctrl-C)."""
+    exception (Ctrl-C).
 
-    def __init__(self, jobs: int, device: str = "cpu", timeout: float | None = None):
+    ``preload``: ``(fn, args)`` every worker calls once when it starts (its exceptions
+    ignored), e.g. importing the backends' modules; with ``start()`` that happens while
+    the parent is still reading fixtures and drawing cases, instead of before the first
+    task."""
+
+    def __init__(self, jobs: int, device: str = "cpu", timeout: float | None = None,
+                 preload=None):
         self.jobs = max(1, int(jobs))
         self.device = device
         self.timeout = timeout or None
+        self.preload = preload
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._queue = collections.deque()
         self._started = 0
+
+    def start(self, count=None):
+        """Spawn ``count`` (default ``jobs``) workers now rather than at the first task."""
+        while len(self._workers) < min(self.jobs, count or self.jobs):
+            self._spawn()
+        return self
+
+    def _spawn(self):
+        w = _Worker(self._context, self.device, self._started, self.preload)
+        self._started += 1
+        self._workers.append(w)
+        return w
 
     def submit(self, key: Hashable, make: Callable):
         """Queue a task: ``make()``, called when a worker is free, returns ``(fn, args)``
@@ -184,10 +207,7 @@ class Pool:
             if w.key is None:
                 return w
         if len(self._workers) < self.jobs:
-            w = _Worker(self._context, self.device, self._started)
-            self._started += 1
-            self._workers.append(w)
-            return w
+            return self._spawn()
         return None
 
     def _dispatch(self):
@@ -261,16 +281,10 @@ class Pool:
                     yield Died(key, timed_out=self.timeout, label=label)
 
     def close(self):
-        """End the workers: politely when idle, killed when still busy."""
-        for w in self._workers:
-            if w.key is None:
-                with contextlib.suppress(OSError, ValueError):
-                    w.connection.send(None)
-        deadline = time.monotonic() + 2.0
-        for w in self._workers:
-            w.process.join(max(0.0, deadline - time.monotonic()))
-            w.kill()
-        self._workers.clear()
+        """End the workers at once: they hold nothing (results are sent, files are the
+        parent's), and a worker's own exit (tearing down torch and JAX) costs the
+        caller half a second."""
+        self.kill()
 
     def kill(self):
         """End every worker now (an interrupt)."""

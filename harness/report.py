@@ -26,8 +26,9 @@ from .tolerance import Tolerance
 # /3: a stage is {"number", "name"}; /4: summary.coverage, allow_unsupported,
 # not_judgeable; per result heldout, same_kernel, notes; per tensor plausible, judged_alone;
 # /5: shard ({"index", "count", "cases", "cases_in_all_shards"} or null), merged_from;
-# timing (where the seconds went, in the workers) at the top and per result
-SCHEMA_VERSION = "diffmem-report/5"
+# timing (where the seconds went, in the workers) at the top and per result;
+# /6: timing's "reference" (the held-out cases' reference runs, apart from "case")
+SCHEMA_VERSION = "diffmem-report/6"
 _TENSOR_FIELDS = ("tensor", "check", "status", "kind", "max_abs", "rel", "scale", "bound",
                   "ratio", "err32", "where", "got", "expected", "stage", "first_bad",
                   "suspect", "covered_by", "plausible", "judged_alone", "message")
@@ -160,22 +161,24 @@ def format_summary(results, strict=False, allow_unsupported=False) -> str:
     return line + ("\nOK" if s["ok"] else "\nFAILED")
 
 
-TIMING = ("case", "backend", "compile", "harness")
+TIMING = ("case", "reference", "backend", "compile", "harness")
 
 
 def timing(results) -> dict:
-    """Seconds spent in the workers, added over the runs: "case" loading fixtures and
-    drawing held-out cases with their reference runs, "backend" in its calls (of which
-    "compile" is what it reported as compiling), "harness" comparing."""
+    """Seconds added over the runs: "case" loading fixtures, "reference" drawing the
+    held-out cases with the reference's runs on them (in the parent beside the workers,
+    or in a worker that reached one first), "backend" in its calls (of which "compile" is
+    what it reported as compiling), "harness" comparing."""
     return {k: round(sum(r.timing.get(k, 0.0) for r in results), 3) for k in TIMING}
 
 
 def format_timing(results, wall=None) -> str:
     t = timing(results)
     return ((f"time: {wall:.1f} s wall; " if wall is not None else "time: ")
-            + f"in the workers {t['case']:.1f} s loading and drawing cases (the held-out "
-              f"cases' reference runs), {t['backend']:.1f} s in the backend ({t['compile']:.1f} "
-              f"s of it compiling, as the backend reports), {t['harness']:.1f} s comparing")
+            + f"{t['backend']:.1f} s in the backend ({t['compile']:.1f} s of it compiling, as "
+              f"the backend reports); diffmem: {t['reference']:.1f} s drawing the held-out "
+              f"cases with the reference's runs (beside the backend), {t['case']:.1f} s "
+              f"loading fixtures, {t['harness']:.1f} s comparing")
 
 
 def format_failures(results, limit=None) -> str:

@@ -22,12 +22,16 @@ Pair = tuple   # (backend spec, dtype)
 
 @dataclass(frozen=True)
 class CaseRef:
-    """A case a worker can load by itself: a fixture by name, or a held-out draw."""
+    """A case a worker can load by itself: a fixture by name, or a held-out draw (ready
+    made when the parent drew it, ``prepare.py``)."""
     name: str
     fixtures: str | None = None
     heldout: dict | None = None
+    prepared: object = field(default=None, compare=False, repr=False)
 
     def load(self, precisions):
+        if self.prepared is not None:
+            return self.prepared.case()
         if self.heldout is not None:
             from .heldout import make_case
             return make_case(self.heldout, precisions)
@@ -36,12 +40,13 @@ class CaseRef:
 
 
 def groups(refs, shapes) -> list:
-    """Cases that share a shape key, held-out groups first (the largest, and their
-    reference runs too): the check's tasks."""
+    """Cases that share a shape key, fixture groups first and held-out groups last (the
+    parent draws the held-out cases, their reference runs included, while the workers
+    run the fixtures: ``prepare.py``): the check's tasks."""
     out = {}
     for ref in refs:
         out.setdefault(shapes[ref.name], []).append(ref)
-    return sorted(out.values(), key=lambda g: g[0].heldout is None)
+    return sorted(out.values(), key=lambda g: g[0].heldout is not None)
 
 
 def runs(group, pairs) -> list:

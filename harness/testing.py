@@ -25,11 +25,12 @@ class ReferenceRuns(dict):
     test does not pay for the low-precision modes' runs, and
     ``case.expected["bfloat16"]`` still works."""
 
-    def __init__(self, run, dtypes, allowed=DTYPES):
-        super().__init__()
+    def __init__(self, run, dtypes, allowed=DTYPES, ready=None):
+        super().__init__(ready or {})
         self._run, self._dtypes = run, allowed
         for dtype in dtypes:      # float64 first: a mode's baseline is measured from it
-            self[dtype] = run(dtype, self)
+            if dtype not in self:
+                self[dtype] = run(dtype, self)
 
     def __missing__(self, dtype):
         if dtype not in self._dtypes:
@@ -39,10 +40,11 @@ class ReferenceRuns(dict):
 
 
 def reference_case(name, config, params, inputs, targets, mask, meta=None,
-                   precisions=("float64", "float32")) -> Case:
+                   precisions=("float64", "float32"), ready=None) -> Case:
     """A Case holding the reference's results on these arrays in ``precisions`` (float64
     always: it is what every backend is compared with); any other dtype of
-    ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``."""
+    ``fixture_io.DTYPES`` is run on first use of ``expected[dtype]``.  ``ready``: runs
+    already made on these very arrays (dtype -> run), kept instead of run again."""
     model = bind(config)
     precisions = ("float64",) + tuple(p for p in precisions if p != "float64")
 
@@ -50,7 +52,7 @@ def reference_case(name, config, params, inputs, targets, mask, meta=None,
         exp64 = runs["float64"] if dtype != "float64" else None
         return reference_run(model, params, inputs, targets, mask, dtype, exp64)
     allowed = family_dtypes(model)
-    expected = ReferenceRuns(run, [p for p in precisions if p in allowed], allowed)
+    expected = ReferenceRuns(run, [p for p in precisions if p in allowed], allowed, ready)
     return Case(name=name, path=pathlib.Path(f"<{name}>"), model=model, meta=dict(meta or {}),
                 params=params, inputs=inputs, targets=targets, mask=mask, expected=expected)
 

@@ -126,3 +126,14 @@ def test_jax_second_call_does_not_recompile():
                                                        x, y, m, want_trace=False,
                                                        want_grads=False)
     assert again.extras["compile_s"] == 0.0
+
+
+def test_jax_untraced_call_reuses_the_traced_program_and_returns_only_what_it_asked():
+    be = load_backend("jax", "cpu", "float64")
+    params, (x, y, m) = init_params(CFG, seed=3), data()
+    traced = be.run(CFG, params, x, y, m, want_trace=True, want_grads=True)
+    bare = be.run(CFG, params, x, y, m, want_trace=False, want_grads=False)
+    assert bare.extras["compile_s"] == 0.0
+    assert bare.grads is None and bare.grad_inputs is None and bare.trace is None
+    np.testing.assert_array_equal(bare.logits, traced.logits)
+    np.testing.assert_array_equal(bare.loss, traced.loss)

@@ -25,7 +25,7 @@ def test_reference_backend_passes_and_writes_a_report(run_check, tmp_path):
     assert "2 run(s): 2 passed, 0 failed, 0 error(s), 0 incomplete, 0 unsupported" in out
     assert out.rstrip().endswith(f"JSON report: {report}")
     data = json.loads(report.read_text())
-    assert data["schema_version"] == "diffmem-report/5" and data["shard"] is None
+    assert data["schema_version"] == "diffmem-report/6" and data["shard"] is None
     assert data["summary"]["ok"] is True and data["summary"]["passed"] == 2
     assert data["fixtures_pinned"] is True
     assert {r["dtype"] for r in data["results"]} == {"float32", "float64"}
