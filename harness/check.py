@@ -116,10 +116,10 @@ def check_task(pairs, device, group, tolerance, timeout, precisions, stop, skip=
                 result = run_case(backend, case, dtype, tolerance,
                                   repeat=first == ref.name or ref.heldout is not None,
                                   timeout=timeout or None)
+                if ref.prepared is not None and first_use:   # made by the parent
+                    loading = ref.prepared.seconds
                 if loading:   # a held-out case's time is its reference runs
                     result.timing["case" if ref.heldout is None else "reference"] = loading
-                if ref.prepared is not None and first_use:
-                    result.timing["reference"] = ref.prepared.seconds
         result.source, result.heldout = spec, ref.heldout is not None
         stop.record(result)
         yield result
@@ -153,7 +153,7 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
 
     ``jobs`` worker processes (``pool.Pool``; ``pool``: one already open, from
     ``open_pool``, which the caller closes), one task per group of same-shaped cases, so
-    each compiled program is reused within its task.  The held-out cases are drawn in
+    each compiled program is reused within its task.  The cases are loaded and drawn in
     this process meanwhile (``prepare.Preparer``).
     """
     shapes = shapes or {r.name: r.name for r in refs}
@@ -163,11 +163,11 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     stop = EarlyStop(max_errors)
     done = {i: [] for i in range(len(tasks))}
     bar = _progress(len(pairs) * len(refs), progress)
-    preparer = Preparer(refs, precisions, dtypes)
+    preparer = Preparer(tasks, precisions, dtypes)
 
     def submit(pool, i, skip=0):
         # Made when a worker is free: the task starts with what the check has seen, and
-        # with the held-out cases the parent has drawn by then.
+        # with the cases the parent has made ready by then.
         pool.submit(i, lambda: None if stop.all_stopped(pairs) else
                     (check_task, (pairs, device, [preparer.take(r) for r in tasks[i]],
                                   tolerance, timeout, precisions, stop, skip)))

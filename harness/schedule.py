@@ -22,8 +22,8 @@ Pair = tuple   # (backend spec, dtype)
 
 @dataclass(frozen=True)
 class CaseRef:
-    """A case a worker can load by itself: a fixture by name, or a held-out draw (ready
-    made when the parent drew it, ``prepare.py``)."""
+    """A case a worker can load by itself: a fixture by name, or a held-out draw (or
+    ready-made by the parent, ``prepare.py``)."""
     name: str
     fixtures: str | None = None
     heldout: dict | None = None
@@ -41,8 +41,8 @@ class CaseRef:
 
 def groups(refs, shapes) -> list:
     """Cases that share a shape key, fixture groups first and held-out groups last (the
-    parent draws the held-out cases, their reference runs included, while the workers
-    run the fixtures: ``prepare.py``): the check's tasks."""
+    parent draws the held-out cases, the reference's runs on them, while the workers run
+    the fixtures: ``prepare.py``): the check's tasks."""
     out = {}
     for ref in refs:
         out.setdefault(shapes[ref.name], []).append(ref)

@@ -20,7 +20,7 @@ def _leaves(tree):
 
 def test_a_prepared_case_is_the_drawn_case_and_is_not_run_again(monkeypatch):
     (ref,), _ = heldout_refs(seed=5, count=1, chosen=("stack",))
-    preparer = Preparer([ref], ("float32",), ("float64", "float32")).start()
+    preparer = Preparer([[ref]], ("float32",), ("float64", "float32")).start()
     preparer._thread.join()
     taken = preparer.take(ref)
     assert taken.prepared is not None and taken.prepared.seconds > 0
@@ -39,9 +39,22 @@ def test_a_prepared_case_is_the_drawn_case_and_is_not_run_again(monkeypatch):
     assert case.name == drawn.name
 
 
+def test_a_prepared_fixture_is_the_loaded_fixture():
+    from diffmem.harness.check import fixture_refs
+    from diffmem.harness.fixture_io import case_path, load_case
+    refs, _, _ = fixture_refs(None, "stack-ff-bce-init")
+    preparer = Preparer([refs], ("float32",), ("float64",)).start()
+    preparer._thread.join()
+    case, loaded = preparer.take(refs[0]).load(()), load_case(case_path(refs[0].name))
+    assert case.path == loaded.path and case.config == loaded.config
+    for dtype in loaded.expected:
+        got, want = dict(_leaves(case.expected[dtype])), dict(_leaves(loaded.expected[dtype]))
+        assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+
+
 def test_a_case_a_worker_reaches_first_is_left_to_it_and_skipped_here():
     refs, _ = heldout_refs(seed=5, count=2, chosen=("stack",))
-    preparer = Preparer(refs, ("float32",), ("float32",))   # not started: nothing drawn
+    preparer = Preparer([refs], ("float32",), ("float32",))   # not started: nothing drawn
     assert preparer.take(refs[1]) is refs[1]                # the worker draws it itself
     preparer.start()
     preparer._thread.join()
