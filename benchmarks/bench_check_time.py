@@ -2,9 +2,10 @@
 backend's overhead.
 
 For each family (or the whole default check), runs ``diffmem check --family F --seed S
---no-progress --report R`` twice in a fresh JAX compilation cache: *cold* (the cache
-empty, as on a fresh install) and *warm* (the same seed again, the programs in the
-cache).  Prints the wall clock and the report's ``timing`` (seconds in the workers:
+--no-progress --report R`` three times in a fresh JAX compilation cache: *cold* (the
+cache empty, as on a fresh install), *warm* (the same seed again, every program in the
+cache) and *warm, new seed* (seed S + 1, as a second ``diffmem check`` draws: the
+fixtures' programs in the cache, the held-out cases' new).  Prints the wall clock and the report's ``timing`` (seconds in the workers:
 loading fixtures, the held-out cases' reference runs, in the backend, of that
 compiling, comparing).  ``--overhead BACKEND`` instead checks that backend with ``--jobs
 1`` and prints the seconds diffmem spent beside the backend's own (wall minus the
@@ -12,6 +13,8 @@ backend's calls), per family.
 
     python benchmarks/bench_check_time.py [--family ntm ...] [--whole] [--seed 8]
         [--jobs N] [--overhead examples/my_kernel's my_kernel:make_backend]
+
+(``--whole --family`` with no names: the whole default check alone.)
 
 The machine's load (``os.getloadavg``) is printed with every row: on a shared machine the
 figures move with it.
@@ -56,7 +59,7 @@ def main():
     p.add_argument("--overhead", default=None, metavar="BACKEND")
     a = p.parse_args()
     from diffmem.models import families
-    names = a.family if a.family else list(families())
+    names = list(families()) if a.family is None else a.family   # "--family": none
     jobs = ["--jobs", str(a.jobs)] if a.jobs else []
     print(f"{os.cpu_count()} cores; load {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,9 +79,10 @@ def main():
         for name in names + (["(whole)"] if a.whole else []):
             cache = tempfile.mkdtemp(dir=tmp)
             family = [] if name == "(whole)" else ["--family", name]
-            for label in ("cold", "warm"):
+            # The README's second run draws a new seed: its held-out programs are new.
+            for label, seed in (("cold", a.seed), ("warm", a.seed), ("warm, new seed", a.seed + 1)):
                 wall, code, timing, summary = run_check(
-                    [*family, "--seed", str(a.seed), *jobs], cache, report)
+                    [*family, "--seed", str(seed), *jobs], cache, report)
                 row(f"{name} {label}", wall, code, timing, summary)
 
 
