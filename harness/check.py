@@ -151,10 +151,10 @@ def run_check(refs, backends, dtypes, device="cpu", tolerance=None, progress=Tru
     case) order (never raises for a bad backend: a factory that fails gives one error row
     per case; raises ``Interrupted`` on Ctrl-C or SIGTERM).  ``refs``: ``CaseRef``s.
 
-    ``jobs`` worker processes (``pool.Pool``; ``pool``: one already open, from
-    ``open_pool``, which the caller closes), one task per group of same-shaped cases, so
-    each compiled program is reused within its task.  The cases are loaded and drawn in
-    this process meanwhile (``prepare.Preparer``).
+    ``jobs`` worker processes (``pool.Pool``), or ``pool``, one already open (from
+    ``open_pool``, with its own number of workers) that the caller closes; one task per
+    group of same-shaped cases, so each compiled program is reused within its task.  The
+    cases are loaded and drawn in this process meanwhile (``prepare.Preparer``).
     """
     shapes = shapes or {r.name: r.name for r in refs}
     precisions = baselines(dtypes)

@@ -121,10 +121,10 @@ def cmd_check(args) -> int:
     # The first worker starts now and makes the backends (imports torch, JAX, a
     # kernel's package) while this process validates them and reads the fixtures.
     with open_pool(jobs, check_pairs(backends, dtypes), args.device, args.timeout) as pool:
-        return _check(args, pool, backends, dtypes, chosen, jobs, tolerance, part)
+        return _check(args, pool, backends, dtypes, chosen, tolerance, part)
 
 
-def _check(args, pool, backends, dtypes, chosen, jobs, tolerance, part) -> int:
+def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:
     from .check import fixture_refs, heldout_refs, run_check
     from .heldout import new_seed
     from .report import (format_failures, format_summary, format_table, format_timing, verdict,
@@ -157,8 +157,8 @@ def _check(args, pool, backends, dtypes, chosen, jobs, tolerance, part) -> int:
     interrupted = False
     try:
         results = run_check(cases, backends, dtypes, args.device, tolerance,
-                            progress=not args.no_progress, jobs=jobs,
-                            shapes=shapes, timeout=args.timeout,
+                            progress=not args.no_progress, shapes=shapes,
+                            timeout=args.timeout,
                             max_errors=None if args.keep_going else args.max_errors,
                             strict=args.strict, pool=pool)
     except Interrupted as stopped:

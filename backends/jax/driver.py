@@ -159,8 +159,8 @@ class JaxBackend:
         platform = "gpu" if self.device.platform != "cpu" else "cpu"
         # A call without trace or gradients runs the traced program and drops what it
         # did not ask for: on a CPU, compiling is nearly all of a check's time (a
-        # forward-only program is a third of the traced one's), and the untraced call
-        # of a check then reuses the program its traced call compiled.
+        # forward-only program would add a quarter to it), and the untraced call of a
+        # check then reuses the program its traced call compiled.
         program_wants = (True, True) if not (want_trace or want_grads) else \
             (want_trace, want_grads)
         with precision(self.dtype, platform):
