@@ -2,9 +2,9 @@
 backend's overhead.
 
 For each family (or the whole default check), runs ``diffmem check --family F --seed S
---no-progress --report R`` three times in a fresh JAX compilation cache: *cold* (the
-cache empty, as on a fresh install), *warm* (the same seed again, every program in the
-cache) and *warm, new seed* (seed S + 1, as a second ``diffmem check`` draws: the
+--no-progress --report R`` three times in a fresh cache folder (``XDG_CACHE_HOME``: JAX's
+compilation cache and the stored traced programs): *cold* (empty, as on a fresh install),
+*warm* (the same seed again, every program in the cache) and *warm, new seed* (seed S + 1, as a second ``diffmem check`` draws: the
 fixtures' programs in the cache, the held-out cases' new).  Prints the wall clock and the report's ``timing`` (seconds in the workers:
 loading fixtures, the held-out cases' reference runs, in the backend, of that
 compiling, comparing).  ``--overhead BACKEND`` instead checks that backend with ``--jobs
@@ -32,7 +32,11 @@ import time
 
 
 def run_check(args, cache, report):
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache)
+    # A fresh user's cache folder: JAX's compilation cache and the stored JAX programs
+    # (backends/jax/stored.py) both live under it.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JAX_COMPILATION_CACHE_DIR", "DIFFMEM_JAX_PROGRAMS")}
+    env["XDG_CACHE_HOME"] = cache
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "diffmem", "check", "--no-progress",
                            "--report", report, *args], env=env, capture_output=True, text=True)

@@ -100,12 +100,16 @@ def worker_environment(device="cpu", worker=None, environ=None) -> dict:
     env = {var: "1" for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if var not in environ}
     # Compiling the JAX programs is nearly all of a check's time (64 programs, ~175 of
     # ~200 CPU-seconds on 2 cores): a persistent compilation cache makes every check after
-    # the first skip it.  Only diffmem's own processes get it; a cache the user chose wins.
+    # the first skip it, and the traced programs kept beside it (backends/jax/stored.py)
+    # skip their tracing too.  Only diffmem's own processes get them; a folder the user
+    # chose wins.
+    cache = os.path.join(environ.get("XDG_CACHE_HOME")
+                         or os.path.join(os.path.expanduser("~"), ".cache"), "diffmem")
     if "JAX_COMPILATION_CACHE_DIR" not in environ:
-        cache = os.path.join(environ.get("XDG_CACHE_HOME")
-                             or os.path.join(os.path.expanduser("~"), ".cache"), "diffmem", "jax")
-        env["JAX_COMPILATION_CACHE_DIR"] = cache
+        env["JAX_COMPILATION_CACHE_DIR"] = os.path.join(cache, "jax")
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    if "DIFFMEM_JAX_PROGRAMS" not in environ:
+        env["DIFFMEM_JAX_PROGRAMS"] = os.path.join(cache, "jax-programs")
     if kind == "cuda":
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         gpus = visible_gpu_ids(environ)

@@ -3,7 +3,9 @@
 ``make_backend(device, dtype, model_cls=None)`` gives the HARNESS.md section 1
 backend (``name``, ``run``).  Devices ``cpu``, ``cuda``, ``cuda:N``; dtypes float32,
 float64.  Compiled programs are cached per (model class, config, shapes, dtype, device,
-want flags): a second call with the same shapes does not recompile.  Each Result's
+want flags): a second call with the same shapes does not recompile, and with
+``DIFFMEM_JAX_PROGRAMS`` set a later process loads the traced program from disk
+(``stored.py``).  Each Result's
 ``extras`` holds ``compile_s`` (0 when cached) apart from ``run_s``.
 
 float64 without global side effects: each float64 call runs inside the thread-local

@@ -22,7 +22,10 @@ from diffmem.backends.driver import (backend_name, build, check_dtype, check_run
                                      parse_device, supports)
 from diffmem.backends.protocol import Result
 
+from diffmem.models import bind
+
 from . import precision_modes as _precision
+from . import stored as _stored
 from .ops import xp
 
 
@@ -121,7 +124,9 @@ def lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform=
 
 
 def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device):
-    """The compiled program for these arguments and the seconds spent compiling it now."""
+    """The compiled program for these arguments and the seconds spent compiling it now
+    (tracing and lowering included; on a CPU through the stored export when
+    ``DIFFMEM_JAX_PROGRAMS`` names a folder, ``stored.py``)."""
     shapes = tuple((k, tuple(v.shape)) for k, v in sorted(args[0].items())) + \
         tuple(tuple(a.shape) for a in args[1:])
     key = (model_cls, cfg, want_trace, want_grads, shapes, dtype, device)
@@ -129,7 +134,15 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
         return _COMPILED[key], 0.0
     started = time.perf_counter()
     platform = "gpu" if device.platform != "cpu" else "cpu"
-    lowered = lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform)
+    folder = _stored.directory()
+    if folder is not None and platform == "cpu":
+        with precision(dtype, platform):
+            model = make_model(cfg, model_cls, dtype, platform)
+            path = folder / _stored.key(bind(cfg), model_cls, want_trace, want_grads, args,
+                                        dtype, platform)
+            lowered, _ = _stored.lowered(_program(model, want_trace, want_grads), args, path)
+    else:
+        lowered = lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform)
     with precision(dtype, platform):
         _COMPILED[key] = lowered.compile()
     return _COMPILED[key], time.perf_counter() - started

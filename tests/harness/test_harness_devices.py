@@ -55,10 +55,12 @@ def test_worker_environment():
     cpu = worker_environment("cpu", 0, {"XDG_CACHE_HOME": "/c"})
     assert cpu == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                    "JAX_COMPILATION_CACHE_DIR": "/c/diffmem/jax",
-                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    # A compilation cache the user chose is kept.
-    assert "JAX_COMPILATION_CACHE_DIR" not in worker_environment(
-        "cpu", 0, {"JAX_COMPILATION_CACHE_DIR": "/mine"})
+                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                   "DIFFMEM_JAX_PROGRAMS": "/c/diffmem/jax-programs"}
+    # A compilation cache or program folder the user chose is kept.
+    mine = worker_environment("cpu", 0, {"JAX_COMPILATION_CACHE_DIR": "/mine",
+                                         "DIFFMEM_JAX_PROGRAMS": "/mine2"})
+    assert "JAX_COMPILATION_CACHE_DIR" not in mine and "DIFFMEM_JAX_PROGRAMS" not in mine
     assert "OMP_NUM_THREADS" not in worker_environment("cpu", 0, {"OMP_NUM_THREADS": "8"})
     for worker, gpu in ((0, "0"), (1, "1"), (2, "0")):
         env = worker_environment("cuda", worker, dict(TWO_GPUS))

@@ -1,0 +1,139 @@
+"""Traced JAX programs kept on disk, so that a run after the first skips tracing them.
+
+JAX's persistent compilation cache (turned on for diffmem's workers, harness/devices.py)
+skips XLA's compile, but its key is the lowered program: every process still traces the
+batched form, differentiates it and lowers it, 0.2-0.7 s per program on a CPU and the
+largest part of a warm ``diffmem check``.  This module keeps each program's export
+(``jax.export``: the lowered StableHLO, about 50 kB) in the folder named by
+``DIFFMEM_JAX_PROGRAMS``; a later process deserialises it (0.1 s) instead.
+
+The program run is the same either way.  A miss exports the program, stores it and
+compiles the export's own call, so the first process and every later one compile the same
+StableHLO (and share one entry of the compilation cache); the results equal a plain
+``jit`` of the same program bit for bit (tests/backends/test_jax_stored.py).
+
+A stored program is never stale: its key holds every input of the trace -- the source of
+every Python file under diffmem's ``models``, ``backends`` and ``reference`` packages and
+under the folders defining the family and the model class, the versions of Python, JAX,
+jaxlib, numpy and ml_dtypes, JAX's configuration, the config, model class, call path,
+dtype, platform and the arguments' shapes and dtypes.  Editing any of those files misses
+every stored program, which is then traced again.  A file that does not load (truncated,
+from another JAX) is traced again and replaced.  Only CPU programs are kept: on a GPU the
+export's platform would have to name the driver, and that path has not been measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import pathlib
+import sys
+import tempfile
+from functools import lru_cache
+
+import jax
+from jax import export
+
+VARIABLE = "DIFFMEM_JAX_PROGRAMS"
+SUFFIX = ".jaxexport"
+
+
+def directory():
+    """The folder programs are kept in, or None (``DIFFMEM_JAX_PROGRAMS`` unset or empty:
+    nothing is kept)."""
+    folder = os.environ.get(VARIABLE)
+    return pathlib.Path(folder) if folder else None
+
+
+def _source_folders(model_cls, family_cls) -> tuple:
+    import diffmem.backends
+    import diffmem.models
+    import diffmem.reference
+    folders = {pathlib.Path(p).resolve() for pkg in (diffmem.models, diffmem.backends,
+                                                     diffmem.reference) for p in pkg.__path__}
+    for cls in (model_cls, family_cls):
+        if cls is not None:
+            folders.add(pathlib.Path(inspect.getfile(cls)).resolve().parent)
+    return tuple(sorted(folders))
+
+
+@lru_cache(maxsize=None)
+def _source_digest(folders: tuple) -> str:
+    h = hashlib.sha256()
+    paths = sorted({p for folder in folders for p in folder.rglob("*.py")
+                    if "__pycache__" not in p.parts})
+    for path in paths:
+        h.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    out = [sys.version]
+    for dist in ("jax", "jaxlib", "numpy", "ml_dtypes"):
+        try:
+            out.append(f"{dist}={version(dist)}")
+        except PackageNotFoundError:
+            out.append(f"{dist}=none")
+    return ";".join(out)
+
+
+def _jax_configuration() -> str:
+    simple = (bool, int, float, str, type(None))
+    return repr(sorted((k, v) for k, v in jax.config.values.items()
+                       if isinstance(v, simple)))
+
+
+def key(model, model_cls, want_trace, want_grads, args, dtype, platform) -> str:
+    """The file name (without folder) of a program: a hash of everything its trace
+    depends on (module docstring)."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    parts = [
+        _source_digest(_source_folders(model_cls, type(model.family))),
+        _versions(), _jax_configuration(),
+        repr(model.config), "" if model_cls is None else
+        f"{model_cls.__module__}.{model_cls.__qualname__}",
+        repr((want_trace, want_grads, dtype, platform)), repr(tree),
+        repr([(tuple(a.shape), str(a.dtype)) for a in leaves]),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest() + SUFFIX
+
+
+def load(path):
+    """The stored export at ``path``, or None when there is none or it does not load."""
+    try:
+        return export.deserialize(bytearray(path.read_bytes()))
+    except FileNotFoundError:
+        return None
+    except Exception:   # noqa: BLE001 -- a damaged or foreign file is traced again
+        return None
+
+
+def save(path, exported):
+    """Write atomically: a worker reading while another writes sees the old file or the
+    new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(exported.serialize())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def lowered(program, args, path):
+    """The program lowered through its export: loaded from ``path``, or exported from
+    ``program`` (a function to ``jit``) and stored there.  Returns (lowered, was_stored)."""
+    exported = load(path)
+    stored = exported is not None
+    if not stored:
+        exported = export.export(jax.jit(program), platforms=("cpu",))(*args)
+        try:
+            save(path, exported)
+        except OSError:   # a read-only or full disk costs the next run its trace only
+            pass
+    return jax.jit(exported.call).lower(*args), stored
