@@ -135,15 +135,15 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
     started = time.perf_counter()
     platform = "gpu" if device.platform != "cpu" else "cpu"
     folder = _stored.directory()
-    if folder is not None and platform == "cpu":
-        with precision(dtype, platform):
-            model = make_model(cfg, model_cls, dtype, platform)
-            path = folder / _stored.key(bind(cfg), model_cls, want_trace, want_grads, args,
-                                        dtype, platform)
-            lowered, _ = _stored.lowered(_program(model, want_trace, want_grads), args, path)
-    else:
-        lowered = lower_program(model_cls, cfg, want_trace, want_grads, args, dtype, platform)
     with precision(dtype, platform):
+        model = make_model(cfg, model_cls, dtype, platform)
+        program = _program(model, want_trace, want_grads)
+        if folder is not None and platform == "cpu" and _stored.keeps(model, bind(cfg).family):
+            path = folder / _stored.key(cfg, model, want_trace, want_grads, args, dtype,
+                                        platform)
+            lowered, _ = _stored.lowered(program, args, path)
+        else:
+            lowered = jax.jit(program).lower(*args)
         _COMPILED[key] = lowered.compile()
     return _COMPILED[key], time.perf_counter() - started
 

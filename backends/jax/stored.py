@@ -13,11 +13,13 @@ StableHLO (and share one entry of the compilation cache); the results equal a pl
 ``jit`` of the same program bit for bit (tests/backends/test_jax_stored.py).
 
 A stored program is never stale: its key holds every input of the trace -- the source of
-every Python file under diffmem's ``models``, ``backends`` and ``reference`` packages and
-under the folders defining the family and the model class, the versions of Python, JAX,
-jaxlib, numpy and ml_dtypes, JAX's configuration, the config, model class, call path,
-dtype, platform and the arguments' shapes and dtypes.  Editing any of those files misses
-every stored program, which is then traced again.  A file that does not load (truncated,
+every Python file under diffmem's ``models``, ``backends`` and ``reference`` packages (a
+bundled batched form imports nothing else of diffmem's), the versions of Python, JAX,
+jaxlib, numpy and ml_dtypes, JAX's configuration, the config, the batched form's class,
+call path, dtype, platform and the arguments' shapes and dtypes.  Editing any of those
+files misses every stored program, which is then traced again.  A batched form, bug
+class or family from outside diffmem may import any code, so its programs are not kept
+(``keeps``).  A file that does not load (truncated,
 from another JAX) is traced again and replaced.  Only CPU programs are kept: on a GPU the
 export's platform would have to name the driver, and that path has not been measured.
 """
@@ -25,7 +27,6 @@ export's platform would have to name the driver, and that path has not been meas
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import pathlib
 import sys
@@ -46,16 +47,21 @@ def directory():
     return pathlib.Path(folder) if folder else None
 
 
-def _source_folders(model_cls, family_cls) -> tuple:
+def keeps(batched, family) -> bool:
+    """Whether a program of this batched form can be kept: only when the form, every
+    class it derives from and its family are diffmem's own, whose imports stay inside the
+    packages the key hashes.  A third-party family or bug class may import from anywhere,
+    so its programs are traced in every process."""
+    classes = [c for c in type(batched).__mro__ if c is not object] + [type(family)]
+    return all(c.__module__.startswith("diffmem.") for c in classes)
+
+
+def _source_folders() -> tuple:
     import diffmem.backends
     import diffmem.models
     import diffmem.reference
-    folders = {pathlib.Path(p).resolve() for pkg in (diffmem.models, diffmem.backends,
-                                                     diffmem.reference) for p in pkg.__path__}
-    for cls in (model_cls, family_cls):
-        if cls is not None:
-            folders.add(pathlib.Path(inspect.getfile(cls)).resolve().parent)
-    return tuple(sorted(folders))
+    return tuple(sorted({pathlib.Path(p).resolve() for pkg in (
+        diffmem.models, diffmem.backends, diffmem.reference) for p in pkg.__path__}))
 
 
 @lru_cache(maxsize=None)
@@ -86,15 +92,14 @@ def _jax_configuration() -> str:
                        if isinstance(v, simple)))
 
 
-def key(model, model_cls, want_trace, want_grads, args, dtype, platform) -> str:
+def key(config, batched, want_trace, want_grads, args, dtype, platform) -> str:
     """The file name (without folder) of a program: a hash of everything its trace
     depends on (module docstring)."""
     leaves, tree = jax.tree_util.tree_flatten(args)
+    cls = type(batched)
     parts = [
-        _source_digest(_source_folders(model_cls, type(model.family))),
-        _versions(), _jax_configuration(),
-        repr(model.config), "" if model_cls is None else
-        f"{model_cls.__module__}.{model_cls.__qualname__}",
+        _source_digest(_source_folders()), _versions(), _jax_configuration(),
+        repr(config), f"{cls.__module__}.{cls.__qualname__}",
         repr((want_trace, want_grads, dtype, platform)), repr(tree),
         repr([(tuple(a.shape), str(a.dtype)) for a in leaves]),
     ]

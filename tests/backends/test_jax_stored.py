@@ -8,6 +8,8 @@ import pytest
 
 from diffmem.backends.jax import driver, stored
 from diffmem.backends.jax.driver import JaxBackend
+from diffmem.backends.jax.ops import xp
+from diffmem.models.ntm.batched import BatchedNTM
 from diffmem.models.ntm.reference import NTMConfig, init_params
 
 CFG = NTMConfig(input_size=3, output_size=2, controller_size=4, memory_rows=3, memory_width=2)
@@ -79,13 +81,25 @@ def test_the_key_covers_the_packages_the_trace_reads():
     import diffmem.backends
     import diffmem.models
     import diffmem.reference
-    from diffmem.models.ntm import FAMILY
-    from diffmem.models.ntm.bugs import LstmGateOrder
-    folders = set(stored._source_folders(LstmGateOrder, type(FAMILY)))
     wanted = {pathlib.Path(p).resolve() for pkg in (diffmem.models, diffmem.backends,
                                                     diffmem.reference) for p in pkg.__path__}
-    assert wanted <= folders
-    assert pathlib.Path(diffmem.models.ntm.bugs.__file__).resolve().parent in folders
+    assert set(stored._source_folders()) == wanted
+
+
+class OutsideVariant(BatchedNTM):
+    """A variant defined outside diffmem: it could import code the key does not hash."""
+
+
+def test_a_form_from_outside_diffmem_is_traced_every_time(folder, spy):
+    from diffmem.models.ntm import FAMILY
+    from diffmem.models.ntm.bugs import LstmGateOrder
+    assert stored.keeps(BatchedNTM(xp, CFG), FAMILY)
+    assert stored.keeps(LstmGateOrder(xp, CFG), FAMILY)
+    assert not stored.keeps(OutsideVariant(xp, CFG), FAMILY)
+    driver._COMPILED.clear()
+    JaxBackend("cpu", "float32", OutsideVariant).run(
+        CFG, init_params(CFG, seed=3), *data(), want_trace=True, want_grads=True)
+    assert spy == [] and list(folder.iterdir()) == []
 
 
 def test_a_damaged_file_is_traced_again_and_replaced(folder, spy):
