@@ -136,7 +136,10 @@ def lowered(program, args, path):
     exported = load(path)
     stored = exported is not None
     if not stored:
-        exported = export.export(jax.jit(program), platforms=("cpu",))(*args)
+        try:
+            exported = export.export(jax.jit(program), platforms=("cpu",))(*args)
+        except Exception:   # noqa: BLE001 -- e.g. a host callback: not exportable
+            return jax.jit(program).lower(*args), False   # (a trace error raises here)
         try:
             save(path, exported)
         except OSError:   # a read-only or full disk costs the next run its trace only

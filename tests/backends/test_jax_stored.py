@@ -116,3 +116,11 @@ def test_nothing_is_kept_without_the_folder(tmp_path, spy, monkeypatch):
     monkeypatch.delenv(stored.VARIABLE, raising=False)
     run()
     assert spy == [] and stored.directory() is None
+
+
+def test_a_program_that_does_not_export_is_lowered_as_before(folder, monkeypatch):
+    def refuse(*a, **k):
+        raise ValueError("not exportable")
+    monkeypatch.setattr(stored.export, "export", refuse)
+    result = run()
+    assert np.isfinite(result.loss).all() and list(folder.iterdir()) == []
