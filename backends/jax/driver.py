@@ -141,7 +141,7 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
         if folder is not None and platform == "cpu" and _stored.keeps(model, bind(cfg).family):
             path = folder / _stored.key(cfg, model, want_trace, want_grads, args, dtype,
                                         platform)
-            lowered, _ = _stored.lowered(program, args, path)
+            lowered = _stored.lowered(program, args, path)
         else:
             lowered = jax.jit(program).lower(*args)
         _COMPILED[key] = lowered.compile()

@@ -2,10 +2,11 @@
 
 JAX's persistent compilation cache (turned on for diffmem's workers, harness/devices.py)
 skips XLA's compile, but its key is the lowered program: every process still traces the
-batched form, differentiates it and lowers it, 0.2-0.7 s per program on a CPU and the
+batched form, differentiates it and lowers it, 0.5-0.9 s per program on a CPU and the
 largest part of a warm ``diffmem check``.  This module keeps each program's export
 (``jax.export``: the lowered StableHLO, about 50 kB) in the folder named by
-``DIFFMEM_JAX_PROGRAMS``; a later process deserialises it (0.1 s) instead.
+``DIFFMEM_JAX_PROGRAMS``; a later process loads it instead (about 0.2 s to a program
+ready to run, XLA's build coming from JAX's cache).
 
 The program run is the same either way.  A miss exports the program, stores it and
 compiles the export's own call, so the first process and every later one compile the same
@@ -19,9 +20,10 @@ jaxlib, numpy and ml_dtypes, JAX's configuration, the config, the batched form's
 call path, dtype, platform and the arguments' shapes and dtypes.  Editing any of those
 files misses every stored program, which is then traced again.  A batched form, bug
 class or family from outside diffmem may import any code, so its programs are not kept
-(``keeps``).  A file that does not load (truncated,
-from another JAX) is traced again and replaced.  Only CPU programs are kept: on a GPU the
-export's platform would have to name the driver, and that path has not been measured.
+(``keeps``).  A file that does not load (truncated, from another JAX) is traced again
+and replaced; a program that cannot be exported is lowered as without this module.
+Only CPU programs are kept: on a GPU the export's platform would have to name the
+driver, and that path has not been run.
 """
 
 from __future__ import annotations
@@ -110,9 +112,7 @@ def load(path):
     """The stored export at ``path``, or None when there is none or it does not load."""
     try:
         return export.deserialize(bytearray(path.read_bytes()))
-    except FileNotFoundError:
-        return None
-    except Exception:   # noqa: BLE001 -- a damaged or foreign file is traced again
+    except Exception:   # noqa: BLE001 -- missing, damaged or foreign: traced again
         return None
 
 
@@ -132,16 +132,15 @@ def save(path, exported):
 
 def lowered(program, args, path):
     """The program lowered through its export: loaded from ``path``, or exported from
-    ``program`` (a function to ``jit``) and stored there.  Returns (lowered, was_stored)."""
+    ``program`` (a function to ``jit``) and stored there."""
     exported = load(path)
-    stored = exported is not None
-    if not stored:
+    if exported is None:
         try:
             exported = export.export(jax.jit(program), platforms=("cpu",))(*args)
         except Exception:   # noqa: BLE001 -- e.g. a host callback: not exportable
-            return jax.jit(program).lower(*args), False   # (a trace error raises here)
+            return jax.jit(program).lower(*args)   # (a trace error raises here)
         try:
             save(path, exported)
         except OSError:   # a read-only or full disk costs the next run its trace only
             pass
-    return jax.jit(exported.call).lower(*args), stored
+    return jax.jit(exported.call).lower(*args)
