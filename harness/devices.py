@@ -20,6 +20,7 @@ are counted from ``CUDA_VISIBLE_DEVICES`` or by torch.
 from __future__ import annotations
 
 import os
+import pathlib
 
 from diffmem.backends.driver import parse_device
 
@@ -91,6 +92,10 @@ def validate_jobs(device, jobs, environ=None) -> int:
     return jobs
 
 
+# The bound on the compilation cache diffmem's workers keep (about 7,000 programs).
+JAX_CACHE_BYTES = 1 << 30
+
+
 def worker_environment(device="cpu", worker=None, environ=None) -> dict:
     """Environment variables a spawned worker must start with (set before it imports
     torch or JAX, e.g. in the pool's initializer); ``worker``: its index, which on
@@ -105,9 +110,12 @@ def worker_environment(device="cpu", worker=None, environ=None) -> dict:
     # chose wins.
     cache = os.path.join(environ.get("XDG_CACHE_HOME")
                          or os.path.join(os.path.expanduser("~"), ".cache"), "diffmem")
+    # Each new seed adds its held-out cases' programs: JAX evicts the least recently
+    # used beyond the bound (the fixtures' programs, used by every check, stay).
     if "JAX_COMPILATION_CACHE_DIR" not in environ:
         env["JAX_COMPILATION_CACHE_DIR"] = os.path.join(cache, "jax")
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(JAX_CACHE_BYTES)
     if "DIFFMEM_JAX_PROGRAMS" not in environ:
         env["DIFFMEM_JAX_PROGRAMS"] = os.path.join(cache, "jax-programs")
     if kind == "cuda":
@@ -202,10 +210,31 @@ def cuda_check_plan(environ=None) -> dict:
             "worker_environment": [worker_environment("cuda", w, environ) for w in range(jobs)]}
 
 
+# What a check's workers keep between checks (``worker_environment``).
+CACHES = (("compiled JAX programs", "JAX_COMPILATION_CACHE_DIR"),
+          ("traced JAX programs", "DIFFMEM_JAX_PROGRAMS"))
+
+
+def cache_folders(environ=None) -> list:
+    """The folders a check's workers keep JAX's work in, each with the variable that
+    names it and the files and bytes it holds now."""
+    environ = os.environ if environ is None else environ
+    made = worker_environment("cpu", None, environ)
+    out = []
+    for what, variable in CACHES:
+        folder = environ.get(variable) or made[variable]
+        files = [p for p in pathlib.Path(folder).iterdir() if p.is_file()] \
+            if os.path.isdir(folder) else []
+        out.append({"what": what, "variable": variable, "folder": folder,
+                    "files": len(files), "bytes": sum(p.stat().st_size for p in files)})
+    return out
+
+
 def inventory(environ=None) -> dict:
     """Everything ``diffmem doctor`` prints, as plain data."""
     return {"versions": versions(), "torch": torch_inventory(), "jax": jax_inventory(),
-            "cpu_jobs": default_jobs("cpu"), "cuda_check": cuda_check_plan(environ)}
+            "cpu_jobs": default_jobs("cpu"), "cuda_check": cuda_check_plan(environ),
+            "caches": cache_folders(environ)}
 
 
 # ---------------------------------------------------------------- how many workers fit

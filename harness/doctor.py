@@ -1,8 +1,9 @@
 """``diffmem doctor``: what this machine gives diffmem, before a check is run on it.
 
 The devices each framework sees, the versions, the matrix-product precision in force
-(as the process left it, and what diffmem's runs use instead), free GPU memory, and what
-``diffmem check --device cuda`` will do (workers, GPU memory preallocation).
+(as the process left it, and what diffmem's runs use instead), free GPU memory, what
+``diffmem check --device cuda`` will do (workers, GPU memory preallocation), and the
+folders a check keeps JAX's programs in between runs.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ def format_inventory(info) -> str:
                      f"visible GPU ({', '.join(plan['gpus'])}), each pinned to its GPU "
                      f"(CUDA_VISIBLE_DEVICES), XLA_PYTHON_CLIENT_PREALLOCATE="
                      f"{env['XLA_PYTHON_CLIENT_PREALLOCATE']} (JAX takes only what it uses)")
+    if info.get("caches"):
+        lines.append("kept between checks by their workers (delete a folder to empty it):")
+        for c in info["caches"]:
+            held = (f"{c['files']} files, {c['bytes'] / 1e6:.1f} MB" if c["files"] else
+                    "empty: the next check with JAX compiles each of its programs (the "
+                    "default check: minutes on a CPU)")
+            lines.append(f"  {c['what']}: {c['folder']} ({c['variable']}): {held}")
     return "\n".join(lines)
 
 

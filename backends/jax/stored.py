@@ -33,6 +33,7 @@ import os
 import pathlib
 import sys
 import tempfile
+import time
 from functools import lru_cache
 
 import jax
@@ -40,6 +41,7 @@ from jax import export
 
 VARIABLE = "DIFFMEM_JAX_PROGRAMS"
 SUFFIX = ".jaxexport"
+MAX_BYTES = 200 * 10**6   # about 4,000 programs
 
 
 def directory():
@@ -111,9 +113,39 @@ def key(config, batched, want_trace, want_grads, args, dtype, platform) -> str:
 def load(path):
     """The stored export at ``path``, or None when there is none or it does not load."""
     try:
-        return export.deserialize(bytearray(path.read_bytes()))
+        exported = export.deserialize(bytearray(path.read_bytes()))
     except Exception:   # noqa: BLE001 -- missing, damaged or foreign: traced again
         return None
+    try:
+        os.utime(path)   # used now: ``trim`` keeps it over the older ones
+    except OSError:
+        pass
+    return exported
+
+
+def trim(folder, max_bytes=MAX_BYTES):
+    """Delete the least recently used programs while the folder holds more than
+    ``max_bytes``, down to 90 % of it (each new seed of held-out draws adds its own; the
+    fixtures' programs, used by every check, stay), and a half-written file a killed
+    process left an hour ago."""
+    files, now = [], time.time()
+    for path in folder.iterdir():
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if path.suffix == SUFFIX:
+            files.append((st.st_mtime, st.st_size, path))
+        elif path.suffix == ".tmp" and now - st.st_mtime > 3600:
+            path.unlink(missing_ok=True)
+    total = sum(size for _, size, _ in files)
+    if total <= max_bytes:
+        return
+    for _, size, path in sorted(files):
+        if total <= 0.9 * max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
 
 
 def save(path, exported):
@@ -141,6 +173,7 @@ def lowered(program, args, path):
             return jax.jit(program).lower(*args)   # (a trace error raises here)
         try:
             save(path, exported)
+            trim(path.parent)
         except OSError:   # a read-only or full disk costs the next run its trace only
             pass
     return jax.jit(exported.call).lower(*args)

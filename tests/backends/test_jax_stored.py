@@ -124,3 +124,20 @@ def test_a_program_that_does_not_export_is_lowered_as_before(folder, monkeypatch
     monkeypatch.setattr(stored.export, "export", refuse)
     result = run()
     assert np.isfinite(result.loss).all() and list(folder.iterdir()) == []
+
+
+def test_the_folder_keeps_the_recently_used_programs_within_its_bound(tmp_path):
+    import os
+    for i in range(10):
+        path = tmp_path / f"p{i}{stored.SUFFIX}"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1000 + i, 1000 + i))        # p0 the least recently used
+    os.utime(tmp_path / f"p0{stored.SUFFIX}")       # ... until it is used again now
+    (tmp_path / "old.tmp").write_bytes(b"half")
+    os.utime(tmp_path / "old.tmp", (1000, 1000))
+    stored.trim(tmp_path, max_bytes=1000)           # 1,000 bytes held: nothing goes
+    assert len(list(tmp_path.glob("*" + stored.SUFFIX))) == 10
+    assert not (tmp_path / "old.tmp").exists()
+    stored.trim(tmp_path, max_bytes=500)            # down to 450 bytes: the oldest go
+    left = sorted(p.name for p in tmp_path.glob("*" + stored.SUFFIX))
+    assert left == sorted(f"p{i}{stored.SUFFIX}" for i in (0, 7, 8, 9))

@@ -56,6 +56,7 @@ def test_worker_environment():
     assert cpu == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                    "JAX_COMPILATION_CACHE_DIR": "/c/diffmem/jax",
                    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                   "JAX_COMPILATION_CACHE_MAX_SIZE": str(1 << 30),
                    "DIFFMEM_JAX_PROGRAMS": "/c/diffmem/jax-programs"}
     # A compilation cache or program folder the user chose is kept.
     mine = worker_environment("cpu", 0, {"JAX_COMPILATION_CACHE_DIR": "/mine",

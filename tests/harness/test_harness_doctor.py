@@ -52,4 +52,26 @@ def test_cli_text_and_json(capsys):
         assert needle in text
     assert main(["doctor", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"versions", "torch", "jax", "cpu_jobs", "cuda_check"}
+    assert set(data) == {"versions", "torch", "jax", "cpu_jobs", "cuda_check", "caches"}
+
+
+def test_the_caches_a_check_keeps_are_named_with_what_they_hold(tmp_path):
+    from diffmem.harness.devices import cache_folders
+    traced = tmp_path / "diffmem" / "jax-programs"
+    traced.mkdir(parents=True)
+    (traced / "a.jaxexport").write_bytes(b"x" * 3000)
+    (traced / "b.jaxexport").write_bytes(b"x" * 1000)
+    caches = {c["variable"]: c for c in cache_folders({"XDG_CACHE_HOME": str(tmp_path)})}
+    assert caches["DIFFMEM_JAX_PROGRAMS"]["folder"] == str(traced)
+    assert (caches["DIFFMEM_JAX_PROGRAMS"]["files"], caches["DIFFMEM_JAX_PROGRAMS"]["bytes"]) \
+        == (2, 4000)
+    compiled = caches["JAX_COMPILATION_CACHE_DIR"]
+    assert compiled["folder"] == str(tmp_path / "diffmem" / "jax") and compiled["files"] == 0
+    mine = cache_folders({"JAX_COMPILATION_CACHE_DIR": str(traced)})   # the user's own wins
+    assert mine[0]["folder"] == str(traced) and mine[0]["files"] == 2
+    text = format_inventory({"versions": {}, "torch": {"available": False, "reason": "-"},
+                             "jax": {"available": False, "reason": "-"}, "cpu_jobs": 2,
+                             "cuda_check": {"runs": False, "reason": "-"},
+                             "caches": list(caches.values())})
+    assert f"traced JAX programs: {traced} (DIFFMEM_JAX_PROGRAMS): 2 files, 0.0 MB" in text
+    assert "compiled JAX programs" in text and "empty: the next check" in text
