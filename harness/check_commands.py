@@ -124,6 +124,20 @@ def cmd_check(args) -> int:
         return _check(args, pool, backends, dtypes, chosen, tolerance, part)
 
 
+def first_check_note(backends, device, environ=None) -> str | None:
+    """A line for a check with the bundled JAX backend on a CPU when no traced program is
+    kept yet (a fresh install, or the folder emptied): why this check takes minutes."""
+    from .devices import cache_folders
+    if "jax" not in backends or device != "cpu":
+        return None
+    traced = next(c for c in cache_folders(environ) if c["variable"] == "DIFFMEM_JAX_PROGRAMS")
+    if traced["files"]:
+        return None
+    return (f"JAX: no program kept from an earlier check ({traced['folder']} is empty): "
+            f"this check compiles each one, 1-8 s per group of cases and dtype on a CPU "
+            f"(the default check: about 7 minutes on 2 cores, a later one 1-3 minutes)")
+
+
 def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:
     from .check import fixture_refs, heldout_refs, run_check
     from .heldout import new_seed
@@ -143,6 +157,9 @@ def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:
               f"--seed {seed})", flush=True)
     shapes = {**shapes, **extra_shapes}
     cases = refs + extra
+    note = first_check_note(backends, args.device)
+    if note:
+        print(note, flush=True)
     shard_info = None
     if part is not None:
         from .schedule import shard

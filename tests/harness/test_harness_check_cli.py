@@ -108,3 +108,16 @@ def test_worker_processes_give_the_same_table_as_one_process(run_check):
     table = lambda out: [line.split()[:4] for line in out.splitlines()[:4]]
     assert table(out1) == table(out2)
     assert "logits contain NaN" in out2
+
+
+def test_a_first_check_with_jax_says_why_it_takes_minutes(tmp_path):
+    from diffmem.harness.check_commands import first_check_note
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    note = first_check_note(["jax", "torch"], "cpu", env)
+    assert note.startswith("JAX: no program kept") and str(tmp_path) in note
+    assert first_check_note(["torch"], "cpu", env) is None        # no JAX: nothing to say
+    assert first_check_note(["jax"], "cuda", env) is None         # GPU programs are not kept
+    kept = tmp_path / "diffmem" / "jax-programs"
+    kept.mkdir(parents=True)
+    (kept / "a.jaxexport").write_bytes(b"x")
+    assert first_check_note(["jax"], "cpu", env) is None          # an earlier check's programs
