@@ -23,7 +23,10 @@ class or family from outside diffmem may import any code, so its programs are no
 (``keeps``).  A file that does not load (truncated, from another JAX) is traced again
 and replaced; a program that cannot be exported is lowered as without this module.
 Only CPU programs are kept: on a GPU the export's platform would have to name the
-driver, and that path has not been run.
+driver, and that path has not been run.  What a process patches at run time (a test's
+``monkeypatch`` of an ops table) is not in the key: the folder is used only where
+``DIFFMEM_JAX_PROGRAMS`` is set, which diffmem sets for its check workers, fresh
+processes that patch nothing; a process that patches diffmem's code must leave it unset.
 """
 
 from __future__ import annotations
