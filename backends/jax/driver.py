@@ -21,7 +21,6 @@ import jax.numpy as jnp
 from diffmem.backends.driver import (backend_name, build, check_dtype, check_run_args,
                                      parse_device, supports)
 from diffmem.backends.protocol import Result
-
 from diffmem.models import bind
 
 from . import precision_modes as _precision

@@ -56,11 +56,12 @@ def directory():
 
 def keeps(batched, family) -> bool:
     """Whether a program of this batched form can be kept: only when the form, every
-    class it derives from and its family are diffmem's own, whose imports stay inside the
-    packages the key hashes.  A third-party family or bug class may import from anywhere,
+    class it derives from (but Python's own, versioned in the key) and its family are
+    diffmem's own, whose imports stay inside the packages the key hashes.  A third-party family or bug class may import from anywhere,
     so its programs are traced in every process."""
-    classes = [c for c in type(batched).__mro__ if c is not object] + [type(family)]
-    return all(c.__module__.startswith("diffmem.") for c in classes)
+    classes = list(type(batched).__mro__) + [type(family)]
+    return all(c.__module__.startswith("diffmem.") for c in classes
+               if c.__module__.split(".")[0] not in sys.stdlib_module_names)   # (object, ABC)
 
 
 def _source_folders() -> tuple:

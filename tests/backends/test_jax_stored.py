@@ -96,6 +96,11 @@ def test_a_form_from_outside_diffmem_is_traced_every_time(folder, spy):
     assert stored.keeps(BatchedNTM(xp, CFG), FAMILY)
     assert stored.keeps(LstmGateOrder(xp, CFG), FAMILY)
     assert not stored.keeps(OutsideVariant(xp, CFG), FAMILY)
+    import abc
+
+    class WithAnAbstractBase(LstmGateOrder, abc.ABC):   # Python's own bases do not count
+        __module__ = "diffmem.models.ntm.bugs"
+    assert stored.keeps(WithAnAbstractBase(xp, CFG), FAMILY)
     driver._COMPILED.clear()
     JaxBackend("cpu", "float32", OutsideVariant).run(
         CFG, init_params(CFG, seed=3), *data(), want_trace=True, want_grads=True)
