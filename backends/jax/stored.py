@@ -48,10 +48,20 @@ MAX_BYTES = 200 * 10**6   # about 4,000 programs
 
 
 def directory():
-    """The folder programs are kept in, or None (``DIFFMEM_JAX_PROGRAMS`` unset or empty:
-    nothing is kept)."""
+    """The folder programs are kept in, or None: nothing is kept when
+    ``DIFFMEM_JAX_PROGRAMS`` is unset or empty, or without the ``flatbuffers`` package
+    that ``jax.export`` serialises with (the ``jax`` extra installs it)."""
     folder = os.environ.get(VARIABLE)
-    return pathlib.Path(folder) if folder else None
+    return pathlib.Path(folder) if folder and serialisable() else None
+
+
+@lru_cache(maxsize=1)
+def serialisable() -> bool:
+    try:
+        import flatbuffers  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def keeps(batched, family) -> bool:

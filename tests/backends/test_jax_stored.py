@@ -146,3 +146,9 @@ def test_the_folder_keeps_the_recently_used_programs_within_its_bound(tmp_path):
     stored.trim(tmp_path, max_bytes=500)            # down to 450 bytes: the oldest go
     left = sorted(p.name for p in tmp_path.glob("*" + stored.SUFFIX))
     assert left == sorted(f"p{i}{stored.SUFFIX}" for i in (0, 7, 8, 9))
+
+
+def test_without_flatbuffers_programs_are_traced_as_before(folder, spy, monkeypatch):
+    monkeypatch.setattr(stored, "serialisable", lambda: False)
+    result = run()
+    assert spy == [] and list(folder.iterdir()) == [] and np.isfinite(result.loss).all()
