@@ -4,8 +4,10 @@ backend's overhead.
 For each family (or the whole default check), runs ``diffmem check --family F --seed S
 --no-progress --report R`` three times in a fresh cache folder (``XDG_CACHE_HOME``: JAX's
 compilation cache and the stored traced programs): *cold* (empty, as on a fresh install),
-*warm* (the same seed again, every program in the cache) and *warm, new seed* (seed S + 1, as a second ``diffmem check`` draws: the
-fixtures' programs in the cache, the held-out cases' new).  Prints the wall clock and the report's ``timing`` (seconds in the workers:
+*warm* (the same seed again, every program in the cache) and *warm, new seed* (seed
+S + 1, as a second ``diffmem check`` draws: the fixtures' programs in the cache, the
+held-out cases' new).  Prints the wall clock and the report's ``timing`` (seconds in the
+workers:
 loading fixtures, the held-out cases' reference runs, in the backend, of that
 compiling, comparing).  ``--overhead BACKEND`` instead checks that backend with ``--jobs
 1`` and prints the seconds diffmem spent beside the backend's own (wall minus the

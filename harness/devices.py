@@ -103,11 +103,11 @@ def worker_environment(device="cpu", worker=None, environ=None) -> dict:
     environ = os.environ if environ is None else environ
     kind, _ = parse_device(device)
     env = {var: "1" for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if var not in environ}
-    # Compiling the JAX programs is nearly all of a check's time (64 programs, ~175 of
-    # ~200 CPU-seconds on 2 cores): a persistent compilation cache makes every check after
-    # the first skip it, and the traced programs kept beside it (backends/jax/stored.py)
-    # skip their tracing too.  Only diffmem's own processes get them; a folder the user
-    # chose wins.
+    # Compiling the JAX programs is nearly all of a check's time (the default check: 148
+    # programs, ~800 of ~860 CPU-seconds on 2 cores): a persistent compilation cache
+    # makes every check after the first skip it, and the traced programs kept beside it
+    # (backends/jax/stored.py) skip their tracing too.  Only diffmem's own processes get
+    # them; a folder the user chose wins.
     cache = os.path.join(environ.get("XDG_CACHE_HOME")
                          or os.path.join(os.path.expanduser("~"), ".cache"), "diffmem")
     # Each new seed adds its held-out cases' programs: JAX evicts the least recently
@@ -223,8 +223,10 @@ def cache_folders(environ=None) -> list:
     out = []
     for what, variable in CACHES:
         folder = environ.get(variable) or made[variable]
-        files = [p for p in pathlib.Path(folder).iterdir() if p.is_file()] \
-            if os.path.isdir(folder) else []
+        try:
+            files = [p for p in pathlib.Path(folder).iterdir() if p.is_file()]
+        except OSError:   # not there yet, or not readable: nothing kept in it
+            files = []
         out.append({"what": what, "variable": variable, "folder": folder,
                     "files": len(files), "bytes": sum(p.stat().st_size for p in files)})
     return out
