@@ -8,6 +8,7 @@ data are validated against that bound ``Model`` (``diffmem.reference.validate``)
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -19,6 +20,34 @@ from diffmem.reference.validate import validate_data, validate_params
 from .protocol import DEVICES_HELP, PRECISIONS, Unsupported
 
 _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
+
+
+# How the bundled JAX backend has XLA compile its programs on a CPU (``DIFFMEM_JAX_XLA``),
+# kept here, free of JAX, so that every command can refuse a bad value before a worker
+# imports JAX.  ``quick`` (the default): LLVM at -O0 and the classic elemental emitters
+# instead of the MLIR fusion emitters.  A check runs each program a few times on small
+# arrays, so compiling is nearly all of its time, and a traced program then compiles
+# 4-6x faster (``python benchmarks/program_count.py --xla CASE``) and runs within a few
+# milliseconds of XLA's default build.  The HLO passes are XLA's usual ones, and neither
+# option permits fast-math, reassociation or a lower precision: the program does the
+# same float32 / float64 operations, rounded differently only where LLVM would have fused
+# a multiply and an add or ordered a vectorised sum otherwise (docs/backends.md, "The
+# JAX build on a CPU").  ``default``: XLA's own settings, what a plain ``jax.jit`` and
+# the training engine build.
+JAX_XLA_VARIABLE = "DIFFMEM_JAX_XLA"
+JAX_XLA_SETTINGS = {"quick": {"xla_backend_optimization_level": 0,
+                              "xla_cpu_use_fusion_emitters": False},
+                    "default": None}
+
+
+def jax_xla_setting(environ=None) -> str:
+    """``quick`` (unset or empty) or ``default``, from ``DIFFMEM_JAX_XLA``; else
+    ValueError naming the variable and the values it takes."""
+    value = (os.environ if environ is None else environ).get(JAX_XLA_VARIABLE) or "quick"
+    if value not in JAX_XLA_SETTINGS:
+        raise ValueError(f"{JAX_XLA_VARIABLE}={value!r}: expected one of "
+                         f"{', '.join(JAX_XLA_SETTINGS)} (unset: quick)")
+    return value
 
 
 def parse_device(device):

@@ -7,9 +7,14 @@ seeds: what no padding or mask can merge short of carrying every variant in one 
 (model, controller, loss, the delta family's flags and per-value beta, the Stack-RNN's
 action set).  With ``--sizes CASE``, also how the compile time of one traced program
 (float32, trace and gradients, as a check compiles it) moves when its sizes grow: a
-program made independent of the sizes by padding would be compiled at the largest.
+program made independent of the sizes by padding would be compiled at the largest.  With
+``--xla CASE``, the same program built by XLA's default settings, by each of the quick
+build's two options alone and by the quick build (backends/driver.py,
+``JAX_XLA_SETTINGS``): compile seconds, run milliseconds, and how many of its output
+arrays differ in their bits from the default build's and by how much.
 
     python benchmarks/program_count.py [--seed 8] [--seeds 10] [--sizes ntm-random-lstm-multihead-wide-sharp]
+        [--xla dnc-copy-ff-init]
 """
 
 from __future__ import annotations
@@ -109,15 +114,55 @@ def sizes(case_name):
     compile_seconds("all of " + ", ".join(grow), **grow)
 
 
+def builds(case_name):
+    import jax
+
+    from diffmem.backends.driver import JAX_XLA_SETTINGS, check_run_args
+    from diffmem.backends.jax import driver as D
+    from diffmem.harness.fixture_io import load_case
+    case = load_case(case_path(case_name))
+    params = {k: v for k, v in case.params.items()}
+    model, p, x, y, m = check_run_args(case.config, params, case.inputs, case.targets,
+                                       case.mask, "float32")
+    quick = JAX_XLA_SETTINGS["quick"]
+    settings = [("XLA's default", None)] + [(f"{k}={v} alone", {k: v}) for k, v in quick.items()] \
+        + [("quick (both)", quick)]
+    print(f"{case_name}, float32, traced with gradients:")
+    with D.precision("float32"):
+        args = jax.device_put((p, x, y, m))
+        lowered = D.lower_program(None, model.config, True, True, args, "float32")
+        first = None
+        for label, options in settings:
+            started = time.perf_counter()
+            program = lowered.compile(compiler_options=options)
+            compiled = time.perf_counter() - started
+            out = jax.device_get(program(*args))
+            started = time.perf_counter()
+            for _ in range(5):
+                jax.block_until_ready(program(*args))
+            run_ms = (time.perf_counter() - started) / 5 * 1e3
+            leaves = [np.asarray(a, np.float64) for a in jax.tree_util.tree_leaves(out)]
+            first = first or leaves
+            differ = [a for a, b in zip(leaves, first) if not np.array_equal(a, b)]
+            rel = max((float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) or 1.0))
+                       for a, b in zip(leaves, first)), default=0.0)
+            print(f"  {label:<44} compile {compiled:5.2f} s  run {run_ms:6.1f} ms  "
+                  f"arrays differing from the default build: {len(differ)} of {len(leaves)} "
+                  f"(largest difference / largest value {rel:.1e})", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--sizes", metavar="CASE", default=None)
+    p.add_argument("--xla", metavar="CASE", default=None)
     a = p.parse_args()
     count(a.seed, a.seeds)
     if a.sizes:
         sizes(a.sizes)
+    if a.xla:
+        builds(a.xla)
 
 
 if __name__ == "__main__":

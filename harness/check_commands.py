@@ -134,8 +134,9 @@ def first_check_note(backends, device, environ=None) -> str | None:
     if traced["files"]:
         return None
     return (f"JAX: no program kept from an earlier check ({traced['folder']} is empty): "
-            f"this check compiles each one, 1-8 s per group of cases and dtype on a CPU "
-            f"(the default check: about 7 minutes on 2 cores, a later one 1-3 minutes)")
+            f"this check traces and compiles each one, 0.5-3 s per group of cases and dtype "
+            f"on a CPU (the default check: about 2.5 minutes on 2 cores, a later one about "
+            f"1 minute)")
 
 
 def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:

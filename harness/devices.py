@@ -182,9 +182,11 @@ def jax_inventory() -> dict:
         import jax
     except ImportError as exc:
         return {"available": False, "reason": f"jax is not importable ({exc})"}
+    from diffmem.backends.driver import jax_xla_setting
     info = {"available": True, "default_backend": jax.default_backend(),
             "devices": [str(d) for d in jax.devices()],
-            "matmul_precision": jax.config.jax_default_matmul_precision, "gpus": []}
+            "matmul_precision": jax.config.jax_default_matmul_precision,
+            "cpu_build": jax_xla_setting(), "gpus": []}
     try:
         gpus = jax.devices("gpu")
     except RuntimeError:

@@ -18,8 +18,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from diffmem.backends.driver import (backend_name, build, check_dtype, check_run_args,
-                                     parse_device, supports)
+from diffmem.backends.driver import (JAX_XLA_SETTINGS, backend_name, build, check_dtype,
+                                     check_run_args, jax_xla_setting, parse_device, supports)
 from diffmem.backends.protocol import Result
 from diffmem.models import bind
 
@@ -108,6 +108,14 @@ def _program(model, want_trace, want_grads):
     return program
 
 
+def compiler_options(platform):
+    """The XLA options a program for ``platform`` is compiled with (None: XLA's own):
+    on a CPU, the quick build unless ``DIFFMEM_JAX_XLA=default`` (backends/driver.py,
+    ``JAX_XLA_SETTINGS``, says why); a GPU keeps XLA's defaults."""
+    options = JAX_XLA_SETTINGS[jax_xla_setting()] if platform == "cpu" else None
+    return None if options is None else dict(options)
+
+
 # (model_cls, cfg, want_trace, want_grads, shapes, dtype, device) -> compiled program.
 # Module-wide, so that every backend object in the process shares what was compiled.
 _COMPILED = {}
@@ -143,7 +151,7 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
             lowered = _stored.lowered(program, args, path)
         else:
             lowered = jax.jit(program).lower(*args)
-        _COMPILED[key] = lowered.compile()
+        _COMPILED[key] = lowered.compile(compiler_options=compiler_options(platform))
     return _COMPILED[key], time.perf_counter() - started
 
 
@@ -155,6 +163,7 @@ class JaxBackend:
     def __init__(self, device="cpu", dtype="float32", model_cls=None):
         self.dtype = check_dtype(dtype)
         self.device = jax_device(device)
+        jax_xla_setting()   # a bad DIFFMEM_JAX_XLA is named before anything runs
         self.model_cls = model_cls
         self.name = backend_name("jax", device, dtype, model_cls)
         self.compile_seconds = 0.0   # total spent compiling, reported apart from running

@@ -72,11 +72,22 @@ def _silence_stdout():
         pass
 
 
+def check_environment():
+    """The environment variables diffmem reads itself, refused before a command starts
+    (a worker would otherwise fail each run with the same error)."""
+    from diffmem.backends.driver import jax_xla_setting
+    try:
+        jax_xla_setting()
+    except ValueError as exc:
+        raise UsageError(str(exc), "diffmem") from None
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = None
     try:
         args = build_parser().parse_args(argv)
+        check_environment()
         args.argv = argv   # the exact command line, recorded by `diffmem train` in model files
         return int(args.func(args) or 0)
     except UsageError as exc:
