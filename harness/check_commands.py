@@ -135,8 +135,8 @@ def first_check_note(backends, device, environ=None) -> str | None:
         return None
     return (f"JAX: no program kept from an earlier check ({traced['folder']} is empty): "
             f"this check traces and compiles each one, 0.5-3 s per group of cases and dtype "
-            f"on a CPU (the default check: about 2.5 minutes on 2 cores, a later one about "
-            f"1 minute)")
+            f"on a CPU (the default check: 2-2.5 minutes on 2 cores, a later one about 1 "
+            f"minute)")
 
 
 def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:
