@@ -27,7 +27,7 @@ _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 # imports JAX.  ``quick`` (the default): LLVM at -O0 and the classic elemental emitters
 # instead of the MLIR fusion emitters.  A check runs each program a few times on small
 # arrays, so compiling is nearly all of its time, and a traced program then compiles
-# 4-6x faster (``python benchmarks/program_count.py --xla CASE``) and runs within a few
+# 3-6x faster (``python benchmarks/program_count.py --xla CASE``) and runs within a few
 # milliseconds of XLA's default build.  The HLO passes are XLA's usual ones, and neither
 # option permits fast-math, reassociation or a lower precision: the program does the
 # same float32 / float64 operations, rounded differently only where LLVM would have fused

@@ -48,7 +48,7 @@ def format_inventory(info) -> str:
             lines.append(f"  {g['device']} {g['kind']}: {_gib(g['bytes_in_use'])} in use of "
                          f"{_gib(g['bytes_limit'])} JAX may take")
         lines.append("  the bundled JAX backend's programs on a CPU: " + (
-            "XLA's quick build (LLVM -O0, classic emitters: 4-6x faster to compile, same "
+            "XLA's quick build (LLVM -O0, classic emitters: 3-6x faster to compile, same "
             "operations; DIFFMEM_JAX_XLA=default for XLA's own)"
             if j["cpu_build"] == "quick" else
             "XLA's default build (DIFFMEM_JAX_XLA=default; unset for the quick build)"))

@@ -116,7 +116,8 @@ def compiler_options(platform):
     return None if options is None else dict(options)
 
 
-# (model_cls, cfg, want_trace, want_grads, shapes, dtype, device) -> compiled program.
+# (model_cls, cfg, want_trace, want_grads, shapes, dtype, device, XLA build) -> compiled
+# program.
 # Module-wide, so that every backend object in the process shares what was compiled.
 _COMPILED = {}
 
@@ -136,11 +137,13 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
     ``DIFFMEM_JAX_PROGRAMS`` names a folder, ``stored.py``)."""
     shapes = tuple((k, tuple(v.shape)) for k, v in sorted(args[0].items())) + \
         tuple(tuple(a.shape) for a in args[1:])
-    key = (model_cls, cfg, want_trace, want_grads, shapes, dtype, device)
+    platform = "gpu" if device.platform != "cpu" else "cpu"
+    options = compiler_options(platform)
+    key = (model_cls, cfg, want_trace, want_grads, shapes, dtype, device,
+           tuple(sorted((options or {}).items())))
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     started = time.perf_counter()
-    platform = "gpu" if device.platform != "cpu" else "cpu"
     folder = _stored.directory()
     with precision(dtype, platform):
         model = make_model(cfg, model_cls, dtype, platform)
@@ -151,7 +154,7 @@ def compiled_program(model_cls, cfg, want_trace, want_grads, args, dtype, device
             lowered = _stored.lowered(program, args, path)
         else:
             lowered = jax.jit(program).lower(*args)
-        _COMPILED[key] = lowered.compile(compiler_options=compiler_options(platform))
+        _COMPILED[key] = lowered.compile(compiler_options=options)
     return _COMPILED[key], time.perf_counter() - started
 
 

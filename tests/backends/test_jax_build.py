@@ -41,6 +41,14 @@ def test_each_build_meets_the_calibrated_bounds(setting, case, compiles, monkeyp
     assert compiles == [JAX_XLA_SETTINGS[setting]]      # one program, built as asked
 
 
+def test_switching_the_build_in_a_process_compiles_the_other_one(compiles, monkeypatch):
+    case = load_case(case_path("stack-ff-bce-init"))
+    for setting in ("quick", "default", "quick"):
+        monkeypatch.setenv(JAX_XLA_VARIABLE, setting)
+        assert run_case(JaxBackend("cpu", "float32"), case, "float32").status == PASS
+    assert compiles == [JAX_XLA_SETTINGS["quick"], JAX_XLA_SETTINGS["default"]]
+
+
 def test_unset_or_empty_is_the_quick_build_and_a_gpu_keeps_xla_defaults():
     assert jax_xla_setting({}) == jax_xla_setting({JAX_XLA_VARIABLE: ""}) == "quick"
     assert JAX_XLA_SETTINGS["quick"] == {"xla_backend_optimization_level": 0,
