@@ -128,7 +128,38 @@ def worker_environment(device="cpu", worker=None, environ=None) -> dict:
 
 def apply_worker_environment(device="cpu", worker=None):
     """Set ``worker_environment`` in this process (a pool initializer)."""
-    os.environ.update(worker_environment(device, worker))
+    env = worker_environment(device, worker)
+    os.environ.update(env)
+    if "JAX_COMPILATION_CACHE_MAX_SIZE" in env:
+        date_undated_builds(env["JAX_COMPILATION_CACHE_DIR"])
+
+
+def date_undated_builds(folder) -> int:
+    """Give each build in JAX's compilation cache ``folder`` that has no access time the
+    time it was written; returns how many.
+
+    A bounded JAX cache keeps a ``<key>-atime`` file beside each ``<key>-cache`` and reads
+    them all before it writes a new build; one missing, and every write fails (a
+    FileNotFoundError, shown as a warning) so nothing new is ever kept.  A folder filled
+    while the cache was unbounded (an older diffmem) has none.  The time is the build's
+    own mtime, so two workers doing this at once write the same bytes."""
+    made = 0
+    try:
+        builds = list(pathlib.Path(folder).glob("*-cache"))
+    except OSError:
+        return 0
+    for build in builds:
+        atime = build.with_name(build.name[:-len("-cache")] + "-atime")
+        if atime.exists():
+            continue
+        partial = atime.with_name(f"{atime.name}.{os.getpid()}.tmp")
+        try:
+            partial.write_bytes(build.stat().st_mtime_ns.to_bytes(8, "little"))
+            os.replace(partial, atime)
+            made += 1
+        except OSError:   # evicted meanwhile, or a read-only folder: JAX copes as before
+            partial.unlink(missing_ok=True)
+    return made
 
 
 # ---------------------------------------------------------------- what is there

@@ -71,6 +71,31 @@ def test_worker_environment():
     assert one["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" and "CUDA_VISIBLE_DEVICES" not in one
 
 
+def test_builds_kept_without_an_access_time_are_dated_so_jax_can_keep_new_ones(tmp_path):
+    """A cache filled while it was unbounded (an older diffmem) has no ``-atime`` files; a
+    bounded JAX cache then fails every write.  Dating the old builds lets it write again,
+    and evict the oldest first."""
+    import os
+
+    from jax._src.lru_cache import LRUCache   # JAX's own bounded cache, as its workers use it
+
+    from diffmem.harness.devices import date_undated_builds
+    old = tmp_path / "jit_program-old-cache"
+    old.write_bytes(b"x" * 10)
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    with pytest.raises(FileNotFoundError):
+        LRUCache(str(tmp_path), max_size=25).put("jit_program-new", b"y" * 10)
+    assert date_undated_builds(tmp_path) == 1
+    assert (tmp_path / "jit_program-old-atime").read_bytes() == \
+        (1_000_000_000).to_bytes(8, "little")
+    assert date_undated_builds(tmp_path) == 0                  # dated once
+    cache = LRUCache(str(tmp_path), max_size=25)
+    cache.put("jit_program-new", b"y" * 10)
+    cache.put("jit_program-newer", b"z" * 10)                  # over the bound: oldest out
+    assert cache.get("jit_program-new") == b"y" * 10
+    assert not old.exists() and not list(tmp_path.glob("*.tmp"))
+
+
 def test_spawned_worker_sees_the_environment(tmp_path):
     """What a pool initializer sets reaches code in the worker before any framework."""
     import multiprocessing
