@@ -121,8 +121,7 @@ def builds(case_name):
     from diffmem.backends.jax import driver as D
     from diffmem.harness.fixture_io import load_case
     case = load_case(case_path(case_name))
-    params = {k: v for k, v in case.params.items()}
-    model, p, x, y, m = check_run_args(case.config, params, case.inputs, case.targets,
+    model, p, x, y, m = check_run_args(case.config, case.params, case.inputs, case.targets,
                                        case.mask, "float32")
     quick = JAX_XLA_SETTINGS["quick"]
     settings = [("XLA's default", None)] + [(f"{k}={v} alone", {k: v}) for k, v in quick.items()] \
