@@ -29,11 +29,10 @@ _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 # arrays, so compiling is nearly all of its time, and a traced program then compiles
 # 3-6x faster (``python benchmarks/program_count.py --xla CASE``) and runs within a few
 # milliseconds of XLA's default build.  The HLO passes are XLA's usual ones, and neither
-# option permits fast-math, reassociation or a lower precision: the program does the
-# same float32 / float64 operations, rounded differently only where LLVM would have fused
-# a multiply and an add or ordered a vectorised sum otherwise (docs/backends.md, "The
-# JAX build on a CPU").  ``default``: XLA's own settings, what a plain ``jax.jit`` and
-# the training engine build.
+# option permits fast-math or a lower precision: the program does the same float32 /
+# float64 operations, its last bits differing as two correct programs that order or fuse
+# them differently do (docs/backends.md, "The JAX build on a CPU").  ``default``: XLA's
+# own settings, what a plain ``jax.jit`` and the training engine build.
 JAX_XLA_VARIABLE = "DIFFMEM_JAX_XLA"
 JAX_XLA_SETTINGS = {"quick": {"xla_backend_optimization_level": 0,
                               "xla_cpu_use_fusion_emitters": False},
