@@ -133,10 +133,14 @@ def first_check_note(backends, device, environ=None) -> str | None:
     traced = next(c for c in cache_folders(environ) if c["variable"] == "DIFFMEM_JAX_PROGRAMS")
     if traced["files"]:
         return None
+    from diffmem.backends.driver import jax_xla_setting
+    # Measured on 2 cores (docs/results.md, "Scale"), for the build in force.
+    each, first, later = (("0.5-3 s", "2-2.5 minutes", "about 1 minute")
+                          if jax_xla_setting(environ) == "quick" else
+                          ("2-8 s", "about 7 minutes", "2-3 minutes"))
     return (f"JAX: no program kept from an earlier check ({traced['folder']} is empty): "
-            f"this check traces and compiles each one, 0.5-3 s per group of cases and dtype "
-            f"on a CPU (the default check: 2-2.5 minutes on 2 cores, a later one about 1 "
-            f"minute)")
+            f"this check traces and compiles each one, {each} per group of cases and dtype "
+            f"on a CPU (the default check: {first} on 2 cores, a later one {later})")
 
 
 def _check(args, pool, backends, dtypes, chosen, tolerance, part) -> int:

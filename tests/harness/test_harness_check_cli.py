@@ -115,6 +115,9 @@ def test_a_first_check_with_jax_says_why_it_takes_minutes(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     note = first_check_note(["jax", "torch"], "cpu", env)
     assert note.startswith("JAX: no program kept") and str(tmp_path) in note
+    assert "0.5-3 s per group" in note                            # the quick build's costs
+    slow = first_check_note(["jax"], "cpu", {**env, "DIFFMEM_JAX_XLA": "default"})
+    assert "2-8 s per group" in slow and "about 7 minutes" in slow
     assert first_check_note(["torch"], "cpu", env) is None        # no JAX: nothing to say
     assert first_check_note(["jax"], "cuda", env) is None         # GPU programs are not kept
     kept = tmp_path / "diffmem" / "jax-programs"
