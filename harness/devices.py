@@ -103,10 +103,11 @@ def worker_environment(device="cpu", worker=None, environ=None) -> dict:
     environ = os.environ if environ is None else environ
     kind, _ = parse_device(device)
     env = {var: "1" for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if var not in environ}
-    # Compiling the JAX programs is nearly all of a check's time (the default check: 148
-    # programs, ~800 of ~860 CPU-seconds on 2 cores): a persistent compilation cache
-    # makes every check after the first skip it, and the traced programs kept beside it
-    # (backends/jax/stored.py) skip their tracing too.  Only diffmem's own processes get
+    # Tracing and compiling the JAX programs is most of a first check's time (the default
+    # check: 148 programs, ~220 of ~265 backend-seconds on 2 cores with XLA's quick
+    # build): a persistent compilation cache makes every check after the first skip the
+    # compiling, and the traced programs kept beside it (backends/jax/stored.py) skip
+    # their tracing too.  Only diffmem's own processes get
     # them; a folder the user chose wins.
     cache = os.path.join(environ.get("XDG_CACHE_HOME")
                          or os.path.join(os.path.expanduser("~"), ".cache"), "diffmem")
@@ -256,12 +257,18 @@ def cache_folders(environ=None) -> list:
     out = []
     for what, variable in CACHES:
         folder = environ.get(variable) or made[variable]
+        sizes = []
         try:
-            files = [p for p in pathlib.Path(folder).iterdir() if p.is_file()]
+            for p in pathlib.Path(folder).iterdir():
+                try:
+                    if p.is_file():
+                        sizes.append(p.stat().st_size)
+                except OSError:   # evicted by a worker meanwhile
+                    continue
         except OSError:   # not there yet, or not readable: nothing kept in it
-            files = []
+            sizes = []
         out.append({"what": what, "variable": variable, "folder": folder,
-                    "files": len(files), "bytes": sum(p.stat().st_size for p in files)})
+                    "files": len(sizes), "bytes": sum(sizes)})
     return out
 
 
